@@ -1,0 +1,209 @@
+"""Monte Carlo Tree Search over steps, with UCT or PUCT selection.
+
+One *simulation* selects a leaf from the root; a leaf that is not a finished story is *expanded*:
+the step model proposes ``children`` steps in one batched call and values each of them. Each new
+child counts as visited once with its value (value-only leaf evaluation) or, with
+``rollout_depth > 0``, with the mean of its value and the values of a short policy rollout. The
+value is backed up to every ancestor (mean backup: Q = W / N). Selecting a finished story
+(depth == max depth) backs up its Q again. ``parallel_leaves`` leaves are selected per round under
+virtual loss and expanded in one model call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+from storyspace.search.tree import Tree
+from storyspace.seeding import derive_seed
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """A proposed step with the policy's mean token log-prob and its value (+ breakdown)."""
+
+    step: dict[str, Any]
+    logprob: float
+    value: float
+    breakdown: dict[str, Any]
+
+
+class StepModel(Protocol):
+    """What the search needs from the world: propose and value k next steps for each path."""
+
+    def expand(
+        self, paths: Sequence[Sequence[dict[str, Any]]], k: int, seeds: Sequence[int]
+    ) -> list[list[Expansion]]: ...
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """MCTS settings.
+
+    - ``simulations``: selections from the root (the search budget).
+    - ``depth``: steps per story; nodes at this depth are finished stories.
+    - ``children``: k steps proposed per expansion (one batched policy call).
+    - ``selection``: ``uct`` (Q + c sqrt(ln N_parent / N_child)), as in COS(M+O)S, or ``puct``
+      (Q + c P sqrt(N_parent) / (1 + N_child), P = softmax of the policy's length-normalised
+      log-probs over siblings / ``prior_temperature``).
+    - ``c_explore``: exploration constant; values lie in [0, 1], so 0.7 rather than sqrt(2).
+    - ``parallel_leaves``: leaves expanded per round (one batched model call); virtual loss
+      (``virtual_loss`` pessimistic zero-value visits per selected path) keeps them apart.
+    - ``rollout_depth``: extra policy steps (k = 1) valued after each new child; 0 = value only.
+    - ``complete_best_path``: after the budget, extend the best path (greedy by value) to ``depth``
+      steps so that the story is whole; these expansions are counted apart.
+    """
+
+    simulations: int = 16
+    depth: int = 4
+    children: int = 3
+    selection: str = "uct"
+    c_explore: float = 0.7
+    prior_temperature: float = 1.0
+    parallel_leaves: int = 2
+    virtual_loss: float = 1.0
+    rollout_depth: int = 0
+    complete_best_path: bool = True
+
+
+def priors(logprobs: Sequence[float], temperature: float) -> list[float]:
+    """Softmax of length-normalised log-probs over siblings."""
+    if not logprobs:
+        return []
+    scaled = [lp / max(temperature, 1e-6) for lp in logprobs]
+    top = max(scaled)
+    exps = [math.exp(s - top) for s in scaled]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def child_score(tree: Tree, parent: int, child: int, cfg: SearchConfig, virtual: dict[int, float]) -> float:
+    p, c = tree.nodes[parent], tree.nodes[child]
+    n_parent = p.visits + virtual.get(parent, 0.0)
+    n_child = c.visits + virtual.get(child, 0.0)
+    q = c.total / n_child if n_child > 0 else 0.0
+    if cfg.selection == "puct":
+        return q + cfg.c_explore * c.prior * math.sqrt(max(n_parent, 1.0)) / (1.0 + n_child)
+    if n_child <= 0:
+        return math.inf
+    return q + cfg.c_explore * math.sqrt(math.log(max(n_parent, 1.0)) / n_child)
+
+
+def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None) -> int:
+    """Walk from the root by the selection rule (ties: lowest id) to a node without children."""
+    virtual = virtual or {}
+    node = 0
+    while tree.nodes[node].children:
+        kids = tree.nodes[node].children
+        node = max(kids, key=lambda c: (child_score(tree, node, c, cfg, virtual), -c))
+    return node
+
+
+def select_batch(tree: Tree, cfg: SearchConfig, want: int) -> list[int]:
+    """Up to ``want`` distinct leaves, each selected under the virtual loss of the ones before."""
+    virtual: dict[int, float] = {}
+    leaves: list[int] = []
+    for _ in range(want):
+        leaf = select_leaf(tree, cfg, virtual)
+        if leaf in leaves:
+            break
+        leaves.append(leaf)
+        for n in tree.path(leaf):
+            virtual[n] = virtual.get(n, 0.0) + cfg.virtual_loss
+    return leaves
+
+
+def backup(tree: Tree, node_id: int, value: float) -> None:
+    """Add one visit with ``value`` to the node and each ancestor."""
+    for n in tree.path(node_id):
+        tree.nodes[n].visits += 1
+        tree.nodes[n].total += value
+
+
+def expand(tree: Tree, model: StepModel, leaves: Sequence[int], cfg: SearchConfig, seed: int) -> list[int]:
+    """Expand each leaf with k children in one model call, back up their values; new node ids."""
+    if not leaves:
+        return []
+    seeds = [derive_seed(seed, "expand", leaf) for leaf in leaves]
+    results = model.expand([tree.steps(leaf) for leaf in leaves], cfg.children, seeds)
+    new: list[int] = []
+    for leaf, group in zip(leaves, results):
+        ps = priors([e.logprob for e in group], cfg.prior_temperature)
+        for e, p in zip(group, ps):
+            node = tree.add_child(leaf, e.step, e.logprob, e.value, e.breakdown)
+            node.prior = p
+            new.append(node.id)
+    estimates = rollout_estimates(tree, model, new, cfg, seed)
+    for node_id in new:
+        backup(tree, node_id, estimates[node_id])
+    tree.expansions += len(leaves)
+    return new
+
+
+def rollout_estimates(
+    tree: Tree, model: StepModel, nodes: Sequence[int], cfg: SearchConfig, seed: int
+) -> dict[int, float]:
+    """Leaf estimate per node: its value, or the mean of it and a k=1 rollout's step values."""
+    values = {n: [tree.nodes[n].value] for n in nodes}
+    paths = {n: tree.steps(n) for n in nodes}
+    for r in range(cfg.rollout_depth):
+        active = [n for n in nodes if tree.nodes[n].depth + r < tree.max_depth]
+        if not active:
+            break
+        seeds = [derive_seed(seed, "rollout", n, r) for n in active]
+        results = model.expand([paths[n] for n in active], 1, seeds)
+        for n, group in zip(active, results):
+            if group:
+                values[n].append(group[0].value)
+                paths[n] = [*paths[n], group[0].step]
+    return {n: sum(v) / len(v) for n, v in values.items()}
+
+
+def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int) -> list[int]:
+    """One round: select up to ``parallel_leaves`` leaves, expand the unfinished ones, back up."""
+    want = min(cfg.parallel_leaves, cfg.simulations - tree.simulations)
+    leaves = select_batch(tree, cfg, max(1, want))
+    to_expand = [leaf for leaf in leaves if not tree.is_terminal(leaf)]
+    for leaf in leaves:
+        if tree.is_terminal(leaf):
+            backup(tree, leaf, tree.nodes[leaf].q)
+    expand(tree, model, to_expand, cfg, seed)
+    tree.simulations += len(leaves)
+    return leaves
+
+
+def search(
+    tree: Tree,
+    model: StepModel,
+    cfg: SearchConfig,
+    seed: int,
+    on_round: Callable[[Tree], None] | None = None,
+) -> Tree:
+    """Run rounds until ``cfg.simulations`` (continues a partly searched tree: resumable)."""
+    while tree.simulations < cfg.simulations:
+        run_round(tree, model, cfg, seed)
+        if on_round is not None:
+            on_round(tree)
+    if cfg.complete_best_path:
+        complete(tree, model, cfg, seed, on_round)
+    return tree
+
+
+def complete(
+    tree: Tree,
+    model: StepModel,
+    cfg: SearchConfig,
+    seed: int,
+    on_round: Callable[[Tree], None] | None = None,
+) -> None:
+    """Extend the best path until it is a finished story (each new child visited once, so the
+    best child of a fresh expansion is the one with the highest value)."""
+    while True:
+        leaf = tree.best_path()[-1]
+        if tree.is_terminal(leaf):
+            return
+        if not expand(tree, model, [leaf], cfg, seed):
+            return  # the model proposed nothing: stop rather than loop
+        if on_round is not None:
+            on_round(tree)

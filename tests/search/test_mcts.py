@@ -1,0 +1,180 @@
+"""MCTS on golden trees with a deterministic fake step model (no language model involved).
+
+Every expected number below was computed by hand from the UCT/PUCT formulas in mcts.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from storyspace.search.mcts import (
+    Expansion,
+    SearchConfig,
+    backup,
+    priors,
+    run_round,
+    search,
+    select_batch,
+    select_leaf,
+)
+from storyspace.search.tree import Tree
+
+
+class FakeWorld:
+    """Children are labelled A, B, C...; the path of labels looks up value and log-prob."""
+
+    def __init__(self, values: dict[str, float], logprobs: dict[str, float] | None = None) -> None:
+        self.values = values
+        self.logprobs = logprobs or {}
+        self.calls: list[tuple[list[str], int]] = []
+
+    def expand(self, paths, k, seeds):  # noqa: ANN001, ANN201
+        out = []
+        for path in paths:
+            prefix = "".join(step["label"] for step in path)
+            self.calls.append(([prefix], k))
+            group = []
+            for j in range(k):
+                label = prefix + chr(ord("A") + j)
+                value = self.values.get(label, _pseudo(label))
+                group.append(
+                    Expansion(step={"label": label[-1], "full": label}, logprob=self.logprobs.get(label, -1.0),
+                              value=value, breakdown={"value": value})
+                )
+            out.append(group)
+        return out
+
+
+def _pseudo(label: str) -> float:
+    return (sum(ord(c) * (i + 1) for i, c in enumerate(label)) % 97) / 97.0
+
+
+GOLDEN = {"A": 0.2, "B": 0.6, "BA": 0.9, "BB": 0.1, "AA": 0.5, "AB": 0.3}
+
+
+def labels(tree: Tree) -> dict[str, int]:
+    return {tree.nodes[n].step["full"]: n for n in range(1, len(tree.nodes))}
+
+
+def visits(tree: Tree) -> dict[str, int]:
+    return {tree.nodes[n].step.get("full", "root"): tree.nodes[n].visits for n in range(len(tree.nodes))}
+
+
+def uct_cfg(**kw) -> SearchConfig:  # noqa: ANN003
+    base = dict(simulations=4, depth=2, children=2, selection="uct", c_explore=1.0, parallel_leaves=1,
+                complete_best_path=False)
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def test_first_expansion_backs_up_each_child_once() -> None:
+    tree = Tree.new(max_depth=2)
+    run_round(tree, FakeWorld(GOLDEN), uct_cfg(), seed=0)
+    ids = labels(tree)
+    assert tree.root.visits == 2 and tree.root.total == pytest.approx(0.8)
+    assert tree.nodes[ids["A"]].visits == 1 and tree.nodes[ids["A"]].q == pytest.approx(0.2)
+    assert tree.nodes[ids["B"]].q == pytest.approx(0.6)
+    assert tree.simulations == 1 and tree.expansions == 1
+
+
+def test_uct_golden_tree_after_four_simulations() -> None:
+    # sim1 expands the root; sim2: B (1.4326 > 1.0326); sim3: A (1.3774 > 1.2131);
+    # sim4: B (1.3061 > 1.1061) then BA (1.9481 > 0.1 + 1.0481), a finished story: its Q backs up again.
+    world = FakeWorld(GOLDEN)
+    tree = search(Tree.new(max_depth=2), world, uct_cfg(), seed=0)
+    assert [c[0][0] for c in world.calls] == ["", "B", "A"]
+    assert visits(tree) == {"root": 7, "A": 3, "B": 4, "BA": 2, "BB": 1, "AA": 1, "AB": 1}
+    ids = labels(tree)
+    assert tree.root.total == pytest.approx(3.5)
+    assert tree.nodes[ids["B"]].total == pytest.approx(2.5)
+    assert tree.nodes[ids["BA"]].q == pytest.approx(0.9)
+    assert tree.best_path() == [0, ids["B"], ids["BA"]]
+    assert tree.simulations == 4 and tree.expansions == 3
+
+
+def test_virtual_loss_spreads_a_batch_over_distinct_leaves() -> None:
+    tree = Tree.new(max_depth=2)
+    run_round(tree, FakeWorld(GOLDEN), uct_cfg(), seed=0)
+    ids = labels(tree)
+    # B first; under one virtual visit B scores 0.3 + sqrt(ln 3 / 2) = 1.0412 < A's 1.2481.
+    assert select_batch(tree, uct_cfg(), 2) == [ids["B"], ids["A"]]
+    # without virtual loss the same leaf would be chosen again, so the batch stops at one
+    assert select_batch(tree, uct_cfg(virtual_loss=0.0), 2) == [ids["B"]]
+    # selection leaves no trace of the virtual visits
+    assert tree.root.visits == 2
+
+
+def test_parallel_round_expands_both_leaves_in_one_model_call() -> None:
+    world = FakeWorld(GOLDEN)
+    tree = Tree.new(max_depth=3)
+    cfg = uct_cfg(parallel_leaves=2, simulations=3, depth=3)
+    run_round(tree, world, cfg, seed=0)
+    n_calls = len(world.calls)
+    run_round(tree, world, cfg, seed=0)
+    assert len(world.calls) - n_calls == 2  # two paths, and FakeWorld logs one entry per path
+    assert tree.simulations == 3 and tree.expansions == 3
+    assert tree.root.visits == 6
+
+
+def test_puct_uses_policy_priors() -> None:
+    lps = {"A": -1.0, "B": -2.0}
+    assert priors([-1.0, -2.0], 1.0) == pytest.approx([0.7311, 0.2689], abs=1e-4)
+    for c, expected in ((1.0, "B"), (2.0, "A")):
+        # c=1: A .2 + .7311*sqrt(2)/2 = .717 < B .6 + .2689*sqrt(2)/2 = .790; c=2: A 1.234 > B .980
+        tree = Tree.new(max_depth=2)
+        cfg = uct_cfg(selection="puct", c_explore=c)
+        run_round(tree, FakeWorld(GOLDEN, lps), cfg, seed=0)
+        assert tree.nodes[select_leaf(tree, cfg)].step["full"] == expected
+
+
+def test_rollout_estimate_is_mean_of_value_and_rollout_values() -> None:
+    world = FakeWorld({"A": 0.2, "B": 0.6, "AA": 1.0, "BA": 0.0})
+    tree = Tree.new(max_depth=2)
+    run_round(tree, world, uct_cfg(rollout_depth=1), seed=0)
+    ids = labels(tree)
+    assert tree.nodes[ids["A"]].q == pytest.approx((0.2 + 1.0) / 2)
+    assert tree.nodes[ids["B"]].q == pytest.approx((0.6 + 0.0) / 2)
+    assert tree.nodes[ids["A"]].value == pytest.approx(0.2)  # the node's own value is kept apart
+    assert len(tree.nodes) == 3  # rollout steps are not added to the tree
+
+
+def test_complete_extends_best_path_to_full_depth_greedily() -> None:
+    cfg = uct_cfg(simulations=1, depth=3, complete_best_path=True)
+    world = FakeWorld({"A": 0.2, "B": 0.6, "BA": 0.1, "BB": 0.7, "BBA": 0.4, "BBB": 0.3})
+    tree = search(Tree.new(max_depth=3), world, cfg, seed=0)
+    path = [tree.nodes[n].step["full"] for n in tree.best_path()[1:]]
+    assert path == ["B", "BB", "BBA"]
+    assert tree.simulations == 1 and tree.expansions == 3
+
+
+def test_resumed_search_equals_uninterrupted_search() -> None:
+    cfg = SearchConfig(simulations=9, depth=3, children=3, parallel_leaves=2, complete_best_path=True)
+    whole = search(Tree.new(max_depth=3), FakeWorld({}), cfg, seed=7)
+    part = search(Tree.new(max_depth=3), FakeWorld({}), SearchConfig(**{**cfg.__dict__, "simulations": 4,
+                                                                        "complete_best_path": False}), seed=7)
+    reloaded = Tree.from_json(json.loads(json.dumps(part.to_json())))
+    resumed = search(reloaded, FakeWorld({}), cfg, seed=7)
+    assert resumed.to_json() == whole.to_json()
+
+
+def test_tree_json_round_trip_keeps_everything() -> None:
+    tree = search(Tree.new(max_depth=2), FakeWorld(GOLDEN), uct_cfg(), seed=0)
+    data = tree.to_json()
+    again = Tree.from_json(json.loads(json.dumps(data)))
+    assert again.to_json() == data
+    assert data["best_path"] == tree.best_path()
+    assert all(math.isclose(n["q"], n["total"] / n["visits"], rel_tol=1e-5) for n in data["nodes"] if n["visits"])
+
+
+def test_best_child_breaks_visit_ties_by_q_then_id() -> None:
+    tree = Tree.new(max_depth=2)
+    a = tree.add_child(0, {}, 0.0, 0.0, {})
+    b = tree.add_child(0, {}, 0.0, 0.0, {})
+    backup(tree, a.id, 0.4)
+    backup(tree, b.id, 0.5)
+    assert tree.best_path() == [0, b.id]
+    backup(tree, a.id, 0.4)
+    assert tree.best_path() == [0, a.id]  # more visits beats higher Q
