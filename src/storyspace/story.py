@@ -1,0 +1,153 @@
+"""Premise, steps and stories; the policy's prompts; passage clean-up.
+
+Knows nothing of the search. Prompts are plain templates (``PromptConfig``) so they can be edited
+from a TOML config file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Step:
+    """One plot expansion: an optional plan (the policy's thought) and the passage added."""
+
+    passage: str
+    plan: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"plan": self.plan, "passage": self.passage}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Step":
+        return cls(passage=str(data.get("passage", "")), plan=str(data.get("plan", "") or ""))
+
+
+@dataclass(frozen=True)
+class Story:
+    premise: str
+    steps: tuple[Step, ...] = ()
+
+    def text(self) -> str:
+        """The story's prose: passages only, one paragraph each."""
+        return "\n\n".join(s.passage for s in self.steps if s.passage)
+
+    def extend(self, step: Step) -> "Story":
+        return Story(self.premise, (*self.steps, step))
+
+    def markdown(self, title: str = "Story") -> str:
+        body = self.text() or "_(no passages yet)_"
+        return f"# {title}\n\n**Premise.** {self.premise}\n\n{body}\n"
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """Templates of the policy's chat messages and of the reference reader's plain text.
+
+    Placeholders: {premise}, {story}, {plan}, {sentences}.
+    """
+
+    system: str = "You are a skilled fiction writer. You write vivid, surprising, coherent stories."
+    #: user message that asks for the next passage (``{plan_line}`` is empty without a plan)
+    passage: str = (
+        "Story premise: {premise}\n\n"
+        "Story so far:\n{story}\n\n"
+        "{plan_line}"
+        "Write the next passage of the story ({sentences} sentences). Write only the story text."
+    )
+    #: user message that asks for a one-line plan of the next passage
+    plan: str = (
+        "Story premise: {premise}\n\n"
+        "Story so far:\n{story}\n\n"
+        "In one sentence, what should happen next in the story? Answer with that sentence only."
+    )
+    plan_line: str = "What happens next: {plan}\n\n"
+    empty_story: str = "(nothing yet: write the opening)"
+    sentences: str = "two to four"
+    #: how the reference reader sees a story (plain text, no chat template)
+    reader_header: str = "Writing prompt: {premise}\n\nStory:\n"
+    #: the reader's neutral context (no premise, no story), for contextual PMI
+    reader_neutral: str = "Story:\n"
+
+
+def passage_messages(story: Story, prompts: PromptConfig, plan: str = "") -> list[dict[str, str]]:
+    """The policy's chat for the next passage of ``story`` (the exact prompt of that state)."""
+    plan_line = prompts.plan_line.format(plan=plan) if plan else ""
+    user = prompts.passage.format(
+        premise=story.premise,
+        story=story.text() or prompts.empty_story,
+        plan_line=plan_line,
+        sentences=prompts.sentences,
+    )
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def plan_messages(story: Story, prompts: PromptConfig) -> list[dict[str, str]]:
+    user = prompts.plan.format(premise=story.premise, story=story.text() or prompts.empty_story)
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def reader_context(story: Story, prompts: PromptConfig, with_story: bool = True) -> str:
+    """Plain text the reference LM reads before a new passage.
+
+    ``with_story=False`` gives the neutral context (no premise, no story) used for contextual
+    PMI: how much the story so far lowers the passage's surprisal.
+    """
+    if not with_story:
+        return prompts.reader_neutral
+    head = prompts.reader_header.format(premise=story.premise)
+    text = story.text()
+    return head + (text + "\n\n" if text else "")
+
+
+_SPECIAL_TOKENS = re.compile(r"<\|[^|>]*\|>|</?s>|\[/?INST\]")
+_ROLE_LINES = re.compile(r"^\s*(assistant|user|system)\s*:?\s*$", re.IGNORECASE | re.MULTILINE)
+_LEAD_INS = re.compile(
+    r"^\s*(\*\*)?(passage|next passage|story|continuation|plan|what happens next|here is[^:\n]*)"
+    r"\s*(\d+)?\s*(\*\*)?\s*:\s*",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]+)?(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class CleanPassage:
+    text: str
+    cut_off: bool  # no complete sentence: the text ends mid-sentence
+    trimmed_chars: int = field(default=0)
+
+
+def _strip_artefacts(raw: str) -> str:
+    return _ROLE_LINES.sub(" ", _SPECIAL_TOKENS.sub("\n", raw))
+
+
+def clean_passage(raw: str) -> CleanPassage:
+    """Drop chat artefacts and lead-ins, join lines into one paragraph, end at a full sentence."""
+    text = _strip_artefacts(raw)
+    text = _LEAD_INS.sub("", text, count=1)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"^#+\s*", "", text)
+    ends = list(_SENTENCE_END.finditer(text))
+    if not ends:
+        return CleanPassage(text=text, cut_off=bool(text), trimmed_chars=0)
+    end = ends[-1].end()
+    return CleanPassage(text=text[:end].strip(), cut_off=False, trimmed_chars=len(text) - end)
+
+
+def clean_plan(raw: str) -> str:
+    """A plan is one line of text without artefacts."""
+    text = _strip_artefacts(raw)
+    text = _LEAD_INS.sub("", text, count=1)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return re.sub(r"\s+", " ", first).strip()
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+def join_steps(steps: Sequence[Step]) -> str:
+    return "\n\n".join(s.passage for s in steps if s.passage)

@@ -1,0 +1,1 @@
+"""Step-level value model: curiosity (inverted U of surprisal) x coherence x penalties."""
