@@ -1,0 +1,96 @@
+"""Speed of `storyspace explore` against the same model's plain batch-1 decode.
+
+Runs a fixed premise and seed with the default config (or the flags given), then measures the
+policy's raw batch-1 decode speed in the same process. Prints figures, and as its last line one
+JSON object: wall_s, simulations, policy_tokens, scored_tokens, policy_tokens_per_s,
+overhead_share (wall time outside model calls), raw_decode_tokens_per_s and speed_ratio.
+
+    .venv/bin/python bench/explore.py [--simulations N] [--parallel-leaves P] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from storyspace.cli import _quiet_libraries  # noqa: E402
+from storyspace.config import build_config  # noqa: E402
+from storyspace.explore import Explorer  # noqa: E402
+from storyspace.models.registry import ModelPool  # noqa: E402
+from storyspace.story import Story, passage_messages  # noqa: E402
+
+PREMISE = "A lighthouse keeper finds a message in a bottle addressed to her, dated fifty years in the future."
+
+
+def raw_decode_tokens_per_s(model, prompt: str, tokens: int, repeats: int) -> float:  # noqa: ANN001
+    """Batch-1 sampling speed of the model (one warm-up call first)."""
+    model.sample([prompt], 1, 8, 0.9, [0])
+    best = 0.0
+    for r in range(repeats):
+        start = time.perf_counter()
+        out = model.sample([prompt], 1, tokens, 0.9, [r + 1])[0][0]
+        best = max(best, len(out.token_ids) / (time.perf_counter() - start))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--simulations", type=int)
+    ap.add_argument("--parallel-leaves", type=int)
+    ap.add_argument("--children", type=int)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    _quiet_libraries()
+    overrides: dict = {"seed": args.seed, "models": {"device": args.device}}
+    search = {k: v for k, v in (("simulations", args.simulations), ("parallel_leaves", args.parallel_leaves),
+                                ("children", args.children)) if v is not None}
+    if search:
+        overrides["search"] = search
+    cfg = build_config(None, overrides)
+    pool = ModelPool(device=args.device)
+    t0 = time.perf_counter()
+    policy = pool.get(cfg.models.policy)
+    load_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = Explorer(pool).start(PREMISE, cfg, Path(tmp) / "run")
+        wall = time.perf_counter() - start
+    model_s = sum(m.usage.seconds for m in {id(m): m for m in pool.loaded().values()}.values())
+    budget = result.meta["budget"]
+    prompt = policy.chat_prompt(passage_messages(Story(PREMISE), cfg.prompts))
+    raw = raw_decode_tokens_per_s(policy, prompt, cfg.policy.step_tokens, repeats=2)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = {
+        "wall_s": round(wall, 2),
+        "simulations": budget["simulations"],
+        "expansions": budget["expansions"],
+        "policy_tokens": budget["policy_tokens"],
+        "scored_tokens": budget["scored_tokens"],
+        "policy_tokens_per_s": round(budget["policy_tokens"] / wall, 2),
+        "overhead_share": round(max(0.0, wall - model_s) / wall, 4),
+        "raw_decode_tokens_per_s": round(raw, 2),
+        "speed_ratio": round(budget["policy_tokens"] / wall / raw, 3),
+        "device": str(getattr(policy, "device", "?")),
+        "model_load_s": round(load_s, 2),
+        "max_rss_mb": round(rss_mb, 1),
+        "config": {"simulations": cfg.search.simulations, "children": cfg.search.children,
+                   "parallel_leaves": cfg.search.parallel_leaves, "depth": cfg.search.depth,
+                   "step_tokens": cfg.policy.step_tokens},
+    }
+    print(result.story.markdown("Bench story"), file=sys.stderr)
+    for key in ("wall_s", "policy_tokens_per_s", "raw_decode_tokens_per_s", "speed_ratio", "overhead_share"):
+        print(f"{key:>24}: {line[key]}")
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""The ``storyspace`` console script. The only module that prints.
+
+Bad input ends with one line on stderr (``storyspace: error: ...``) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from storyspace import __version__
+from storyspace.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="storyspace", description="Explore story space with curiosity-guided MCTS.")
+    parser.add_argument("--version", action="version", version=f"storyspace {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ex = sub.add_parser("explore", help="search a story for a premise")
+    ex.add_argument("premise", nargs="?", help="the story prompt (default: a shipped HANNA premise)")
+    ex.add_argument("--premise-file", type=Path, help="premises, one per line or JSON lines with 'prompt'")
+    ex.add_argument("--premise-index", type=_non_negative_int, default=0, help="which premise of the file/set (0)")
+    ex.add_argument("--config", type=Path, help="TOML config file (see storyspace.config)")
+    ex.add_argument("--simulations", type=_positive_int, help="MCTS simulations (search budget)")
+    ex.add_argument("--depth", type=_positive_int, help="steps per story")
+    ex.add_argument("--children", type=_positive_int, help="steps proposed per expansion (k)")
+    ex.add_argument("--step-tokens", type=_positive_int, help="tokens sampled per passage")
+    ex.add_argument("--temperature", type=_float, help="policy sampling temperature")
+    ex.add_argument("--c-explore", type=_float, help="exploration constant")
+    ex.add_argument("--selection", choices=["uct", "puct"], help="selection rule")
+    ex.add_argument("--parallel-leaves", type=_positive_int, help="leaves expanded per batched round")
+    ex.add_argument("--rollout-depth", type=_non_negative_int, help="policy rollout steps per new node (0)")
+    ex.add_argument("--plan", action=argparse.BooleanOptionalAction, default=None, help="plan before each passage")
+    ex.add_argument("--coherence", choices=["pmi", "cosine", "judge"], help="coherence signal")
+    ex.add_argument("--calibration", help="calibration JSON (default: shipped, for the embedded reader)")
+    ex.add_argument("--seed", type=int, help="run seed")
+    ex.add_argument("--model", help="policy model spec: embedded | hf:DIR | gguf:FILE")
+    ex.add_argument("--reference", help="frozen reference reader spec (surprisal)")
+    ex.add_argument("--judge", help="judge model spec (coherence 'judge')")
+    ex.add_argument("--device", help="auto | cpu | cuda")
+    ex.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<premise>)")
+    ex.add_argument("--resume", type=Path, metavar="DIR", help="continue a run directory")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    cal = sub.add_parser("calibrate", help="fit curiosity on human stories; compare coherence signals")
+    cal.add_argument("--reference", default="embedded", help="reader model spec (embedded)")
+    cal.add_argument("--judge", default="embedded", help="judge model spec (embedded)")
+    cal.add_argument("--no-judge", action="store_true", help="skip the judge signal")
+    cal.add_argument("--n-stories", type=_positive_int, default=96)
+    cal.add_argument("--out", type=Path, help="calibration JSON to write")
+    cal.add_argument("--device", default="auto")
+
+    pr = sub.add_parser("premises", help="list the shipped premises")
+    pr.add_argument("--limit", type=_positive_int, default=96)
+    return parser
+
+
+# -- explore -----------------------------------------------------------------------------------
+def _explore_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        ("search", "simulations"): args.simulations,
+        ("search", "depth"): args.depth,
+        ("search", "children"): args.children,
+        ("search", "c_explore"): args.c_explore,
+        ("search", "selection"): args.selection,
+        ("search", "parallel_leaves"): args.parallel_leaves,
+        ("search", "rollout_depth"): args.rollout_depth,
+        ("policy", "step_tokens"): args.step_tokens,
+        ("policy", "temperature"): args.temperature,
+        ("policy", "plan"): args.plan,
+        ("value", "coherence"): args.coherence,
+        ("value", "calibration"): args.calibration,
+        ("models", "policy"): args.model,
+        ("models", "reference"): args.reference,
+        ("models", "judge"): args.judge,
+        ("models", "device"): args.device,
+    }
+    out: dict[str, Any] = {}
+    for (section, key), value in pairs.items():
+        if value is not None:
+            out.setdefault(section, {})[key] = value
+    if args.seed is not None:
+        out["seed"] = args.seed
+    return out
+
+
+def _pick_premise(args: argparse.Namespace) -> str:
+    from storyspace.corpus import read_premises, shipped_premises
+
+    if args.premise is not None and args.premise_file is not None:
+        raise UserError("give a premise or --premise-file, not both")
+    if args.premise is not None:
+        if not args.premise.strip():
+            raise UserError("the premise is empty")
+        return args.premise
+    premises = read_premises(args.premise_file) if args.premise_file else shipped_premises()
+    if args.premise_index >= len(premises):
+        raise UserError(f"--premise-index {args.premise_index} is out of range (there are {len(premises)})")
+    return premises[args.premise_index]
+
+
+def _default_out(premise: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from storyspace.config import build_config, read_toml
+    from storyspace.explore import Explorer
+
+    console = Console(stderr=True, quiet=args.quiet)
+    if args.resume is not None:
+        given = {k for k, v in _explore_overrides(args).items() if v}
+        if args.premise or args.premise_file or args.config or given or args.out:
+            raise UserError("--resume takes no other settings: the run continues with its saved config")
+        from storyspace.models.registry import ModelPool
+
+        explorer = Explorer(ModelPool(), None)
+        with _progress(console, resumed=True) as bar:
+            explorer.on_progress = bar
+            result = explorer.resume(args.resume)
+    else:
+        file_data = read_toml(args.config) if args.config else None
+        cfg = build_config(file_data, _explore_overrides(args))
+        premise = _pick_premise(args)
+        out = args.out or _default_out(premise)
+        from storyspace.models.registry import ModelPool
+
+        pool = ModelPool(device=cfg.models.device, dtype=cfg.models.dtype)
+        explorer = Explorer(pool, None)
+        with _progress(console) as bar:
+            explorer.on_progress = bar
+            result = explorer.start(premise, cfg, out)
+    budget = result.meta["budget"]
+    print(result.story.markdown("Best story"))
+    console.print(
+        f"[dim]{budget['simulations']} simulations, {budget['nodes']} nodes, {budget['policy_tokens']} policy tokens,"
+        f" {budget['scored_tokens']} scored tokens, {result.meta['timings']['wall_s']} s.[/dim]"
+    )
+    console.print(f"Run saved in [bold]{_escape(str(result.run.path))}[/bold] (tree.html to browse the tree)")
+    return 0
+
+
+class _progress:
+    """A rich progress bar fed by ``explore.Progress`` updates."""
+
+    def __init__(self, console, resumed: bool = False) -> None:  # noqa: ANN001
+        self.console = console
+        self.resumed = resumed
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]simulations"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best v {task.fields[best]:.3f} · {task.fields[tps]:.1f} tok/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = None
+
+    def __enter__(self) -> "_progress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, p) -> None:  # noqa: ANN001
+        if self.task is None:  # first update: the run passed all checks and is saved
+            verb = "Resuming" if self.resumed else "Premise"
+            self.console.print(f"[bold]{verb}:[/bold] {_escape(p.premise)}")
+            self.task = self.progress.add_task("explore", total=p.target, best=0.0, tps=0.0)
+        self.progress.update(self.task, completed=p.simulations, best=p.best_value, tps=p.tokens_per_s)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# -- calibrate ---------------------------------------------------------------------------------
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from storyspace.corpus import human_stories
+    from storyspace.models.registry import ModelPool, cache_dir, parse_spec
+    from storyspace.runs import atomic_write
+    from storyspace.story import PromptConfig
+    from storyspace.value.calibrate import CalibrateConfig, calibrate, comparison_markdown
+
+    ref = parse_spec(args.reference)
+    judge_spec = None if args.no_judge else parse_spec(args.judge)
+    out = args.out or cache_dir() / "calibration" / (re.sub(r"[^A-Za-z0-9.]+", "_", str(ref)) + ".json")
+    console = Console(stderr=True)
+    pool = ModelPool(device=args.device)
+    reader = pool.get(ref)
+    judge = pool.get(judge_spec) if judge_spec else None
+    cfg = CalibrateConfig(n_stories=args.n_stories, judge=judge is not None)
+    stories = human_stories()[: args.n_stories]
+    with Progress(console=console) as progress:
+        task = progress.add_task("calibrating", total=len(stories))
+        result = calibrate(
+            reader, str(ref), stories, cfg, PromptConfig(), judge=judge, on_story=lambda i: progress.update(task, completed=i + 1)
+        )
+    atomic_write(Path(out), json.dumps(result, indent=1) + "\n")
+    print(comparison_markdown(result))
+    console.print(f"Calibration written to [bold]{_escape(str(out))}[/bold]")
+    return 0
+
+
+def cmd_premises(args: argparse.Namespace) -> int:
+    from storyspace.corpus import shipped_premises
+
+    for i, premise in enumerate(shipped_premises()[: args.limit]):
+        print(f"{i}\t{premise}")
+    return 0
+
+
+COMMANDS = {"explore": cmd_explore, "calibrate": cmd_calibrate, "premises": cmd_premises}
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        _quiet_libraries()
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"storyspace: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("storyspace: interrupted (the run saved so far can be continued with --resume DIR)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Configuration: dataclasses with documented defaults, a TOML file, then CLI overrides.
+
+A TOML file mirrors the dataclasses::
+
+    seed = 7
+    [search]
+    simulations = 24
+    selection = "puct"
+    [policy]
+    step_tokens = 48
+    [value]
+    coherence = "pmi"
+    [value.penalties]
+    cut_off_factor = 0.5
+    [models]
+    policy = "embedded"
+    [prompts]
+    system = "You write ghost stories."
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storyspace.errors import UserError
+from storyspace.search.mcts import SearchConfig
+from storyspace.story import PromptConfig
+from storyspace.value.coherence import SIGNALS
+from storyspace.value.model import ValueConfig
+from storyspace.world import PolicyConfig
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Model specs (see ``storyspace.models.registry``).
+
+    - ``policy``: proposes steps (the one that ORPO tunes).
+    - ``reference``: the frozen reader that measures surprisal; keep it the base model.
+    - ``judge``: answers the coherence question when ``value.coherence = "judge"``.
+    - ``device``: auto (cuda if available), cpu or cuda; ``dtype``: auto (float32 on CPU,
+      bfloat16 on GPU), float32, bfloat16 or float16.
+    """
+
+    policy: str = "embedded"
+    reference: str = "embedded"
+    judge: str = "embedded"
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Everything one ``storyspace explore`` run needs besides the premise.
+
+    The defaults finish in about 3 minutes on a 2-core CPU with the embedded model.
+    """
+
+    seed: int = 0
+    search: SearchConfig = field(default_factory=SearchConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build a (nested) config dataclass from plain data, with one-line errors for bad keys/types."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where} must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UserError(f"unknown setting {unknown[0]!r} in [{where}]")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+    cfg = cls(**kwargs)
+    return cfg
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return from_dict(kind, value, where)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise UserError(f"{where} must be of type {kind.__name__}, got {value!r}")
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``overrides`` into a copy of ``base``."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise UserError(f"config file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise UserError(f"config path is a directory: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"invalid TOML in {path}: {exc}") from exc
+
+
+def build_config(file_data: dict[str, Any] | None, overrides: dict[str, Any]) -> ExploreConfig:
+    """Defaults < TOML file < CLI overrides; then validated."""
+    data = merge(to_dict(ExploreConfig()), file_data or {})
+    data = merge(data, overrides)
+    cfg = from_dict(ExploreConfig, data)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: ExploreConfig) -> None:
+    s, p, v = cfg.search, cfg.policy, cfg.value
+    positive = {
+        "search.simulations": s.simulations,
+        "search.depth": s.depth,
+        "search.children": s.children,
+        "search.parallel_leaves": s.parallel_leaves,
+        "policy.step_tokens": p.step_tokens,
+        "policy.plan_tokens": p.plan_tokens,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise UserError(f"{name} must be positive, got {value}")
+    if s.rollout_depth < 0:
+        raise UserError(f"search.rollout_depth must be >= 0, got {s.rollout_depth}")
+    if s.selection not in ("uct", "puct"):
+        raise UserError(f"search.selection must be uct or puct, got {s.selection!r}")
+    if s.c_explore < 0 or s.virtual_loss < 0 or s.prior_temperature <= 0:
+        raise UserError("search.c_explore and search.virtual_loss must be >= 0, prior_temperature > 0")
+    if p.temperature < 0 or not 0 < p.top_p <= 1:
+        raise UserError("policy.temperature must be >= 0 and policy.top_p in (0, 1]")
+    if v.coherence not in SIGNALS:
+        raise UserError(f"value.coherence must be one of {', '.join(SIGNALS)}, got {v.coherence!r}")
+    if v.cosine_cap <= 0 or v.alpha < 0 or v.beta < 0:
+        raise UserError("value.cosine_cap must be > 0 and value.alpha, value.beta >= 0")
+    if not 0 <= v.penalties.cut_off_factor <= 1:
+        raise UserError("value.penalties.cut_off_factor must lie in [0, 1]")
+    if cfg.models.device not in ("auto", "cpu", "cuda") and not cfg.models.device.startswith("cuda:"):
+        raise UserError(f"models.device must be auto, cpu or cuda, got {cfg.models.device!r}")

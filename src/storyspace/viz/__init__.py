@@ -1,0 +1,1 @@
+"""Pictures of results: an HTML tree viewer (and PNG plots)."""

@@ -1,0 +1,109 @@
+"""The story world: turns the search's expand() into policy sampling and value-model scoring.
+
+This is the only place where the search meets prompts and models (llm-reasoners' "world
+model + search config" split): paths of step payloads become Stories, the policy proposes k
+passages per story in one batched call (optionally after k one-line plans), and the value model
+scores them against the frozen reference reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from storyspace.models.base import LanguageModel
+from storyspace.search.mcts import Expansion
+from storyspace.seeding import derive_seed
+from storyspace.story import PromptConfig, Step, Story, clean_passage, clean_plan, passage_messages, plan_messages
+from storyspace.value.model import ValueModel
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """How the policy writes a step.
+
+    - ``step_tokens``: tokens sampled per passage (then cut back to the last full sentence).
+    - ``temperature``, ``top_p``: sampling of passages (and plans).
+    - ``plan``: first sample a one-line plan, then the passage that follows it (two calls).
+    - ``plan_tokens``: tokens sampled per plan.
+    """
+
+    step_tokens: int = 64
+    temperature: float = 0.9
+    top_p: float = 0.95
+    plan: bool = False
+    plan_tokens: int = 32
+
+
+class StoryWorld:
+    """Implements ``search.StepModel`` for one premise."""
+
+    def __init__(
+        self,
+        premise: str,
+        policy: LanguageModel,
+        value_model: ValueModel,
+        cfg: PolicyConfig,
+        prompts: PromptConfig,
+    ) -> None:
+        self.premise = premise
+        self.policy = policy
+        self.value_model = value_model
+        self.cfg = cfg
+        self.prompts = prompts
+
+    def story(self, path: Sequence[dict[str, Any]]) -> Story:
+        return Story(self.premise, tuple(Step.from_dict(s) for s in path))
+
+    def policy_prompt(self, story: Story, plan: str = "") -> str:
+        """The exact text the policy is conditioned on for the next passage of ``story``."""
+        return self.policy.chat_prompt(passage_messages(story, self.prompts, plan))
+
+    def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[tuple[Step, float, bool]]]:
+        """k (step, mean log-prob, cut_off) per story; all stories in one batched call."""
+        cfg = self.cfg
+        if not cfg.plan:
+            prompts = [self.policy_prompt(s) for s in stories]
+            samples = self.policy.sample(prompts, k, cfg.step_tokens, cfg.temperature, seeds, cfg.top_p)
+            out = []
+            for group in samples:
+                row = []
+                for smp in group:
+                    clean = clean_passage(smp.text)
+                    row.append((Step(passage=clean.text), smp.mean_logprob, clean.cut_off))
+                out.append(row)
+            return out
+        plan_prompts = [self.policy.chat_prompt(plan_messages(s, self.prompts)) for s in stories]
+        plans = self.policy.sample(
+            plan_prompts, k, cfg.plan_tokens, cfg.temperature, [derive_seed(x, "plan") for x in seeds], cfg.top_p, ["\n"]
+        )
+        flat_plans = [clean_plan(p.text) for group in plans for p in group]
+        flat_stories = [s for s in stories for _ in range(k)]
+        prompts = [self.policy_prompt(s, p) for s, p in zip(flat_stories, flat_plans)]
+        flat_seeds = [derive_seed(x, "passage", j) for x in seeds for j in range(k)]
+        passages = self.policy.sample(prompts, 1, cfg.step_tokens, cfg.temperature, flat_seeds, cfg.top_p)
+        out = []
+        for i in range(len(stories)):
+            row = []
+            for j in range(k):
+                smp = passages[i * k + j][0]
+                plan_lp = plans[i][j].mean_logprob
+                clean = clean_passage(smp.text)
+                lp = (plan_lp + smp.mean_logprob) / 2.0
+                row.append((Step(passage=clean.text, plan=flat_plans[i * k + j]), lp, clean.cut_off))
+            out.append(row)
+        return out
+
+    def expand(self, paths: Sequence[Sequence[dict[str, Any]]], k: int, seeds: Sequence[int]) -> list[list[Expansion]]:
+        stories = [self.story(p) for p in paths]
+        proposals = self.propose(stories, k, seeds)
+        out = []
+        for story, row in zip(stories, proposals):
+            breakdowns = self.value_model.evaluate(story, [s.passage for s, _, _ in row], [c for _, _, c in row])
+            out.append(
+                [
+                    Expansion(step=step.as_dict(), logprob=round(lp, 6), value=float(b["value"]), breakdown=b)
+                    for (step, lp, _), b in zip(row, breakdowns)
+                ]
+            )
+        return out

@@ -1,0 +1,157 @@
+"""The console script: bad input, an end-to-end explore on the real model, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from storyspace.cli import main
+
+TINY = ["--simulations", "3", "--depth", "2", "--children", "2", "--step-tokens", "16", "--quiet"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "storyspace.cli", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def one_line_error(capsys) -> str:  # noqa: ANN001
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("storyspace: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["explore", ""], "premise is empty"),
+        (["explore", "   \n "], "premise is empty"),
+        (["explore", "A premise", "--simulations", "0"], "must be positive"),
+        (["explore", "A premise", "--depth", "-2"], "must be positive"),
+        (["explore", "A premise", "--children", "two"], "whole number"),
+        (["explore", "A premise", "--model", "gpt-17"], "unknown model spec"),
+        (["explore", "A premise", "--reference", "hf:/no/such/dir"], "no transformers model"),
+        (["explore", "A premise", "--model", "gguf:/no/such.gguf"], "GGUF file not found"),
+        (["explore", "--premise-file", "/no/such/premises.txt"], "premise file not found"),
+        (["explore", "A premise", "--config", "/no/such.toml"], "config file not found"),
+        (["explore", "--resume", "/no/such/run"], "no run to resume"),
+        (["explore", "A premise", "--calibration", "/no/such.json"], "calibration file not found"),
+        (["explore", "A premise", "--reference", "gguf:/dev/null"], "GGUF file not found"),
+        (["explore", "A", "--bogus"], "unrecognized arguments"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys) -> None:  # noqa: ANN001
+    assert main(args) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_invalid_config_file(tmp_path, capsys) -> None:  # noqa: ANN001
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[search]\nsimulations = -1\n")
+    assert main(["explore", "A premise", "--config", str(cfg)]) == 2
+    assert "search.simulations must be positive" in one_line_error(capsys)
+    cfg.write_bytes(b"\xff\xfe not toml")
+    assert main(["explore", "A premise", "--config", str(cfg)]) == 2
+    one_line_error(capsys)
+
+
+def test_existing_run_directory_is_not_touched(tmp_path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text('{"keep": true}')
+    assert main(["explore", "A premise", "--out", str(out), *TINY]) == 2
+    assert "use --resume" in one_line_error(capsys)
+    assert (out / "run.json").read_text() == '{"keep": true}'
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+
+
+def test_premises_lists_the_shipped_set(capsys) -> None:  # noqa: ANN001
+    assert main(["premises", "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("0\t")
+
+
+@pytest.mark.slow
+def test_premise_too_long_for_the_context(tmp_path, capsys) -> None:  # noqa: ANN001
+    premise = "word " * 9000
+    out = tmp_path / "run"
+    assert main(["explore", premise, "--out", str(out), *TINY]) == 2
+    assert "premise is too long" in one_line_error(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_explore_end_to_end_writes_the_run_directory(tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "run"
+    premise = 'A lighthouse keeper finds a <script>alert("x")</script> bottle.'
+    proc = run_cli("explore", premise, "--out", str(out), "--seed", "3", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "# Best story" in proc.stdout
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["seed"] == 3
+    assert run["config"]["search"]["simulations"] == 3
+    assert run["models"]["policy"] == "embedded" and "torch" in run["packages"]
+    assert run["budget"]["policy_tokens"] > 0 and run["budget"]["scored_tokens"] > 0
+    tree = json.loads((out / "tree.json").read_text())
+    assert tree["simulations"] == 3
+    nodes = tree["nodes"]
+    assert len(tree["best_path"]) == 3  # root + 2 steps: completed to full depth
+    for node in nodes[1:]:
+        assert {"id", "parent", "depth", "step", "visits", "q", "prior", "value", "breakdown"} <= set(node)
+        b = node["breakdown"]
+        assert {"surprisal", "curiosity", "coherence", "penalty", "value"} <= set(b)
+        assert 0.0 <= node["value"] <= 1.0
+        assert node["value"] == pytest.approx(b["curiosity"] * b["coherence"] * b["penalty"], abs=1e-4)
+    story = (out / "story.md").read_text()
+    for node_id in tree["best_path"][1:]:
+        assert nodes[node_id]["step"]["passage"] in story
+    html = (out / "tree.html").read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_ends_with_the_same_tree(tmp_path) -> None:  # noqa: ANN001
+    args = ["--seed", "5", "--simulations", "6", "--depth", "3", "--children", "2", "--step-tokens", "16",
+            "--parallel-leaves", "1", "--quiet"]
+    premise = "A cartographer maps a city that rearranges itself every night."
+    whole = tmp_path / "whole"
+    assert run_cli("explore", premise, "--out", str(whole), *args).returncode == 0
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "storyspace.cli", "explore", premise, "--out", str(killed), *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    sims = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            sims = json.loads((killed / "tree.json").read_text())["simulations"]
+        except (OSError, ValueError, KeyError):
+            sims = 0
+        if sims >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = json.loads((killed / "run.json").read_text())
+    assert partial["status"] == "running"
+
+    resumed = run_cli("explore", "--resume", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((whole / "tree.json").read_text())
+    b = json.loads((killed / "tree.json").read_text())
+    assert b == a
+    assert (killed / "story.md").read_text() == (whole / "story.md").read_text()
+    meta = json.loads((killed / "run.json").read_text())
+    assert meta["status"] == "finished" and len(meta["timings"]["sessions"]) == 2

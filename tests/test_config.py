@@ -1,0 +1,45 @@
+import pytest
+
+from storyspace.config import ExploreConfig, build_config, from_dict, read_toml, to_dict
+from storyspace.errors import UserError
+
+
+def test_defaults_then_file_then_overrides() -> None:
+    cfg = build_config({"seed": 3, "search": {"simulations": 5, "selection": "puct"}}, {"search": {"simulations": 7}})
+    assert cfg.seed == 3 and cfg.search.simulations == 7 and cfg.search.selection == "puct"
+    assert cfg.policy == ExploreConfig().policy
+
+
+def test_round_trip_through_plain_data() -> None:
+    cfg = build_config({"value": {"penalties": {"cut_off_factor": 0.25}}}, {})
+    assert from_dict(ExploreConfig, to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"search": {"simulations": 0}}, "search.simulations must be positive"),
+        ({"search": {"simulations": "many"}}, "must be of type int"),
+        ({"search": {"bogus": 1}}, "unknown setting 'bogus'"),
+        ({"search": {"selection": "random"}}, "uct or puct"),
+        ({"value": {"coherence": "vibes"}}, "value.coherence"),
+        ({"policy": {"plan": "yes"}}, "must be of type bool"),
+        ({"search": 3}, "must be a table"),
+    ],
+)
+def test_bad_settings_raise_one_line_errors(data, message) -> None:  # noqa: ANN001
+    with pytest.raises(UserError, match=message) as info:
+        build_config(data, {})
+    assert "\n" not in str(info.value)
+
+
+def test_read_toml_errors(tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search\nsimulations = 3")
+    with pytest.raises(UserError, match="invalid TOML"):
+        read_toml(bad)
+    with pytest.raises(UserError, match="not found"):
+        read_toml(tmp_path / "missing.toml")
+    good = tmp_path / "good.toml"
+    good.write_text('seed = 4\n[search]\nsimulations = 2\n')
+    assert build_config(read_toml(good), {}).search.simulations == 2
