@@ -64,7 +64,10 @@ def main() -> None:
         start = time.perf_counter()
         result = Explorer(pool).start(PREMISE, cfg, Path(tmp) / "run")
         wall = time.perf_counter() - start
-    model_s = sum(m.usage.seconds for m in {id(m): m for m in pool.loaded().values()}.values())
+    models = {id(m): m for m in pool.loaded().values()}.values()
+    model_s = sum(m.usage.seconds for m in models)
+    sample_s = sum(m.usage.sample_seconds for m in models)
+    score_s = sum(m.usage.score_seconds for m in models)
     budget = result.meta["budget"]
     prompt = policy.chat_prompt(passage_messages(Story(PREMISE), cfg.prompts))
     raw = raw_decode_tokens_per_s(policy, prompt, cfg.policy.step_tokens, repeats=2)
@@ -77,6 +80,9 @@ def main() -> None:
         "scored_tokens": budget["scored_tokens"],
         "policy_tokens_per_s": round(budget["policy_tokens"] / wall, 2),
         "overhead_share": round(max(0.0, wall - model_s) / wall, 4),
+        "sample_s": round(sample_s, 2),
+        "score_s": round(score_s, 2),
+        "scored_tokens_per_s": round(budget["scored_tokens"] / score_s, 2) if score_s else 0.0,
         "raw_decode_tokens_per_s": round(raw, 2),
         "speed_ratio": round(budget["policy_tokens"] / wall / raw, 3),
         "device": str(getattr(policy, "device", "?")),

@@ -25,6 +25,7 @@ def test_round_trip_through_plain_data() -> None:
         ({"value": {"coherence": "vibes"}}, "value.coherence"),
         ({"policy": {"plan": "yes"}}, "must be of type bool"),
         ({"search": 3}, "must be a table"),
+        ({"value": {"penalties": {"meta_patterns": [1, 2]}}}, "list of strings"),
     ],
 )
 def test_bad_settings_raise_one_line_errors(data, message) -> None:  # noqa: ANN001
@@ -43,3 +44,8 @@ def test_read_toml_errors(tmp_path) -> None:  # noqa: ANN001
     good = tmp_path / "good.toml"
     good.write_text('seed = 4\n[search]\nsimulations = 2\n')
     assert build_config(read_toml(good), {}).search.simulations == 2
+
+
+def test_list_settings_become_tuples() -> None:
+    cfg = build_config({"value": {"penalties": {"meta_patterns": ["\\bfoo\\b"]}}}, {})
+    assert cfg.value.penalties.meta_patterns == ("\\bfoo\\b",)

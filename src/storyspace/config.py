@@ -103,6 +103,10 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    elif typing.get_origin(kind) is tuple:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise UserError(f"{where} must be a list of strings, got {value!r}")
     else:
         return value
     raise UserError(f"{where} must be of type {kind.__name__}, got {value!r}")
@@ -155,6 +159,8 @@ def validate(cfg: ExploreConfig) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise UserError(f"{name} must be positive, got {value}")
+    if s.backup not in ("path_mean", "leaf"):
+        raise UserError(f"search.backup must be path_mean or leaf, got {s.backup!r}")
     if s.rollout_depth < 0:
         raise UserError(f"search.rollout_depth must be >= 0, got {s.rollout_depth}")
     if s.selection not in ("uct", "puct"):

@@ -14,7 +14,9 @@ from storyspace.search.mcts import (
     Expansion,
     SearchConfig,
     backup,
+    child_score,
     priors,
+    q_bounds,
     run_round,
     search,
     select_batch,
@@ -65,7 +67,7 @@ def visits(tree: Tree) -> dict[str, int]:
 
 def uct_cfg(**kw) -> SearchConfig:  # noqa: ANN003
     base = dict(simulations=4, depth=2, children=2, selection="uct", c_explore=1.0, parallel_leaves=1,
-                complete_best_path=False)
+                complete_best_path=False, normalize_q=False, backup="leaf")
     base.update(kw)
     return SearchConfig(**base)
 
@@ -178,3 +180,42 @@ def test_best_child_breaks_visit_ties_by_q_then_id() -> None:
     assert tree.best_path() == [0, b.id]
     backup(tree, a.id, 0.4)
     assert tree.best_path() == [0, a.id]  # more visits beats higher Q
+
+
+def test_min_max_normalisation_makes_small_value_gaps_count() -> None:
+    # values 0.02 vs 0.05: raw UCT with c=1 is dominated by exploration; normalised Q is 0 vs 1
+    world = FakeWorld({"A": 0.02, "B": 0.05, "C": 0.03})
+    tree = Tree.new(max_depth=3)
+    raw = uct_cfg(children=3, depth=3, c_explore=0.1)
+    run_round(tree, world, raw, seed=0)
+    ids = labels(tree)
+    assert q_bounds(tree) == (pytest.approx(0.02), pytest.approx(0.05))
+    # normalised: A 0 + e, B 1 + e, C 1/3 + e with e = 0.1 sqrt(ln 3) for all three
+    normed = uct_cfg(children=3, depth=3, c_explore=0.1, normalize_q=True)
+    assert select_leaf(tree, normed) == ids["B"]
+    virtual = {ids["B"]: 1.0, 0: 1.0}
+    # under one virtual visit B's normalised Q halves (0.025 -> (0.025-0.02)/0.03 = 1/6) and C wins
+    assert child_score(tree, 0, ids["C"], normed, virtual, q_bounds(tree)) > child_score(
+        tree, 0, ids["B"], normed, virtual, q_bounds(tree))
+
+
+def test_path_mean_backup_counts_each_steps_own_value() -> None:
+    # A weak step (0.1) whose children look great (0.9, 0.8) vs a good step (0.6) with 0.5, 0.4
+    world = FakeWorld({"A": 0.1, "B": 0.6, "AA": 0.9, "AB": 0.8, "BA": 0.5, "BB": 0.4})
+    cfg = uct_cfg(backup="path_mean")
+    tree = Tree.new(max_depth=2)
+    run_round(tree, world, cfg, seed=0)
+    ids = labels(tree)
+    from storyspace.search.mcts import expand
+    expand(tree, world, [ids["A"], ids["B"]], cfg, seed=0)
+    a, b = tree.nodes[ids["A"]], tree.nodes[ids["B"]]
+    # A: its own 0.1, then (0.1+0.9)/2 and (0.1+0.8)/2 -> W = 1.05 over 3 visits
+    assert a.visits == 3 and a.total == pytest.approx(0.1 + 0.5 + 0.45)
+    # B: 0.6, (0.6+0.5)/2, (0.6+0.4)/2 -> W = 1.65
+    assert b.total == pytest.approx(0.6 + 0.55 + 0.5)
+    assert b.q > a.q  # with leaf backup A would win: (0.1+0.9+0.8)/3 = 0.6 > (0.6+0.5+0.4)/3 = 0.5
+    assert tree.root.total == pytest.approx(a.total + b.total)
+    leafy = Tree.new(max_depth=2)
+    run_round(leafy, world, uct_cfg(), seed=0)
+    expand(leafy, world, [1, 2], uct_cfg(), seed=0)
+    assert leafy.nodes[1].q == pytest.approx(0.6) and leafy.nodes[2].q == pytest.approx(0.5)

@@ -26,3 +26,16 @@ def test_penalty_factors_multiply() -> None:
     assert short["penalty"] == 0.0 and short["too_short"] == 1.0
     copied = penalties("the old lighthouse at dawn", "by the old lighthouse at dawn", cut_off=False, cfg=cfg)
     assert copied["penalty"] == 0.0
+
+
+def test_meta_talk_about_the_story_is_penalised_but_prose_is_not() -> None:
+    cfg = PenaltyConfig()
+    advice = "Let's try to make this into a captivating opening scene. You could introduce the idea of dying."
+    assert penalties(advice, "", cut_off=False, cfg=cfg)["penalty"] == pytest.approx(cfg.meta_factor)
+    for prose in (
+        "She told the story of the drowned bells to anyone who would listen.",
+        '"You could stay," he said, but the lantern was already out.',
+        "Let them come, she thought, and bolted the door.",
+    ):
+        out = penalties(prose, "", cut_off=False, cfg=cfg)
+        assert out["meta"] == 0.0 and out["penalty"] == 1.0

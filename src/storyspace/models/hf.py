@@ -246,12 +246,22 @@ def _hits_stop(tail: str, stop: Sequence[str]) -> bool:
     return any(s and s in tail for s in stop)
 
 
-def _top_p_mask(logp: torch.Tensor, top_p: float) -> torch.Tensor:
-    sorted_lp, order = logp.sort(dim=-1, descending=True)
-    cum = sorted_lp.exp().cumsum(dim=-1)
-    drop_sorted = cum - sorted_lp.exp() > top_p  # keep the first token that crosses top_p
-    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-    return logp.masked_fill(drop, float("-inf"))
+def _top_p_mask(logp: torch.Tensor, top_p: float, candidates: int = 1024) -> torch.Tensor:
+    """Mask tokens outside the nucleus (smallest set of most likely tokens with mass >= top_p).
+
+    Exact, but fast: the nucleus is looked for among the ``candidates`` most likely tokens (a
+    top-k, not a full-vocabulary sort) and the full sort is used only for rows where those
+    candidates hold less than ``top_p`` of the mass.
+    """
+    k = min(candidates, logp.shape[-1])
+    top_lp, top_idx = logp.topk(k, dim=-1)
+    probs = top_lp.exp()
+    if bool((probs.sum(-1) < top_p).any()):
+        top_lp, top_idx = logp.sort(dim=-1, descending=True)
+        probs = top_lp.exp()
+    keep_sorted = probs.cumsum(dim=-1) - probs <= top_p  # keep the token that crosses top_p
+    keep = torch.zeros_like(logp, dtype=torch.bool).scatter(-1, top_idx, keep_sorted)
+    return logp.masked_fill(~keep, float("-inf"))
 
 
 def _left_pad(seqs: list[list[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

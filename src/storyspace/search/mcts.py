@@ -47,22 +47,33 @@ class SearchConfig:
     - ``selection``: ``uct`` (Q + c sqrt(ln N_parent / N_child)), as in COS(M+O)S, or ``puct``
       (Q + c P sqrt(N_parent) / (1 + N_child), P = softmax of the policy's length-normalised
       log-probs over siblings / ``prior_temperature``).
-    - ``c_explore``: exploration constant; values lie in [0, 1], so 0.7 rather than sqrt(2).
+    - ``c_explore``: exploration constant, on the scale of (normalised) Q.
+    - ``normalize_q``: rescale Q to [0, 1] by the min and max Q in the tree before selection
+      (MuZero's MinMaxStats, mctx's min-max qtransform): step values from the value model can
+      all be small (e.g. 0.02-0.3), and raw differences that small would drown in the
+      exploration term.
     - ``parallel_leaves``: leaves expanded per round (one batched model call); virtual loss
       (``virtual_loss`` pessimistic zero-value visits per selected path) keeps them apart.
+    - ``backup``: what a simulation adds to each ancestor ``a`` of a new leaf: ``path_mean``, the
+      mean step value from ``a`` down to the leaf (the leaf counted with its estimate), so that
+      Q(s, a) estimates the mean step value of the story from step ``a`` on, ``a`` included; or
+      ``leaf``, the leaf's estimate alone (classic MCTS; a step's own value then counts only
+      once, and a weak step that makes its successors look surprising can win).
     - ``rollout_depth``: extra policy steps (k = 1) valued after each new child; 0 = value only.
     - ``complete_best_path``: after the budget, extend the best path (greedy by value) to ``depth``
       steps so that the story is whole; these expansions are counted apart.
     """
 
-    simulations: int = 16
+    simulations: int = 24
     depth: int = 4
     children: int = 3
     selection: str = "uct"
     c_explore: float = 0.7
+    normalize_q: bool = True
     prior_temperature: float = 1.0
-    parallel_leaves: int = 2
+    parallel_leaves: int = 4
     virtual_loss: float = 1.0
+    backup: str = "path_mean"
     rollout_depth: int = 0
     complete_best_path: bool = True
 
@@ -78,11 +89,27 @@ def priors(logprobs: Sequence[float], temperature: float) -> list[float]:
     return [e / total for e in exps]
 
 
-def child_score(tree: Tree, parent: int, child: int, cfg: SearchConfig, virtual: dict[int, float]) -> float:
+def q_bounds(tree: Tree) -> tuple[float, float]:
+    """Min and max Q over the visited non-root nodes (0, 1 when there are none)."""
+    qs = [n.q for n in tree.nodes[1:] if n.visits]
+    return (min(qs), max(qs)) if qs else (0.0, 1.0)
+
+
+def child_score(
+    tree: Tree,
+    parent: int,
+    child: int,
+    cfg: SearchConfig,
+    virtual: dict[int, float],
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> float:
     p, c = tree.nodes[parent], tree.nodes[child]
     n_parent = p.visits + virtual.get(parent, 0.0)
     n_child = c.visits + virtual.get(child, 0.0)
     q = c.total / n_child if n_child > 0 else 0.0
+    lo, hi = bounds
+    if hi > lo:
+        q = (q - lo) / (hi - lo)
     if cfg.selection == "puct":
         return q + cfg.c_explore * c.prior * math.sqrt(max(n_parent, 1.0)) / (1.0 + n_child)
     if n_child <= 0:
@@ -93,10 +120,11 @@ def child_score(tree: Tree, parent: int, child: int, cfg: SearchConfig, virtual:
 def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None) -> int:
     """Walk from the root by the selection rule (ties: lowest id) to a node without children."""
     virtual = virtual or {}
+    bounds = q_bounds(tree) if cfg.normalize_q else (0.0, 1.0)
     node = 0
     while tree.nodes[node].children:
         kids = tree.nodes[node].children
-        node = max(kids, key=lambda c: (child_score(tree, node, c, cfg, virtual), -c))
+        node = max(kids, key=lambda c: (child_score(tree, node, c, cfg, virtual, bounds), -c))
     return node
 
 
@@ -114,11 +142,30 @@ def select_batch(tree: Tree, cfg: SearchConfig, want: int) -> list[int]:
     return leaves
 
 
-def backup(tree: Tree, node_id: int, value: float) -> None:
-    """Add one visit with ``value`` to the node and each ancestor."""
-    for n in tree.path(node_id):
+def backup(tree: Tree, node_id: int, value: float, mode: str = "leaf") -> None:
+    """Add one visit to the node and each ancestor.
+
+    ``leaf``: each gets ``value``. ``path_mean``: the node gets ``value`` and an ancestor ``a``
+    the mean of the own step values from ``a`` down to the node's parent together with
+    ``value``; the root gets what its child on the path gets.
+    """
+    path = tree.path(node_id)
+    if mode == "leaf":
+        returns = [value] * len(path)
+    elif mode == "path_mean":
+        returns = [0.0] * len(path)
+        total, count = value, 1
+        returns[-1] = value
+        for i in range(len(path) - 2, 0, -1):
+            total += tree.nodes[path[i]].value
+            count += 1
+            returns[i] = total / count
+        returns[0] = returns[1] if len(path) > 1 else value
+    else:
+        raise ValueError(f"unknown backup mode {mode!r}")
+    for n, g in zip(path, returns):
         tree.nodes[n].visits += 1
-        tree.nodes[n].total += value
+        tree.nodes[n].total += g
 
 
 def expand(tree: Tree, model: StepModel, leaves: Sequence[int], cfg: SearchConfig, seed: int) -> list[int]:
@@ -136,7 +183,7 @@ def expand(tree: Tree, model: StepModel, leaves: Sequence[int], cfg: SearchConfi
             new.append(node.id)
     estimates = rollout_estimates(tree, model, new, cfg, seed)
     for node_id in new:
-        backup(tree, node_id, estimates[node_id])
+        backup(tree, node_id, estimates[node_id], cfg.backup)
     tree.expansions += len(leaves)
     return new
 
@@ -167,7 +214,7 @@ def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int) -> lis
     to_expand = [leaf for leaf in leaves if not tree.is_terminal(leaf)]
     for leaf in leaves:
         if tree.is_terminal(leaf):
-            backup(tree, leaf, tree.nodes[leaf].q)
+            backup(tree, leaf, tree.nodes[leaf].value, cfg.backup)
     expand(tree, model, to_expand, cfg, seed)
     tree.simulations += len(leaves)
     return leaves

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from storyspace.story import words
+
+#: assistant-speak about the story rather than story prose (a chat artefact of instruct models)
+META_PATTERNS: tuple[str, ...] = (
+    r"\blet'?s (try|make|write|begin|start|explore|create)\b",
+    r"\byou (could|can|might|should|may) (start|begin|introduce|add|write|describe|use|make|try|create)\b",
+    r"\b(story|writing) (premise|prompt)\b",
+    r"\b(your|this|the) premise\b",
+    r"\bopening (scene|line|paragraph)\b",
+    r"\bhere(?:'s| is) (a|an|the|my|your) (story|passage|continuation|scene|opening|version)\b",
+    r"\bthe reader\b",
+    r"\b(first|next|following) (\d+|two|three|few) sentences\b",
+    r"\bI hope (you|this)\b",
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +33,10 @@ class PenaltyConfig:
     repeat_weight: float = 1.0
     copy_ngram: int = 4
     copy_weight: float = 1.0
+    #: factor for passages that talk *about* the story (``META_PATTERNS``), e.g. "Let's make this
+    #: a captivating opening scene": measured to win searches otherwise (see NOTES.md)
+    meta_factor: float = 0.2
+    meta_patterns: tuple[str, ...] = META_PATTERNS
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
@@ -42,6 +60,11 @@ def copying(passage: str, story_so_far: str, n: int) -> float:
     return sum(g in seen for g in grams) / len(grams)
 
 
+def meta_talk(passage: str, patterns: tuple[str, ...]) -> int:
+    """How many of the patterns occur in the passage (case-insensitive)."""
+    return sum(bool(re.search(p, passage, re.IGNORECASE)) for p in patterns)
+
+
 def penalties(passage: str, story_so_far: str, cut_off: bool, cfg: PenaltyConfig) -> dict[str, float]:
     """Each factor and their product (``penalty``); 1.0 means no penalty."""
     n_words = len(words(passage))
@@ -51,10 +74,13 @@ def penalties(passage: str, story_so_far: str, cut_off: bool, cfg: PenaltyConfig
     cop = copying(passage, story_so_far, cfg.copy_ngram)
     rep_factor = max(0.0, 1.0 - cfg.repeat_weight * rep)
     copy_factor = max(0.0, 1.0 - cfg.copy_weight * cop)
+    meta = meta_talk(passage, cfg.meta_patterns)
+    meta_factor = cfg.meta_factor if meta else 1.0
     return {
         "repetition": round(rep, 4),
         "copying": round(cop, 4),
         "cut_off": float(cut_off),
         "too_short": float(empty == 0.0),
-        "penalty": empty * cut * rep_factor * copy_factor,
+        "meta": float(meta),
+        "penalty": empty * cut * rep_factor * copy_factor * meta_factor,
     }
