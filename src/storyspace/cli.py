@@ -94,9 +94,60 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, help="calibration JSON to write")
     cal.add_argument("--device", default="auto")
 
+    pa = sub.add_parser("pairs", help="preference pairs from explore runs (TRL format)")
+    pa.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    pa.add_argument("--out", type=Path, required=True, help="pairs JSONL to write")
+    pa.add_argument("--min-margin", type=_float, default=None, help="least Q margin chosen - rejected (0.02)")
+    pa.add_argument("--max-similarity", type=_float, default=None, help="drop pairs at least this similar (0.9)")
+
+    tr = sub.add_parser("train", help="ORPO + LoRA on preference pairs")
+    tr.add_argument("pairs", type=Path)
+    tr.add_argument("--out", type=Path, required=True, help="model directory to write (hf:DIR loads it)")
+    tr.add_argument("--model", default="embedded", help="policy to start from")
+    _train_args(tr)
+
+    lo = sub.add_parser("loop", help="iterate search -> pairs -> ORPO; evaluate on held-out premises")
+    lo.add_argument("--premises", type=Path, help="premise file (default: the shipped HANNA prompts)")
+    lo.add_argument("--iterations", type=_positive_int, default=None)
+    lo.add_argument("--train-premises", type=_positive_int, default=None)
+    lo.add_argument("--heldout-premises", type=_positive_int, default=None)
+    lo.add_argument("--simulations", type=_positive_int)
+    lo.add_argument("--depth", type=_positive_int)
+    lo.add_argument("--children", type=_positive_int)
+    lo.add_argument("--step-tokens", type=_positive_int)
+    lo.add_argument("--model", help="base policy (embedded)")
+    lo.add_argument("--seed", type=int)
+    lo.add_argument("--min-margin", type=_float, default=None)
+    lo.add_argument("--out", type=Path, required=True, help="loop directory (resumes when it holds a loop)")
+    _train_args(lo)
+
     pr = sub.add_parser("premises", help="list the shipped premises")
     pr.add_argument("--limit", type=_positive_int, default=96)
     return parser
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-steps", type=int, default=None, help="ORPO steps (overrides epochs when > 0)")
+    p.add_argument("--epochs", type=_float, default=None)
+    p.add_argument("--learning-rate", type=_float, default=None)
+    p.add_argument("--beta", type=_float, default=None, help="ORPO lambda")
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--device", default="auto")
+
+
+def _train_config(args: argparse.Namespace, base=None):  # noqa: ANN001, ANN202
+    from dataclasses import replace
+
+    from storyspace.train.orpo import TrainConfig
+
+    cfg = base or TrainConfig()
+    changes = {k: v for k, v in (("max_steps", args.max_steps), ("epochs", args.epochs),
+                                 ("learning_rate", args.learning_rate), ("beta", args.beta),
+                                 ("batch_size", args.batch_size)) if v is not None}
+    cfg = replace(cfg, **changes)
+    if cfg.learning_rate <= 0 or cfg.beta < 0 or cfg.epochs <= 0:
+        raise UserError("--learning-rate and --epochs must be positive, --beta >= 0")
+    return cfg
 
 
 # -- explore -----------------------------------------------------------------------------------
@@ -258,6 +309,77 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from storyspace.train.pairs import PairConfig, run_pairs, write_pairs
+
+    cfg = PairConfig()
+    if args.min_margin is not None:
+        cfg = replace(cfg, min_margin=args.min_margin)
+    if args.max_similarity is not None:
+        cfg = replace(cfg, max_similarity=args.max_similarity)
+    rows = []
+    for run in args.runs:
+        got = run_pairs(run, cfg)
+        print(f"{run}: {len(got)} pairs", file=sys.stderr)
+        rows += got
+    n = write_pairs(rows, args.out)
+    print(f"{n} pairs written to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from storyspace.models.registry import parse_spec
+    from storyspace.train.orpo import check_out_free, train_orpo
+    from storyspace.train.pairs import read_pairs
+
+    cfg = _train_config(args)
+    check_out_free(args.out)
+    parse_spec(args.model)
+    pairs = read_pairs(args.pairs)
+    summary = train_orpo(pairs, args.model, args.out, cfg, device=args.device,
+                         on_log=lambda row: print(json.dumps(row), file=sys.stderr))
+    print(f"trained {summary['steps']} steps on {summary['pairs']} pairs in {summary['train_seconds']} s;"
+          f" model in {args.out} (use --model hf:{args.out})")
+    return 0
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from storyspace.config import validate
+    from storyspace.corpus import read_premises, shipped_premises
+    from storyspace.models.registry import ModelPool, parse_spec
+    from storyspace.train.loop import Loop, LoopConfig
+
+    cfg = LoopConfig()
+    ex = cfg.explore
+    search = {k: v for k, v in (("simulations", args.simulations), ("depth", args.depth),
+                                ("children", args.children)) if v is not None}
+    ex = replace(ex, search=replace(ex.search, **search))
+    if args.step_tokens is not None:
+        ex = replace(ex, policy=replace(ex.policy, step_tokens=args.step_tokens))
+    if args.model is not None:
+        parse_spec(args.model)
+        ex = replace(ex, models=replace(ex.models, policy=args.model))
+    if args.seed is not None:
+        ex = replace(ex, seed=args.seed)
+    ex = replace(ex, models=replace(ex.models, device=args.device))
+    validate(ex)
+    sizes = {k: v for k, v in (("iterations", args.iterations), ("train_premises", args.train_premises),
+                               ("heldout_premises", args.heldout_premises)) if v is not None}
+    cfg = replace(cfg, explore=ex, train=_train_config(args, cfg.train), **sizes)
+    if args.min_margin is not None:
+        cfg = replace(cfg, pairs=replace(cfg.pairs, min_margin=args.min_margin))
+    premises = read_premises(args.premises) if args.premises else shipped_premises()
+    loop = Loop(args.out, premises, cfg, ModelPool(device=args.device),
+                say=lambda msg: print(f"[loop] {msg}", file=sys.stderr, flush=True))
+    loop.run()
+    print((args.out / "iterations.md").read_text())
+    return 0
+
+
 def cmd_premises(args: argparse.Namespace) -> int:
     from storyspace.corpus import shipped_premises
 
@@ -266,7 +388,14 @@ def cmd_premises(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"explore": cmd_explore, "calibrate": cmd_calibrate, "premises": cmd_premises}
+COMMANDS = {
+    "explore": cmd_explore,
+    "calibrate": cmd_calibrate,
+    "pairs": cmd_pairs,
+    "train": cmd_train,
+    "loop": cmd_loop,
+    "premises": cmd_premises,
+}
 
 
 def _quiet_libraries() -> None:

@@ -80,7 +80,7 @@ class RunDir:
     @classmethod
     def open(cls, path: Path) -> "RunDir":
         if not (path / cls.RUN).is_file():
-            raise UserError(f"no run to resume at {path} (run.json not found)")
+            raise UserError(f"no run at {path} (run.json not found)")
         return cls(path)
 
     def read_json(self, name: str) -> dict[str, Any]:

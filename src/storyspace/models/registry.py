@@ -109,16 +109,19 @@ def converted_checkpoint(gguf_file: Path) -> Path:
     return target
 
 
+def model_dir(spec: ModelSpec) -> Path:
+    """The transformers directory behind a spec (converting a GGUF once if needed)."""
+    if spec.kind == "embedded":
+        return converted_checkpoint(embedded_gguf_path())
+    if spec.kind == "gguf":
+        return converted_checkpoint(Path(spec.target))
+    return Path(spec.target)
+
+
 def load_model(spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> LanguageModel:
     from storyspace.models.hf import HFModel
 
-    if spec.kind == "embedded":
-        path = converted_checkpoint(embedded_gguf_path())
-    elif spec.kind == "gguf":
-        path = converted_checkpoint(Path(spec.target))
-    else:
-        path = Path(spec.target)
-    return HFModel.from_dir(str(spec), path, device=device, dtype=dtype)
+    return HFModel.from_dir(str(spec), model_dir(spec), device=device, dtype=dtype)
 
 
 class ModelPool:

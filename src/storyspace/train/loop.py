@@ -1,0 +1,245 @@
+"""The search -> pairs -> ORPO loop, with held-out evaluation after every iteration.
+
+Iteration i searches every training premise with policy i, builds pairs from those trees and
+trains policy i+1 (a new LoRA on policy i, merged). The reference reader stays the frozen base
+model. Held-out premises are scored for policy 0 and after every iteration: the step values of
+a single-pass story (no search: one sample per step) and of the MCTS story at the same budget
+as iteration 0. Every finished piece (a search run, a pairs file, a model, an evaluation) is on
+disk before the next starts, so a killed loop continues from the last finished premise.
+
+Layout of the loop directory::
+
+    loop.json                 settings and base model
+    iter0/search/p00/ ...     explore runs of policy 0 on the training premises
+    iter0/pairs.jsonl
+    iter1/model/              policy 1 (hf directory)
+    eval/policy0/single/p00.json, eval/policy0/mcts/p00/ ...
+    iterations.json, iterations.md, iterations.png
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from storyspace.config import ExploreConfig, from_dict, to_dict
+from storyspace.errors import UserError
+from storyspace.explore import Explorer
+from storyspace.models.registry import ModelPool
+from storyspace.runs import RunDir, atomic_write
+from storyspace.search.mcts import SearchConfig
+from storyspace.seeding import derive_seed
+from storyspace.story import Step, Story
+from storyspace.train.orpo import TrainConfig, train_orpo
+from storyspace.train.pairs import PairConfig, run_pairs, write_pairs
+from storyspace.value.model import ValueModel, load_calibration
+from storyspace.world import StoryWorld
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Sizes of the loop; the defaults fit about 45 minutes on a 2-core CPU.
+
+    The explore settings are smaller than ``storyspace explore``'s defaults (12 simulations of
+    3 steps of 48 tokens) so that 8 training and 4 held-out premises fit per iteration.
+    """
+
+    iterations: int = 2
+    train_premises: int = 8
+    heldout_premises: int = 4
+    explore: ExploreConfig = field(
+        default_factory=lambda: ExploreConfig(
+            search=SearchConfig(simulations=12, depth=3, children=3, parallel_leaves=4),
+        )
+    )
+    #: 12 ORPO steps of 4 pairs: one step costs ~20 s on 2 CPU cores (4 x ~300-token sequences)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=12))
+    pairs: PairConfig = field(default_factory=PairConfig)
+
+
+def split_premises(premises: list[str], n_train: int, n_heldout: int) -> tuple[list[str], list[str]]:
+    """Held-out premises are the last ``n_heldout``; training premises the first ``n_train``."""
+    if n_train + n_heldout > len(premises):
+        raise UserError(f"need {n_train + n_heldout} premises, have {len(premises)}")
+    return premises[:n_train], premises[len(premises) - n_heldout :]
+
+
+def _mean_sd(xs: list[float]) -> dict[str, float]:
+    return {
+        "mean": round(statistics.fmean(xs), 4) if xs else float("nan"),
+        "sd": round(statistics.pstdev(xs), 4) if len(xs) > 1 else 0.0,
+        "n": len(xs),
+    }
+
+
+class Loop:
+    def __init__(
+        self,
+        out: Path,
+        premises: list[str],
+        cfg: LoopConfig,
+        pool: ModelPool,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.out = out
+        self.cfg = cfg
+        self.pool = pool
+        self.say = say
+        self.train_set, self.heldout = split_premises(premises, cfg.train_premises, cfg.heldout_premises)
+        self.base = cfg.explore.models.policy
+
+    # -- state on disk ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Write loop.json, or check that an existing one has the same settings (resume)."""
+        meta = {
+            "config": asdict(self.cfg),
+            "base": self.base,
+            "train_premises": self.train_set,
+            "heldout_premises": self.heldout,
+        }
+        path = self.out / "loop.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old != json.loads(json.dumps(meta)):
+                raise UserError(f"{self.out} holds a loop with other settings; use another --out")
+            self.say(f"resuming the loop in {self.out}")
+            return
+        if self.out.exists() and any(self.out.iterdir()):
+            raise UserError(f"--out {self.out} is not empty and holds no loop")
+        atomic_write(path, json.dumps(meta, indent=1) + "\n")
+
+    def policy_spec(self, i: int) -> str:
+        return self.base if i == 0 else f"hf:{self.out / f'iter{i}' / 'model'}"
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def _explore(self, premise: str, policy: str, run: Path, seed: int) -> Path:
+        """One explore run, finished, resumed, or started."""
+        if (run / RunDir.RUN).exists():
+            status = json.loads((run / RunDir.RUN).read_text()).get("status")
+            if status == "finished":
+                return run
+            Explorer(self.pool).resume(run)
+            return run
+        if run.exists():  # created but nothing saved yet
+            for p in run.iterdir():
+                p.unlink()
+        data = to_dict(self.cfg.explore)
+        data["models"]["policy"] = policy
+        data["seed"] = seed
+        cfg = from_dict(ExploreConfig, data)
+        Explorer(self.pool).start(premise, cfg, run)
+        return run
+
+    def search_and_pairs(self, i: int) -> Path:
+        pairs_path = self.out / f"iter{i}" / "pairs.jsonl"
+        if pairs_path.exists():
+            return pairs_path
+        rows = []
+        for j, premise in enumerate(self.train_set):
+            self.say(f"iteration {i}: searching training premise {j + 1}/{len(self.train_set)}")
+            run = self._explore(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
+                                derive_seed(self.cfg.explore.seed, "train", i, j))
+            rows += run_pairs(run, self.cfg.pairs)
+        write_pairs(rows, pairs_path)
+        return pairs_path
+
+    def train(self, i: int, pairs_path: Path) -> Path:
+        model = self.out / f"iter{i + 1}" / "model"
+        if (model / "train.json").exists():
+            return model
+        from storyspace.train.pairs import read_pairs
+
+        pairs = read_pairs(pairs_path)
+        self.say(f"iteration {i}: ORPO on {len(pairs)} pairs -> policy {i + 1}")
+        if model.exists():  # a half-written directory cannot exist (atomic rename), an empty one can
+            model.rmdir()
+        train_orpo(pairs, self.policy_spec(i), model, self.cfg.train, device=self.cfg.explore.models.device)
+        return model
+
+    def single_pass(self, policy: str, premise: str, seed: int) -> dict[str, Any]:
+        """One sample per step, no search; each step valued by the frozen reference reader."""
+        cfg = self.cfg.explore
+        policy_model = self.pool.get(policy)
+        reader = self.pool.get(cfg.models.reference)
+        calibration = load_calibration(cfg.value.calibration, cfg.models.reference)
+        world = StoryWorld(premise, policy_model, ValueModel(reader, cfg.value, calibration, cfg.prompts),
+                           cfg.policy, cfg.prompts)
+        path: list[dict[str, Any]] = []
+        values = []
+        for d in range(cfg.search.depth):
+            e = world.expand([path], 1, [derive_seed(seed, "single", d)])[0][0]
+            path.append(e.step)
+            values.append(e.value)
+        story = Story(premise, tuple(Step.from_dict(s) for s in path))
+        return {"premise": premise, "policy": policy, "values": values, "story": story.text()}
+
+    def evaluate(self, i: int) -> dict[str, Any]:
+        """Held-out single-pass and MCTS step values of policy i (each premise saved as it ends)."""
+        root = self.out / "eval" / f"policy{i}"
+        single, mcts = [], []
+        for j, premise in enumerate(self.heldout):
+            seed = derive_seed(self.cfg.explore.seed, "heldout", j)
+            sp = root / "single" / f"p{j:02d}.json"
+            if not sp.exists():
+                self.say(f"policy {i}: single-pass story for held-out premise {j + 1}/{len(self.heldout)}")
+                atomic_write(sp, json.dumps(self.single_pass(self.policy_spec(i), premise, seed), indent=1) + "\n")
+            single += json.loads(sp.read_text())["values"]
+            self.say(f"policy {i}: MCTS story for held-out premise {j + 1}/{len(self.heldout)}")
+            run = self._explore(premise, self.policy_spec(i), root / "mcts" / f"p{j:02d}", seed)
+            tree = json.loads((run / RunDir.TREE).read_text())
+            mcts += [tree["nodes"][n]["value"] for n in tree["best_path"][1:]]
+        return {"iteration": i, "policy": self.policy_spec(i), "single": _mean_sd(single), "mcts": _mean_sd(mcts)}
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        self.prepare()
+        rows = [self.evaluate(0)]
+        self._report(rows)
+        for i in range(self.cfg.iterations):
+            pairs_path = self.search_and_pairs(i)
+            model = self.train(i, pairs_path)
+            row = self.evaluate(i + 1)
+            row["pairs"] = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
+            row["orpo"] = json.loads((model / "train.json").read_text()).get("final", {})
+            row["train_seconds"] = json.loads((model / "train.json").read_text()).get("train_seconds")
+            rows.append(row)
+            self._report(rows)
+        return rows
+
+    def _report(self, rows: list[dict[str, Any]]) -> None:
+        from storyspace.viz.plots import plot_iterations
+
+        atomic_write(self.out / "iterations.json", json.dumps(rows, indent=1) + "\n")
+        atomic_write(self.out / "iterations.md", iterations_markdown(rows, self.cfg))
+        plot_iterations(rows, self.out / "iterations.png")
+
+
+def iterations_markdown(rows: list[dict[str, Any]], cfg: LoopConfig) -> str:
+    e = cfg.explore
+    lines = [
+        "# Search -> ORPO iterations",
+        "",
+        f"{cfg.train_premises} training premises, {cfg.heldout_premises} held-out premises; explore: "
+        f"{e.search.simulations} simulations, depth {e.search.depth}, {e.search.children} children, "
+        f"{e.policy.step_tokens} tokens/step; ORPO: lr {cfg.train.learning_rate}, beta {cfg.train.beta}, "
+        f"epochs {cfg.train.epochs}, max_steps {cfg.train.max_steps}, LoRA r {cfg.train.lora_r}; "
+        f"pairs: min margin {cfg.pairs.min_margin}. Values are held-out step values (reference reader = frozen base).",
+        "",
+        "| policy | single-pass value (mean ± SD, n) | MCTS value (mean ± SD, n) | pairs | ORPO loss | NLL | log-odds ratio | reward acc. | reward margin |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        s, m, o = r["single"], r["mcts"], r.get("orpo", {})
+
+        def f(key: str) -> str:
+            return f"{o[key]:.3f}" if key in o else ""
+
+        lines.append(
+            f"| {r['iteration']} | {s['mean']:.3f} ± {s['sd']:.3f} ({s['n']}) | {m['mean']:.3f} ± {m['sd']:.3f} ({m['n']}) "
+            f"| {r.get('pairs', '')} | {f('loss')} | {f('nll_loss')} | {f('log_odds_ratio')} "
+            f"| {f('rewards/accuracies')} | {f('rewards/margins')} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,112 @@
+"""Preference pairs from search trees, in TRL's conversational preference format.
+
+For every expanded node with at least two visited children: prompt = the exact policy prompt of
+that state (the chat messages the policy was sampled from), chosen = the step of the child with
+the highest Q, rejected = the lowest. A pair is kept when the Q margin is at least
+``min_margin`` and the two texts are not near-identical.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from storyspace.config import ExploreConfig, from_dict
+from storyspace.errors import UserError
+from storyspace.runs import RunDir
+from storyspace.search.tree import Tree
+from storyspace.story import Step, Story, passage_messages
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """- ``min_margin``: least Q(chosen) - Q(rejected) (Q on the value scale [0, 1]).
+    - ``max_similarity``: drop pairs whose texts are this similar or more (difflib ratio).
+    - ``min_visits``: a child counts as visited with at least this many visits."""
+
+    min_margin: float = 0.02
+    max_similarity: float = 0.9
+    min_visits: int = 1
+
+
+def similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg: PairConfig) -> list[dict[str, Any]]:
+    """Pairs of one tree (pure: no files, no models)."""
+    out = []
+    for node in tree.nodes:
+        kids = [tree.nodes[c] for c in node.children if tree.nodes[c].visits >= pair_cfg.min_visits]
+        if len(kids) < 2:
+            continue
+        best = max(kids, key=lambda n: (n.q, -n.id))
+        worst = min(kids, key=lambda n: (n.q, n.id))
+        margin = best.q - worst.q
+        chosen, rejected = best.step.get("passage", ""), worst.step.get("passage", "")
+        if margin < pair_cfg.min_margin or not chosen or similarity(chosen, rejected) >= pair_cfg.max_similarity:
+            continue
+        story = Story(premise, tuple(Step.from_dict(s) for s in tree.steps(node.id)))
+        out.append(
+            {
+                "prompt": passage_messages(story, cfg.prompts),
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}],
+                "run": run,
+                "node": node.id,
+                "chosen_node": best.id,
+                "rejected_node": worst.id,
+                "chosen_q": round(best.q, 6),
+                "rejected_q": round(worst.q, 6),
+                "margin": round(margin, 6),
+                "chosen_visits": best.visits,
+                "rejected_visits": worst.visits,
+            }
+        )
+    return out
+
+
+def run_pairs(run_dir: Path, pair_cfg: PairConfig) -> list[dict[str, Any]]:
+    run = RunDir.open(run_dir)
+    meta = run.read_json(RunDir.RUN)
+    try:
+        cfg = from_dict(ExploreConfig, meta["config"])
+        tree = Tree.from_json(run.read_json(RunDir.TREE))
+        premise = meta["premise"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{run_dir}: not an explore run ({exc})") from exc
+    return tree_pairs(tree, cfg, premise, str(run_dir), pair_cfg)
+
+
+def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    from storyspace.runs import atomic_write
+
+    rows = list(rows)
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return len(rows)
+
+
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise UserError(f"pairs file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read pairs file {path}: {exc}") from exc
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not {"prompt", "chosen", "rejected"} <= set(row):
+            raise UserError(f"{path}:{n}: a pair needs prompt, chosen and rejected")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"no pairs in {path}")
+    return rows

@@ -1,0 +1,51 @@
+"""A one-iteration loop on two premises with tiny budgets, end to end on the real model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from storyspace.errors import UserError
+from storyspace.search.mcts import SearchConfig
+from storyspace.train.loop import Loop, LoopConfig, split_premises
+from storyspace.train.orpo import TrainConfig
+from storyspace.train.pairs import PairConfig
+
+
+def test_split_premises() -> None:
+    assert split_premises(list("abcdef"), 2, 3) == (["a", "b"], ["d", "e", "f"])
+    with pytest.raises(UserError, match="need 7 premises"):
+        split_premises(list("abcdef"), 4, 3)
+
+
+@pytest.mark.slow
+def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # noqa: ANN001
+    base = LoopConfig()
+    explore = replace(base.explore, search=SearchConfig(simulations=2, depth=2, children=2, parallel_leaves=2),
+                      policy=replace(base.explore.policy, step_tokens=16))
+    cfg = LoopConfig(iterations=1, train_premises=1, heldout_premises=1, explore=explore,
+                     train=TrainConfig(max_steps=1, batch_size=2), pairs=PairConfig(min_margin=0.0, max_similarity=1.0))
+    premises = ["A cat becomes mayor of a small town.", "A clock that runs backwards is found in an attic."]
+    out = tmp_path / "loop"
+    rows = Loop(out, premises, cfg, pool).run()
+    assert [r["iteration"] for r in rows] == [0, 1]
+    assert rows[1]["policy"].startswith("hf:") and rows[1]["pairs"] >= 1
+    for r in rows:
+        assert r["single"]["n"] == 2 and r["mcts"]["n"] == 2  # depth 2 on one held-out premise
+        assert 0.0 <= r["single"]["mean"] <= 1.0
+    assert "loss" in rows[1]["orpo"]
+    for name in ("loop.json", "iterations.json", "iterations.md", "iterations.png", "iter0/pairs.jsonl",
+                 "iter1/model/config.json", "eval/policy1/single/p00.json", "eval/policy0/mcts/p00/tree.json"):
+        assert (out / name).is_file(), name
+    md = (out / "iterations.md").read_text()
+    assert "| 0 |" in md and "| 1 |" in md
+    # a second run finds everything on disk and recomputes nothing
+    mtime = (out / "iter1" / "model" / "model.safetensors").stat().st_mtime
+    again = Loop(out, premises, cfg, pool).run()
+    assert json.loads(json.dumps(again)) == json.loads((out / "iterations.json").read_text())
+    assert (out / "iter1" / "model" / "model.safetensors").stat().st_mtime == mtime
+    other = replace(cfg, iterations=2)
+    with pytest.raises(UserError, match="other settings"):
+        Loop(out, premises, other, pool).run()

@@ -1,0 +1,61 @@
+"""Preference pairs from golden trees: which siblings, margins, filtering, TRL format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storyspace.config import ExploreConfig
+from storyspace.errors import UserError
+from storyspace.search.mcts import backup
+from storyspace.search.tree import Tree
+from storyspace.train.pairs import PairConfig, read_pairs, tree_pairs, write_pairs
+
+CFG = ExploreConfig()
+
+
+def golden_tree() -> Tree:
+    """root -> A (v .2), B (v .7), C (v .5); B -> BA (v .6), BB (v .59), leaf backup"""
+    tree = Tree.new(max_depth=2)
+    for text, q in (("The sea was calm that night.", 0.2), ("A bell rang under the water.", 0.7),
+                    ("Mara counted the gulls twice.", 0.5)):
+        node = tree.add_child(0, {"passage": text, "plan": ""}, -1.0, q, {})
+        backup(tree, node.id, q)
+    for text, q in (("She dived toward the sound.", 0.6), ("She dove toward the sound.", 0.59)):
+        node = tree.add_child(2, {"passage": text, "plan": ""}, -1.0, q, {})
+        backup(tree, node.id, q)
+    return tree
+
+
+def test_highest_and_lowest_q_children_make_the_pair() -> None:
+    rows = tree_pairs(golden_tree(), CFG, "A premise.", "run-x", PairConfig(min_margin=0.05))
+    assert len(rows) == 1  # B's children differ by 0.01 < margin
+    row = rows[0]
+    assert row["chosen"] == [{"role": "assistant", "content": "A bell rang under the water."}]
+    assert row["rejected"] == [{"role": "assistant", "content": "The sea was calm that night."}]
+    # Q(B) = (0.7 + 0.6 + 0.59) / 3 = 0.63 once its children are backed up; margin 0.63 - 0.2
+    assert row["margin"] == pytest.approx(0.43) and row["chosen_q"] == pytest.approx(0.63)
+    assert row["node"] == 0 and row["chosen_node"] == 2 and row["rejected_node"] == 1 and row["run"] == "run-x"
+    roles = [m["role"] for m in row["prompt"]]
+    assert roles == ["system", "user"] and "A premise." in row["prompt"][1]["content"]
+
+
+def test_prompt_is_the_state_of_the_parent_and_near_duplicates_are_dropped() -> None:
+    rows = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=0.0, max_similarity=0.99))
+    deeper = [r for r in rows if r["node"] == 2]
+    assert len(deeper) == 1 and "A bell rang under the water." in deeper[0]["prompt"][1]["content"]
+    strict = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=0.0, max_similarity=0.9))
+    assert [r["node"] for r in strict] == [0]  # "dived" vs "dove": too similar to teach anything
+
+
+def test_pairs_file_round_trip_and_errors(tmp_path) -> None:  # noqa: ANN001
+    rows = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig())
+    path = tmp_path / "pairs.jsonl"
+    assert write_pairs(rows, path) == len(rows)
+    assert read_pairs(path) == json.loads(json.dumps(rows))
+    path.write_text('{"prompt": "x"}\n')
+    with pytest.raises(UserError, match="needs prompt, chosen and rejected"):
+        read_pairs(path)
+    with pytest.raises(UserError, match="not found"):
+        read_pairs(tmp_path / "none.jsonl")
