@@ -82,12 +82,14 @@ def train_orpo(
     spec = parse_spec(base_spec)
     if not pairs:
         raise UserError("no preference pairs to train on")
+    import datasets
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
+    datasets.disable_progress_bars()  # the "Map" bars of TRL's tokenisation are noise here
     base = model_dir(spec)
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
