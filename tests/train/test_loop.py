@@ -46,6 +46,10 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     again = Loop(out, premises, cfg, pool).run()
     assert json.loads(json.dumps(again)) == json.loads((out / "iterations.json").read_text())
     assert (out / "iter1" / "model" / "model.safetensors").stat().st_mtime == mtime
-    other = replace(cfg, iterations=2)
+    other = replace(cfg, pairs=PairConfig(min_margin=0.5))
     with pytest.raises(UserError, match="other settings"):
         Loop(out, premises, other, pool).run()
+    # more iterations on resume extend a finished loop (its finished pieces are kept)
+    Loop(out, premises, replace(cfg, iterations=2), pool).prepare()
+    assert json.loads((out / "loop.json").read_text())["config"]["iterations"] == 2
+    assert (out / "iter1" / "model" / "model.safetensors").stat().st_mtime == mtime

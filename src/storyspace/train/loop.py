@@ -103,8 +103,15 @@ class Loop:
         path = self.out / "loop.json"
         if path.exists():
             old = json.loads(path.read_text())
-            if old != json.loads(json.dumps(meta)):
+            new = json.loads(json.dumps(meta))
+            # the number of iterations may change on resume (extend a finished loop); nothing else
+            old_iterations = old.get("config", {}).pop("iterations", None)
+            new["config"].pop("iterations")
+            if old != new:
                 raise UserError(f"{self.out} holds a loop with other settings; use another --out")
+            if old_iterations != self.cfg.iterations:
+                self.say(f"loop in {self.out}: {old_iterations} -> {self.cfg.iterations} iterations")
+                atomic_write(path, json.dumps(meta, indent=1) + "\n")
             self.say(f"resuming the loop in {self.out}")
             return
         if self.out.exists() and any(self.out.iterdir()):
