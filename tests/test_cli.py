@@ -56,6 +56,11 @@ def one_line_error(capsys) -> str:  # noqa: ANN001
         (["explore", "A premise", "--reference", "gguf:/dev/null"], "GGUF file not found"),
         (["explore", "A", "--bogus"], "unrecognized arguments"),
         (["nonsense"], "invalid choice"),
+        (["explore", "A premise", "--model", "openai:localhost:8000#m"], "openai spec must be"),
+        (["explore", "A premise", "--model", "llamacpp:/no/such.gguf"], "GGUF file not found"),
+        (["explore", "A premise", "--backend", "vllm"], "invalid choice"),
+        (["explore", "A premise", "--reference", "openai:http://127.0.0.1:9/v1#m"], "no calibration for reference"),
+        (["export-gguf", "/no/such/model"], "no transformers model"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys) -> None:  # noqa: ANN001

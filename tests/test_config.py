@@ -49,3 +49,17 @@ def test_read_toml_errors(tmp_path) -> None:  # noqa: ANN001
 def test_list_settings_become_tuples() -> None:
     cfg = build_config({"value": {"penalties": {"meta_patterns": ["\\bfoo\\b"]}}}, {})
     assert cfg.value.penalties.meta_patterns == ("\\bfoo\\b",)
+
+
+def test_backend_settings_come_from_the_file_and_reach_the_pool_options() -> None:
+    cfg = build_config({"models": {"backend": "llamacpp", "llamacpp": {"max_rows": 8},
+                                   "openai": {"retries": 1, "score_prefix": "<s>"}}}, {})
+    options = cfg.models.options()
+    assert cfg.models.policy_spec == "llamacpp:embedded" and options.llamacpp.max_rows == 8
+    assert options.openai.retries == 1 and options.openai.score_prefix == "<s>"
+    with pytest.raises(UserError, match="models.backend must be hf or llamacpp"):
+        build_config({"models": {"backend": "tpu"}}, {})
+    with pytest.raises(UserError, match="banks >= 2"):
+        build_config({"models": {"llamacpp": {"banks": 1}}}, {})
+    with pytest.raises(UserError):
+        build_config({"models": {"openai": {"retries": "many"}}}, {})

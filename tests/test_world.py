@@ -37,3 +37,22 @@ def test_plan_mode_writes_a_plan_then_a_passage(embedded) -> None:  # noqa: ANN0
     out = make_world(embedded, plan=True, plan_tokens=16).expand([[]], 2, [4])[0]
     assert len(out) == 2 and all(e.step["plan"] for e in out)
     assert "\n" not in out[0].step["plan"]
+
+
+def test_batch_expander_sends_the_leaves_of_several_premises_in_one_policy_call(embedded) -> None:  # noqa: ANN001
+    from storyspace.world import batch_expander
+
+    vm = ValueModel(embedded, ValueConfig(), load_calibration("auto", "embedded"), PromptConfig())
+    cfg = PolicyConfig(step_tokens=16)
+    worlds = [StoryWorld(p, embedded, vm, cfg, PromptConfig()) for p in ("A cat becomes mayor.", "A dog learns to fly.")]
+    batch = batch_expander(worlds)
+    before = embedded.usage.calls
+    out = batch([(0, [[]], [1]), (1, [[], [{"passage": "The dog jumped.", "plan": ""}]], [2, 3])], 2)
+    assert [len(x) for x in out] == [1, 2] and all(len(g) == 2 for x in out for g in x)
+    assert embedded.usage.calls - before == 1 + 3 * 2  # one sampling call for both premises
+    # each premise's proposals are what its own world proposes with the same seed
+    assert [e.step for e in out[1][0]] == [e.step for e in worlds[1].expand([[]], 2, [2])[0]]
+    other = StoryWorld("x", embedded, ValueModel(embedded, ValueConfig(), load_calibration("auto", "embedded"),
+                                                 PromptConfig()), cfg, PromptConfig())
+    with pytest.raises(ValueError, match="must share"):
+        batch_expander([worlds[0], other])

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from storyspace import __version__
-from storyspace.errors import UserError
+from storyspace.errors import BackendError, UserError
 
 EXIT_USAGE = 2
+EXIT_BACKEND = 1  # a model server failed; the work saved so far resumes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--reference", help="frozen reference reader spec (surprisal)")
     ex.add_argument("--judge", help="judge model spec (coherence 'judge')")
     ex.add_argument("--device", help="auto | cpu | cuda")
+    ex.add_argument("--backend", choices=["hf", "llamacpp"], help="what runs the embedded model (hf)")
     ex.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<premise>)")
     ex.add_argument("--resume", type=Path, metavar="DIR", help="continue a run directory")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -120,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--min-margin", type=_float, default=None)
     lo.add_argument("--out", type=Path, required=True, help="loop directory (resumes when it holds a loop)")
     _train_args(lo)
+
+    eg = sub.add_parser("export-gguf", help="convert a trained (hf) model directory to GGUF for llama.cpp")
+    eg.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
+    eg.add_argument("--out", type=Path, help="GGUF file to write (default: MODEL_DIR/model.<outtype>.gguf)")
+    eg.add_argument("--outtype", default="q8_0", choices=["f32", "f16", "bf16", "q8_0"])
+    eg.add_argument("--lora", action="store_true", help="export the LoRA adapter (MODEL_DIR/adapter) instead")
+    eg.add_argument("--base", type=Path, help="base model directory of the adapter (default: from adapter_config)")
 
     pr = sub.add_parser("premises", help="list the shipped premises")
     pr.add_argument("--limit", type=_positive_int, default=96)
@@ -169,6 +178,7 @@ def _explore_overrides(args: argparse.Namespace) -> dict[str, Any]:
         ("models", "reference"): args.reference,
         ("models", "judge"): args.judge,
         ("models", "device"): args.device,
+        ("models", "backend"): args.backend,
     }
     out: dict[str, Any] = {}
     for (section, key), value in pairs.items():
@@ -210,9 +220,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
         given = {k for k, v in _explore_overrides(args).items() if v}
         if args.premise or args.premise_file or args.config or given or args.out:
             raise UserError("--resume takes no other settings: the run continues with its saved config")
+        from storyspace.explore import saved_config
         from storyspace.models.registry import ModelPool
 
-        explorer = Explorer(ModelPool(), None)
+        explorer = Explorer(ModelPool(options=saved_config(args.resume).models.options()), None)
         with _progress(console, resumed=True) as bar:
             explorer.on_progress = bar
             result = explorer.resume(args.resume)
@@ -223,7 +234,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         out = args.out or _default_out(premise)
         from storyspace.models.registry import ModelPool
 
-        pool = ModelPool(device=cfg.models.device, dtype=cfg.models.dtype)
+        pool = ModelPool(options=cfg.models.options())
         explorer = Explorer(pool, None)
         with _progress(console) as bar:
             explorer.on_progress = bar
@@ -380,6 +391,17 @@ def cmd_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_gguf(args: argparse.Namespace) -> int:
+    from storyspace.models.export import export_gguf
+
+    kind = "lora" if args.lora else "model"
+    out = args.out or args.model_dir / f"{kind}.{args.outtype}.gguf"
+    info = export_gguf(args.model_dir, out, args.outtype, lora=args.lora, base=args.base)
+    use = f"--model llamacpp:{out}" if not args.lora else "a llama.cpp LoRA (llama-cpp-python lora_path)"
+    print(f"wrote {out} ({info['megabytes']} MB, {info['seconds']} s); use it as {use}")
+    return 0
+
+
 def cmd_premises(args: argparse.Namespace) -> int:
     from storyspace.corpus import shipped_premises
 
@@ -395,6 +417,7 @@ COMMANDS = {
     "train": cmd_train,
     "loop": cmd_loop,
     "premises": cmd_premises,
+    "export-gguf": cmd_export_gguf,
 }
 
 
@@ -417,6 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         _quiet_libraries()
         return COMMANDS[args.command](args)
+    except BackendError as exc:
+        print(f"storyspace: error: {exc}", file=sys.stderr)
+        return EXIT_BACKEND
     except UserError as exc:
         print(f"storyspace: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

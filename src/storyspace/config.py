@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from storyspace.errors import UserError
+from storyspace.models.llamacpp import LlamaCppConfig
+from storyspace.models.openai import OpenAIConfig
+from storyspace.models.registry import BackendOptions
 from storyspace.search.mcts import SearchConfig
 from storyspace.story import PromptConfig
 from storyspace.value.coherence import SIGNALS
@@ -43,7 +46,9 @@ class ModelsConfig:
     - ``reference``: the frozen reader that measures surprisal; keep it the base model.
     - ``judge``: answers the coherence question when ``value.coherence = "judge"``.
     - ``device``: auto (cuda if available), cpu or cuda; ``dtype``: auto (float32 on CPU,
-      bfloat16 on GPU), float32, bfloat16 or float16.
+      bfloat16 on GPU), float32, bfloat16 or float16 (transformers backend).
+    - ``backend``: what runs an ``embedded`` policy: ``hf`` (transformers) or ``llamacpp``.
+    - ``llamacpp``, ``openai``: settings of those backends (``llamacpp:`` and ``openai:`` specs).
     """
 
     policy: str = "embedded"
@@ -51,6 +56,21 @@ class ModelsConfig:
     judge: str = "embedded"
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "hf"
+    llamacpp: LlamaCppConfig = field(default_factory=LlamaCppConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+    @property
+    def policy_spec(self) -> str:
+        """The policy spec with ``backend`` applied (``embedded`` -> ``llamacpp:embedded``).
+        The reference reader and the judge keep their specs: the shipped calibration was
+        measured with the transformers reader."""
+        if self.backend == "llamacpp" and self.policy.strip() == "embedded":
+            return "llamacpp:embedded"
+        return self.policy
+
+    def options(self) -> BackendOptions:
+        return BackendOptions(device=self.device, dtype=self.dtype, llamacpp=self.llamacpp, openai=self.openai)
 
 
 @dataclass(frozen=True)
@@ -175,5 +195,9 @@ def validate(cfg: ExploreConfig) -> None:
         raise UserError("value.cosine_cap must be > 0 and value.alpha, value.beta >= 0")
     if not 0 <= v.penalties.cut_off_factor <= 1:
         raise UserError("value.penalties.cut_off_factor must lie in [0, 1]")
+    if cfg.models.backend not in ("hf", "llamacpp"):
+        raise UserError(f"models.backend must be hf or llamacpp, got {cfg.models.backend!r}")
+    if cfg.models.llamacpp.max_rows < 1 or cfg.models.llamacpp.banks < 2 or cfg.models.openai.concurrency < 1:
+        raise UserError("models.llamacpp.max_rows >= 1, models.llamacpp.banks >= 2, models.openai.concurrency >= 1")
     if cfg.models.device not in ("auto", "cpu", "cuda") and not cfg.models.device.startswith("cuda:"):
         raise UserError(f"models.device must be auto, cpu or cuda, got {cfg.models.device!r}")

@@ -1,5 +1,11 @@
-"""The one exception type that reaches users as a one-line message (exit code 2)."""
+"""The exception types that reach users as a one-line message."""
 
 
 class UserError(Exception):
-    """Bad input or an unusable resource; ``str(error)`` is the whole message."""
+    """Bad input or an unusable resource; ``str(error)`` is the whole message (exit code 2)."""
+
+
+class BackendError(UserError):
+    """A model server failed (unreachable, timing out, erroring) after the retries (exit code 1).
+
+    Work finished before it is on disk: an explore run continues with ``--resume DIR``."""

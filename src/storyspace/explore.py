@@ -76,6 +76,15 @@ def best_story(tree: Tree, premise: str) -> Story:
     return Story(premise, tuple(Step.from_dict(tree.nodes[i].step) for i in tree.best_path()[1:]))
 
 
+def saved_config(out: Path) -> ExploreConfig:
+    """The config a run directory was started with (to rebuild its model pool on resume)."""
+    meta = RunDir.open(out).read_json(RunDir.RUN)
+    try:
+        return from_dict(ExploreConfig, meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"cannot resume {out}: damaged run files ({exc})") from exc
+
+
 class Explorer:
     """One explore run in one run directory (new or resumed)."""
 
@@ -87,7 +96,7 @@ class Explorer:
         check_specs(cfg)
         RunDir.check_free(out)
         calibration = load_calibration(cfg.value.calibration, str(parse_spec(cfg.models.reference)))
-        policy = self.pool.get(cfg.models.policy)
+        policy = self.pool.get(cfg.models.policy_spec)
         premise = check_premise(premise, cfg, policy)
         run = RunDir.create(out)
         meta = {
@@ -119,7 +128,7 @@ class Explorer:
 
     def _run(self, run: RunDir, meta: dict, cfg: ExploreConfig, tree: Tree, calibration) -> ExploreResult:  # noqa: ANN001
         premise = meta["premise"]
-        policy = self.pool.get(cfg.models.policy)
+        policy = self.pool.get(cfg.models.policy_spec)
         reader = self.pool.get(cfg.models.reference)
         judge = self.pool.get(cfg.models.judge) if cfg.value.coherence == "judge" else None
         value_model = ValueModel(reader, cfg.value, calibration, cfg.prompts, judge=judge)
@@ -127,7 +136,7 @@ class Explorer:
         models = {id(m): m for m in (policy, reader, judge) if m is not None}
         before = {k: m.usage.as_dict() for k, m in models.items()}
         prior_budget = dict(meta.get("budget") or {})
-        meta["models"] = {"policy": cfg.models.policy, "reference": cfg.models.reference, "judge": cfg.models.judge}
+        meta["models"] = {"policy": cfg.models.policy_spec, "reference": cfg.models.reference, "judge": cfg.models.judge}
         started = time.perf_counter()
         session = {"started": _now(), "from_simulation": tree.simulations}
         meta["timings"].setdefault("sessions", []).append(session)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from storyspace.models.base import LanguageModel
-from storyspace.search.mcts import Expansion
+from storyspace.search.mcts import BatchExpand, Expansion
 from storyspace.seeding import derive_seed
 from storyspace.story import PromptConfig, Step, Story, clean_passage, clean_plan, passage_messages, plan_messages
 from storyspace.value.model import ValueModel
@@ -95,7 +95,10 @@ class StoryWorld:
         return out
 
     def expand(self, paths: Sequence[Sequence[dict[str, Any]]], k: int, seeds: Sequence[int]) -> list[list[Expansion]]:
-        stories = [self.story(p) for p in paths]
+        return self.expand_stories([self.story(p) for p in paths], k, seeds)
+
+    def expand_stories(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[Expansion]]:
+        """k valued next steps for each story (stories may have different premises)."""
         proposals = self.propose(stories, k, seeds)
         out = []
         for story, row in zip(stories, proposals):
@@ -107,3 +110,29 @@ class StoryWorld:
                 ]
             )
         return out
+
+
+def batch_expander(worlds: Sequence[StoryWorld]) -> BatchExpand:
+    """``search_many``'s batch call for several premises: the leaves of every tree go to the
+    policy in one ``sample`` call. The worlds must share one policy, value model and settings."""
+    first = worlds[0]
+    for w in worlds[1:]:
+        if w.policy is not first.policy or w.value_model is not first.value_model or (w.cfg, w.prompts) != (
+            first.cfg, first.prompts
+        ):
+            raise ValueError("batched worlds must share the policy, the value model and the settings")
+
+    def batch(requests: Sequence[tuple[int, Sequence[Sequence[dict[str, Any]]], Sequence[int]]], k: int):  # noqa: ANN202
+        stories, seeds, sizes = [], [], []
+        for i, paths, s in requests:
+            stories += [worlds[i].story(p) for p in paths]
+            seeds += list(s)
+            sizes.append(len(paths))
+        flat = first.expand_stories(stories, k, seeds)
+        out, at = [], 0
+        for n in sizes:
+            out.append(flat[at : at + n])
+            at += n
+        return out
+
+    return batch

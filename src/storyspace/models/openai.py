@@ -1,0 +1,261 @@
+"""Any OpenAI-compatible server (``openai:URL#MODEL``): vLLM, SGLang, llama.cpp's server,
+llama-cpp-python's server, Ollama, OpenAI.
+
+- Sampling: one request per sample (``n`` is not supported everywhere), ``concurrency`` of them
+  in flight; chat prompts (``ChatPrompt``, from ``chat_prompt``) go to ``/chat/completions`` so
+  that the server applies its own template, plain prompts to ``/completions``. Per-token
+  log-probs come from the server's ``logprobs`` (servers report them at temperature 1 before
+  truncation, as our ``Sample`` expects; llama-cpp-python's needs ``--logits_all true``).
+- Scoring: ``/completions`` with ``echo`` and ``logprobs`` (prompt log-probs of context +
+  continuation; the continuation's tokens are those from its first character on). Servers that do
+  not return prompt log-probs (OpenAI's chat models) get a clear error.
+- Robustness: a timeout per request, retries with exponential backoff on 429, 5xx and connection
+  errors, then a ``BackendError`` (one line; the run saved so far resumes). The API key is read
+  from the environment variable ``api_key_env`` and only ever sent in the Authorization header.
+- Token counts: the server's tokenizer when it exposes one (llama-cpp-python's
+  ``/extras/tokenize``, vLLM's ``/tokenize``), else an upper estimate of one token per 3 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from storyspace.errors import BackendError, UserError
+from storyspace.models.base import ChatPrompt, Sample, Usage
+
+RETRY_STATUS = (408, 409, 425, 429, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """- ``timeout_s``: per request; ``retries``: tries after the first one fails;
+    - ``backoff_s``: first wait, doubled per retry up to ``max_backoff_s``;
+    - ``concurrency``: requests in flight at once;
+    - ``api_key_env``: environment variable holding the key (none needed for local servers);
+    - ``context_length``: what the server's model reads (servers do not say; set it);
+    - ``chat``: send chat prompts to /chat/completions (False: render them as plain text);
+    - ``score_prefix``: text put before every scored prompt. llama-cpp-python's server (0.3.x)
+      pairs each echoed prompt token with the log-probs of the *next* position unless the prompt
+      starts with the model's BOS token; for a model whose tokenizer adds none (SmolLM2), set it
+      to the BOS text (``<|im_start|>``) to get correct scores. vLLM needs nothing."""
+
+    timeout_s: float = 120.0
+    retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    concurrency: int = 4
+    api_key_env: str = "OPENAI_API_KEY"
+    context_length: int = 8192
+    chat: bool = True
+    score_prefix: str = ""
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``URL#MODEL`` -> (base URL without a trailing slash, model name)."""
+    url, sep, model = target.partition("#")
+    parts = urlsplit(url)
+    if not sep or not model or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"openai spec must be openai:http(s)://HOST[:PORT]/v1#MODEL, got openai:{target!r}")
+    return url.rstrip("/"), model
+
+
+class OpenAIModel:
+    """A model behind an OpenAI-compatible HTTP API; implements ``LanguageModel``."""
+
+    def __init__(self, spec: str, target: str, cfg: OpenAIConfig = OpenAIConfig(),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spec = spec
+        self.base, self.model = split_target(target)
+        self.cfg = cfg
+        self.usage = Usage()
+        self._sleep = sleep
+        self._tokenize_url: str | None | bool = False  # False: not probed yet; None: none offered
+
+    # -- protocol ----------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        return self.cfg.context_length
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        text = "\n\n".join(m["content"] for m in messages) + "\n\n"
+        return ChatPrompt(text, messages) if self.cfg.chat else text
+
+    def count_tokens(self, text: str) -> int:
+        if self._tokenize_url is False:
+            self._tokenize_url = self._probe_tokenize()
+        if self._tokenize_url:
+            try:
+                body = self._post_url(self._tokenize_url, {"input": text, "prompt": text, "model": self.model}, tries=1)
+                tokens = body.get("tokens")
+                if isinstance(tokens, list):
+                    return len(tokens)
+                if isinstance(body.get("count"), int):
+                    return int(body["count"])
+            except BackendError:
+                pass
+        return len(text.encode("utf-8")) // 3 + 1
+
+    def sample(
+        self,
+        prompts: Sequence[str],
+        n: int,
+        max_tokens: int,
+        temperature: float,
+        seeds: Sequence[int],
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> list[list[Sample]]:
+        if len(seeds) != len(prompts):
+            raise ValueError("sample() needs one seed per prompt")
+        if not prompts or n <= 0:
+            return [[] for _ in prompts]
+        start = time.perf_counter()
+        jobs = [(i, j) for i in range(len(prompts)) for j in range(n)]
+
+        def one(job: tuple[int, int]) -> Sample:
+            i, j = job
+            seed = (int(seeds[i]) * 1_000_003 + j) % (2**31 - 1)
+            return self._sample_one(prompts[i], max_tokens, temperature, top_p, seed, stop)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.cfg.concurrency)) as pool:
+            flat = list(pool.map(one, jobs))
+        out = [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
+        self.usage.generated_tokens += sum(len(s.logprobs) for s in flat)
+        self.usage.sample_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return out
+
+    def logprobs(self, context: str, continuations: Sequence[str]) -> list[list[float]]:
+        if not continuations:
+            return []
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, self.cfg.concurrency)) as pool:
+            out = list(pool.map(lambda c: self._score_one(str(context), c), continuations))
+        self.usage.scored_tokens += sum(len(x) for x in out)
+        self.usage.score_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return out
+
+    # -- requests ------------------------------------------------------------------------------
+    def _sample_one(self, prompt: str, max_tokens: int, temperature: float, top_p: float, seed: int,
+                    stop: Sequence[str]) -> Sample:
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
+                                "top_p": top_p, "seed": seed}
+        if stop:
+            body["stop"] = list(stop)
+        if isinstance(prompt, ChatPrompt):
+            body.update(messages=list(prompt.messages), logprobs=True, top_logprobs=1)
+            choice = self._choice(self._post("/chat/completions", body))
+            text = (choice.get("message") or {}).get("content") or ""
+            content = (choice.get("logprobs") or {}).get("content") or []
+            lps = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
+        else:
+            body.update(prompt=str(prompt), logprobs=1)
+            choice = self._choice(self._post("/completions", body))
+            text = choice.get("text") or ""
+            lps = [float(x) for x in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if x is not None]
+        finished = choice.get("finish_reason") not in ("length", None)
+        return Sample(text=text, token_ids=(), logprobs=tuple(lps), finished=finished)
+
+    def _score_one(self, context: str, continuation: str) -> list[float]:
+        if not continuation:
+            return []
+        prefix = self.cfg.score_prefix
+        body = {"model": self.model, "prompt": prefix + context + continuation, "max_tokens": 1,
+                "temperature": 0.0, "echo": True, "logprobs": 0}
+        choice = self._choice(self._post("/completions", body))
+        lp = choice.get("logprobs") or {}
+        offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
+        # offsets count from the prompt's start, after the BOS text when the server hides it
+        shown = "".join(lp.get("tokens") or [])
+        lead = prefix if prefix and shown.startswith(prefix) else ""
+        if not offsets or not values or len(offsets) != len(values):
+            raise BackendError(
+                f"{self.base} returns no prompt log-probs (completions with echo + logprobs): it cannot score"
+                " text; use a server that does (vLLM, llama-cpp-python with --logits_all true)"
+            )
+        start = len(lead) + len(context)
+        end = start + len(continuation)
+        picked = []
+        for k, (off, value) in enumerate(zip(offsets, values)):
+            nxt = offsets[k + 1] if k + 1 < len(offsets) else None
+            if off >= end:
+                break  # the generated token
+            # a token that straddles the boundary belongs to the continuation
+            if off >= start or (nxt is not None and nxt > start):
+                if value is None:
+                    raise BackendError(f"{self.base} gave no log-prob for a prompt token; cannot score")
+                picked.append(float(value))
+        return picked
+
+    @staticmethod
+    def _choice(body: dict[str, Any]) -> dict[str, Any]:
+        choices = body.get("choices")
+        if not choices:
+            raise BackendError(f"server answer without choices: {json.dumps(body)[:200]}")
+        return choices[0]
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._post_url(self.base + path, body, tries=self.cfg.retries + 1)
+
+    def _post_url(self, url: str, body: dict[str, Any], tries: int) -> dict[str, Any]:
+        data = json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        wait, last = self.cfg.backoff_s, ""
+        for attempt in range(tries):
+            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                detail = _error_detail(exc)
+                if exc.code not in RETRY_STATUS:
+                    raise BackendError(f"{url} answered {exc.code}: {detail}") from None
+                last = f"HTTP {exc.code}: {detail}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = f"{type(reason).__name__}: {reason}".splitlines()[0]
+            except json.JSONDecodeError:
+                last = "the answer is not JSON"
+            if attempt + 1 < tries:
+                self._sleep(wait)
+                wait = min(wait * 2, self.cfg.max_backoff_s)
+        raise BackendError(f"{url} failed {tries} times; last: {last}")
+
+    def _probe_tokenize(self) -> str | None:
+        parts = urlsplit(self.base)
+        root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        for url in (root + "/extras/tokenize", root + "/tokenize"):
+            try:
+                body = self._post_url(url, {"input": "a b", "prompt": "a b", "model": self.model}, tries=1)
+            except BackendError:
+                continue
+            if isinstance(body.get("tokens"), list) or isinstance(body.get("count"), int):
+                return url
+        return None
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        text = exc.read().decode("utf-8", errors="replace")
+    except OSError:
+        text = ""
+    try:
+        body = json.loads(text)
+        err = body.get("error", body.get("detail", body))
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        text = str(msg)
+    except (json.JSONDecodeError, AttributeError):
+        pass
+    return (text.strip().splitlines() or [exc.reason or ""])[0][:200]
