@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 
 class ChatPrompt(str):
@@ -96,3 +96,16 @@ class LanguageModel(Protocol):
     ) -> list[list[Sample]]: ...
 
     def logprobs(self, context: str, continuations: Sequence[str]) -> list[list[float]]: ...
+
+
+def cut_at_stop(
+    text: str, toks: list[int], lps: list[float], stop: Sequence[str], decode: Callable[[list[int]], str]
+) -> tuple[str, list[int], list[float]]:
+    """Cut a sample before its first stop string, keeping the tokens whose text lies inside it."""
+    cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+    if cut < 0:
+        return text, toks, lps
+    keep = len(toks)
+    while keep > 0 and len(decode(toks[:keep])) > cut:
+        keep -= 1
+    return text[:cut], toks[:keep], lps[:keep]

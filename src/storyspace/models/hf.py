@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from storyspace.errors import UserError
-from storyspace.models.base import Sample, Usage
+from storyspace.models.base import Sample, Usage, cut_at_stop
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -159,7 +159,9 @@ class HFModel:
                 toks, lps = tokens[r], token_lps[r]
                 text = self.tokenizer.decode(toks, skip_special_tokens=True)
                 if stop:
-                    text, toks, lps = self._cut_at_stop(text, toks, lps, stop)
+                    text, toks, lps = cut_at_stop(
+                        text, toks, lps, stop, lambda t: self.tokenizer.decode(t, skip_special_tokens=True)
+                    )
                 group.append(Sample(text=text, token_ids=tuple(toks), logprobs=tuple(lps), finished=ended[r]))
                 self.usage.generated_tokens += len(toks)
             results.append(group)
@@ -227,19 +229,6 @@ class HFModel:
             chosen = (scaled - torch.log(-torch.log(noise))).argmax(dim=-1)
         chosen_lp = logp.gather(-1, chosen[:, None]).squeeze(-1)
         return chosen.cpu(), chosen_lp.cpu()
-
-    def _cut_at_stop(
-        self, text: str, toks: list[int], lps: list[float], stop: Sequence[str]
-    ) -> tuple[str, list[int], list[float]]:
-        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-        if cut < 0:
-            return text, toks, lps
-        text = text[:cut]
-        # keep the tokens whose decoded text lies inside the cut text
-        keep = len(toks)
-        while keep > 0 and len(self.tokenizer.decode(toks[:keep], skip_special_tokens=True)) > cut:
-            keep -= 1
-        return text, toks[:keep], lps[:keep]
 
 
 def _hits_stop(tail: str, stop: Sequence[str]) -> bool:

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from storyspace.errors import UserError
-from storyspace.models.base import Sample, Usage
+from storyspace.models.base import Sample, Usage, cut_at_stop
 from storyspace.models.sampling import choose, log_softmax, row_rng
 
 
@@ -243,7 +243,7 @@ class LlamaCppModel:
                 toks, lp = tokens[r], lps[r]
                 text = self.decode(toks)
                 if stop:
-                    text, toks, lp = self._cut_at_stop(text, toks, lp, stop)
+                    text, toks, lp = cut_at_stop(text, toks, lp, stop, self.decode)
                 self.usage.generated_tokens += len(toks)
                 group.append(Sample(text=text, token_ids=tuple(toks), logprobs=tuple(lp), finished=ended[r]))
             out.append(group)
@@ -339,17 +339,6 @@ class LlamaCppModel:
         if token < 0:
             return ""
         return self._model.token_get_text(token)
-
-    def _cut_at_stop(
-        self, text: str, toks: list[int], lps: list[float], stop: Sequence[str]
-    ) -> tuple[str, list[int], list[float]]:
-        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-        if cut < 0:
-            return text, toks, lps
-        keep = len(toks)
-        while keep > 0 and len(self.decode(toks[:keep])) > cut:
-            keep -= 1
-        return text[:cut], toks[:keep], lps[:keep]
 
 
 def _row_logsumexp(rows: np.ndarray) -> np.ndarray:

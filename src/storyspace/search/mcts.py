@@ -223,14 +223,20 @@ def rollout_estimates(
     return {n: sum(v) / len(v) for n, v in values.items()}
 
 
-def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int) -> list[int]:
-    """One round: select up to ``parallel_leaves`` leaves, expand the unfinished ones, back up."""
+def select_round(tree: Tree, cfg: SearchConfig) -> tuple[list[int], list[int]]:
+    """A round's leaves (up to ``parallel_leaves``) and those of them to expand; finished stories
+    among them are backed up again here."""
     want = min(cfg.parallel_leaves, cfg.simulations - tree.simulations)
     leaves = select_batch(tree, cfg, max(1, want))
-    to_expand = [leaf for leaf in leaves if not tree.is_terminal(leaf)]
     for leaf in leaves:
         if tree.is_terminal(leaf):
             backup(tree, leaf, tree.nodes[leaf].value, cfg.backup)
+    return leaves, [leaf for leaf in leaves if not tree.is_terminal(leaf)]
+
+
+def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int) -> list[int]:
+    """One round: select up to ``parallel_leaves`` leaves, expand the unfinished ones, back up."""
+    leaves, to_expand = select_round(tree, cfg)
     expand(tree, model, to_expand, cfg, seed)
     tree.simulations += len(leaves)
     return leaves
@@ -281,12 +287,7 @@ def search_many(
         requests = []
         for i in active:
             tree = trees[i]
-            want = min(cfg.parallel_leaves, cfg.simulations - tree.simulations)
-            leaves = select_batch(tree, cfg, max(1, want))
-            to_expand = [leaf for leaf in leaves if not tree.is_terminal(leaf)]
-            for leaf in leaves:
-                if tree.is_terminal(leaf):
-                    backup(tree, leaf, tree.nodes[leaf].value, cfg.backup)
+            leaves, to_expand = select_round(tree, cfg)
             selected[i] = (leaves, to_expand)
             if to_expand:
                 requests.append((i, [tree.steps(leaf) for leaf in to_expand], expand_seeds(to_expand, seeds[i])))
