@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -61,6 +60,18 @@ def one_line_error(capsys) -> str:  # noqa: ANN001
         (["explore", "A premise", "--backend", "vllm"], "invalid choice"),
         (["explore", "A premise", "--reference", "openai:http://127.0.0.1:9/v1#m"], "no calibration for reference"),
         (["export-gguf", "/no/such/model"], "no transformers model"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--systems", "greedy"], "unknown system"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--systems", "mcts@nope"], "unknown model spec"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--budget-tokens", "10"], "less than one whole story"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--curve", "1,two"], "--curve takes whole numbers"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--reader", "llamacpp:/no/such.gguf"], "GGUF file not found"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--llm-judge", "openai:localhost#m"], "openai spec must be"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--premises", "/no/such/premises.txt"], "premise file not found"),
+        (["eval", "--systems", "single"], "the following arguments are required: --out"),
+        (["score", "/no/such/stories.jsonl", "--out", "/tmp/s.jsonl"], "stories file not found"),
+        (["validate-value", "--out", "/tmp/storyspace-no-validate", "--reference", "nope"], "unknown model spec"),
+        (["validate-value", "--out", "/tmp/storyspace-no-validate", "--reader", "llamacpp:embedded",
+          "--reader-calibration", "/no/such.json"], "calibration file not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys) -> None:  # noqa: ANN001

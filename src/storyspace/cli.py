@@ -130,9 +130,56 @@ def build_parser() -> argparse.ArgumentParser:
     eg.add_argument("--lora", action="store_true", help="export the LoRA adapter (MODEL_DIR/adapter) instead")
     eg.add_argument("--base", type=Path, help="base model directory of the adapter (default: from adapter_config)")
 
+    ev = sub.add_parser("eval", help="compare systems at equal policy-token budgets, judged three ways")
+    ev.add_argument("--premises", type=Path, help="premise file (default: the shipped HANNA prompts)")
+    ev.add_argument("--n-premises", type=_positive_int, help="how many premises (8)")
+    ev.add_argument("--systems", help="single,best-of-n,beam,mcts (any @MODEL_SPEC: mcts@hf:DIR)")
+    ev.add_argument("--budget-tokens", type=_positive_int, help="policy tokens per story (default: 8 stories' worth)")
+    ev.add_argument("--curve", help="budgets of the value-vs-budget curve, in units of one story (1,2,4,8)")
+    ev.add_argument("--beam-k", type=_positive_int, help="expansions per beam (2)")
+    ev.add_argument("--reader", help="judge (b) reader spec, or none (llamacpp:gemma3-270m)")
+    ev.add_argument("--reader-calibration", help="calibration JSON of the judge (b) reader (auto)")
+    ev.add_argument("--llm-judge", help="judge (c) model spec, e.g. openai:http://host:8000/v1#model")
+    ev.add_argument("--judge-prompts", type=Path, help="directory with system.txt / rubric.txt / pairwise.txt")
+    ev.add_argument("--config", type=Path, help="TOML config of the explore settings (search, policy, models...)")
+    ev.add_argument("--depth", type=_positive_int, help="steps per story")
+    ev.add_argument("--children", type=_positive_int, help="MCTS children per expansion")
+    ev.add_argument("--parallel-leaves", type=_positive_int, help="MCTS leaves per round")
+    ev.add_argument("--step-tokens", type=_positive_int, help="tokens per passage")
+    ev.add_argument("--model", help="policy model spec (embedded)")
+    ev.add_argument("--reference", help="value model reader spec (embedded)")
+    ev.add_argument("--backend", choices=["hf", "llamacpp"], help="what runs the embedded policy (hf)")
+    ev.add_argument("--seed", type=int)
+    ev.add_argument("--device", help="auto | cpu | cuda")
+    ev.add_argument("--out", type=Path, required=True, help="eval directory (re-run the same command to resume)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sc = sub.add_parser("score", help="score stories (JSON lines with prompt and story)")
+    sc.add_argument("stories", type=Path, metavar="STORIES.jsonl")
+    sc.add_argument("--out", type=Path, required=True, help="scored JSONL (continues after rows already there)")
+    _score_args(sc)
+    sc.add_argument("--llm-judge", help="judge (c) model spec, e.g. openai:http://host:8000/v1#model")
+    sc.add_argument("--judge-prompts", type=Path, help="directory with system.txt / rubric.txt / pairwise.txt")
+
+    vv = sub.add_parser("validate-value", help="value components vs HANNA human Surprise and Coherence")
+    vv.add_argument("--n-stories", type=_positive_int, default=96)
+    vv.add_argument("--min-gap", type=_float, default=1.0, help="least human rating gap of a compared pair (1)")
+    vv.add_argument("--out", type=Path, required=True, help="directory for scored.jsonl and validate.md (resumes)")
+    _score_args(vv)
+
     pr = sub.add_parser("premises", help="list the shipped premises")
     pr.add_argument("--limit", type=_positive_int, default=96)
     return parser
+
+
+def _score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--step-tokens", type=_positive_int, default=64, help="tokens per scored step (64)")
+    p.add_argument("--reference", default="embedded", help="value model reader, judge (a) (embedded)")
+    p.add_argument("--calibration", default="auto", help="calibration JSON of the reader (auto)")
+    p.add_argument("--reader", default="llamacpp:gemma3-270m", help="judge (b) reader spec, or none")
+    p.add_argument("--reader-calibration", default="auto", help="calibration JSON of the judge (b) reader")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -402,6 +449,148 @@ def cmd_export_gguf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bar(quiet: bool):  # noqa: ANN202
+    """A rich progress display on stderr (or a no-op) and an update callback (stage, done, total)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=Console(stderr=True), disable=quiet)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int, note: str = "") -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total,
+                        description=f"{stage}" + (f" [dim]{_escape(note)}[/dim]" if note else ""))
+
+    return progress, update
+
+
+def _none(spec: str | None) -> str:
+    return "" if spec is None or spec.strip().lower() in ("", "none", "off") else spec.strip()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from storyspace.config import ExploreConfig, build_config, read_toml
+    from storyspace.corpus import read_premises, shipped_premises
+    from storyspace.eval.judge import JudgeConfig
+    from storyspace.eval.run import EvalConfig, Evaluation
+
+    file_data = read_toml(args.config) if args.config else None
+    overrides: dict[str, Any] = {}
+    for (section, key), value in {
+        ("search", "depth"): args.depth,
+        ("search", "children"): args.children,
+        ("search", "parallel_leaves"): args.parallel_leaves,
+        ("policy", "step_tokens"): args.step_tokens,
+        ("models", "policy"): args.model,
+        ("models", "reference"): args.reference,
+        ("models", "backend"): args.backend,
+        ("models", "device"): args.device,
+    }.items():
+        if value is not None:
+            overrides.setdefault(section, {})[key] = value
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    explore: ExploreConfig = build_config(file_data, overrides)
+    cfg = EvalConfig(explore=explore)
+    changes: dict[str, Any] = {}
+    if args.systems is not None:
+        changes["systems"] = tuple(x.strip() for x in args.systems.split(",") if x.strip())
+    if args.curve is not None:
+        try:
+            changes["curve"] = tuple(int(x) for x in args.curve.split(",") if x.strip())
+        except ValueError as exc:
+            raise UserError(f"--curve takes whole numbers separated by commas, got {args.curve!r}") from exc
+    for name in ("n_premises", "budget_tokens", "beam_k"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.reader is not None:
+        changes["reader"] = _none(args.reader)
+    if args.reader_calibration is not None:
+        changes["reader_calibration"] = args.reader_calibration
+    if args.llm_judge is not None:
+        changes["llm_judge"] = _none(args.llm_judge)
+    if args.judge_prompts is not None:
+        changes["judge"] = JudgeConfig(prompts_dir=str(args.judge_prompts))
+    cfg = replace(cfg, **changes)
+    premises = read_premises(args.premises) if args.premises else shipped_premises()
+    progress, update = _bar(args.quiet)
+    with progress:
+        evaluation = Evaluation(cfg, premises, args.out,
+                                on_progress=lambda p: update(p.stage, p.done, p.total, p.note))
+        report = evaluation.run()
+    print(report.read_text())
+    return 0
+
+
+def _score_judges(args: argparse.Namespace, llm: str = "", prompts: Path | None = None):  # noqa: ANN202
+    from dataclasses import replace
+
+    from storyspace.eval.judge import JudgeConfig, LLMJudge
+    from storyspace.eval.score_file import Judges
+    from storyspace.models.registry import ModelPool, parse_spec
+    from storyspace.story import PromptConfig
+    from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+
+    ref = str(parse_spec(args.reference))
+    reader_spec = _none(args.reader)
+    reader = str(parse_spec(reader_spec)) if reader_spec else ""
+    llm = _none(llm)
+    if llm:
+        parse_spec(llm)
+    cal = load_calibration(args.calibration, ref)
+    reader_cal = load_calibration(args.reader_calibration, reader) if reader else None
+    pool = ModelPool(device=args.device)
+    vcfg = ValueConfig(calibration=args.calibration)
+    judges = Judges(value=ValueModel(pool.get(ref), vcfg, cal, PromptConfig()))
+    if reader:
+        judges.reader = ValueModel(pool.get(reader), replace(vcfg, calibration=args.reader_calibration), reader_cal,
+                                   PromptConfig())
+    if llm:
+        judges.llm = LLMJudge(pool.get(llm), JudgeConfig(prompts_dir=str(prompts) if prompts else ""))
+    return judges
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from storyspace.eval.score_file import read_rows, score_file
+
+    rows = read_rows(args.stories)
+    judges = _score_judges(args, args.llm_judge or "", args.judge_prompts)
+    progress, update = _bar(args.quiet)
+    with progress:
+        done = score_file(args.stories, args.out, judges, args.step_tokens,
+                          on_row=lambda i, n: update("scoring", i, n), rows=rows)
+    errors = sum(1 for r in done if "error" in r)
+    print(f"scored {len(done) - errors} of {len(done)} stories into {args.out}" + (f" ({errors} with an error field)" if errors else ""))
+    return 0
+
+
+def cmd_validate_value(args: argparse.Namespace) -> int:
+    from storyspace.corpus import human_stories
+    from storyspace.eval.score_file import score_file
+    from storyspace.eval.validate import hanna_rows, validation_markdown, validation_table
+    from storyspace.runs import atomic_write
+
+    rows = hanna_rows(human_stories()[: args.n_stories])
+    judges = _score_judges(args)
+    progress, update = _bar(args.quiet)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with progress:
+        done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", judges, args.step_tokens,
+                          on_row=lambda i, n: update("scoring HANNA human stories", i, n), rows=rows)
+    table = validation_table(done, args.min_gap)
+    info = f"Reader of judge (a) `{args.reference}`, judge (b) `{_none(args.reader) or 'off'}`, steps of {args.step_tokens} tokens."
+    text = validation_markdown(table, done, args.min_gap, info)
+    atomic_write(args.out / "validate.md", text)
+    atomic_write(args.out / "validate.json", json.dumps(table, indent=1) + "\n")
+    print(text)
+    return 0
+
+
 def cmd_premises(args: argparse.Namespace) -> int:
     from storyspace.corpus import shipped_premises
 
@@ -418,6 +607,9 @@ COMMANDS = {
     "loop": cmd_loop,
     "premises": cmd_premises,
     "export-gguf": cmd_export_gguf,
+    "eval": cmd_eval,
+    "score": cmd_score,
+    "validate-value": cmd_validate_value,
 }
 
 

@@ -53,3 +53,53 @@ def plot_iterations(rows: Sequence[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_value_distributions(groups: dict[str, dict[str, list[float]]], path: Path) -> None:
+    """One panel per judge: a box per system with its stories' scores as points."""
+    plt = _pyplot()
+    panels = [(label, data) for label, data in groups.items() if any(data.values())]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.2 * max(1, len(panels)), 3.8), squeeze=False)
+    for ax, (label, data) in zip(axes[0], panels):
+        names = list(data)
+        ax.boxplot([data[n] or [float("nan")] for n in names], showfliers=False)
+        for i, n in enumerate(names, start=1):
+            ys = data[n]
+            xs = [i + 0.08 * ((j % 5) - 2) for j in range(len(ys))]
+            ax.scatter(xs, ys, s=12, alpha=0.6)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=20, fontsize=8)
+        ax.set_title(label, fontsize=10)
+    if not panels:
+        axes[0][0].set_title("no scores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_budget_curve(curves: dict[str, dict[int, list[float]]], unit: int, path: Path) -> None:
+    """Mean best story value (± SE over premises) against the budget, one line per system."""
+    import math
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for name, points in curves.items():
+        ms = sorted(points)
+        means = [sum(points[m]) / len(points[m]) for m in ms]
+        ses = [
+            (math.sqrt(sum((v - mu) ** 2 for v in points[m]) / (len(points[m]) - 1)) / math.sqrt(len(points[m])))
+            if len(points[m]) > 1 else 0.0
+            for m, mu in zip(ms, means)
+        ]
+        ax.errorbar(ms, means, yerr=ses, marker="o", capsize=3, label=name)
+    ax.set_xscale("log", base=2)
+    ticks = sorted({m for points in curves.values() for m in points})
+    if ticks:
+        ax.set_xticks(ticks, [f"{m}x" for m in ticks])
+        ax.minorticks_off()
+    ax.set_xlabel(f"budget (units of {unit} policy tokens = one single-pass story)")
+    ax.set_ylabel("story value (judge a)")
+    ax.set_title("best value found vs budget")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

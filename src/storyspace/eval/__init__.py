@@ -1,0 +1,1 @@
+"""Evaluation: systems at equal policy-token budgets, three judges, statistics and reports."""

@@ -1,0 +1,200 @@
+"""``report.md`` and the plots of an evaluation, from its story records and comparisons."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from storyspace.eval import stats
+from storyspace.eval.judge import CRITERIA
+from storyspace.runs import atomic_write
+
+#: (record key, score key, label) of every story-level metric the report tabulates
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("value", "value_mean", "(a) value model: story value (mean step value)"),
+    ("value", "value_min", "(a) value model: weakest step value"),
+    ("reader", "value_mean", "(b) independent reader: story value"),
+    ("reader", "curiosity", "(b) independent reader: curiosity"),
+    ("reader", "coherence", "(b) independent reader: coherence (PMI)"),
+    ("reader", "surprisal", "(b) independent reader: surprisal (nats/token)"),
+    *(("llm", c, f"(c) LLM judge: {c} (1-10)") for c in CRITERIA),
+)
+
+
+def score(rec: dict[str, Any], source: str, key: str) -> float | None:
+    block = rec.get(source)
+    if not isinstance(block, dict):
+        return None
+    if source == "reader":
+        block = block.get("summary", {})
+    v = block.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def by_system(records: Sequence[dict[str, Any]], source: str, key: str) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {}
+    for rec in records:
+        v = score(rec, source, key)
+        if v is not None:
+            out.setdefault(rec["system"], {})[rec["premise_id"]] = v
+    return out
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _p(x: float) -> str:
+    if x is None or math.isnan(x):
+        return ""
+    return f"{x:.2g}" if x >= 0.001 else "<0.001"
+
+
+def metric_table(scores: dict[str, dict[int, float]], systems: Sequence[str], baseline: str = "single") -> list[str]:
+    base = list(scores.get(baseline, {}).values())
+    lines = [
+        "| system | n | mean ± SD | 95% CI (bootstrap) | Δ vs single (SD) | Welch p | permutation p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, s in enumerate(systems):
+        xs = list(scores.get(s, {}).values())
+        summ = stats.summarize(xs, seed=i)
+        if s == baseline or not base or summ.n == 0:
+            d = w = p = math.nan
+        else:
+            d, w, p = stats.standardized_difference(xs, base), stats.welch_p(xs, base), stats.permutation_p(xs, base, seed=i)
+        lines.append(
+            f"| {s} | {summ.n} | {_f(summ.mean)} ± {_f(summ.sd)} | [{_f(summ.ci_low)}, {_f(summ.ci_high)}] "
+            f"| {'' if s == baseline else _f(d, 2)} | {'' if s == baseline else _p(w)} | {'' if s == baseline else _p(p)} |"
+        )
+    return lines
+
+
+def wins_table(wins: np.ndarray, systems: Sequence[str]) -> list[str]:
+    rates = stats.win_rates(wins)
+    bt = stats.bradley_terry(wins)
+    head = "| system | Bradley–Terry log-strength | " + " | ".join(f"wins vs {s}" for s in systems) + " |"
+    lines = [head, "|" + "---|" * (len(systems) + 2)]
+    for i, s in enumerate(systems):
+        cells = ["" if i == j or math.isnan(rates[i, j]) else f"{rates[i, j]:.2f} ({wins[i, j]:g}/{wins[i, j] + wins[j, i]:g})"
+                 for j in range(len(systems))]
+        lines.append(f"| {s} | {bt[i]:+.2f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def pairwise_wins(comparisons: Sequence[dict[str, Any]], systems: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Win matrix from LLM comparisons (each premise and pair is one game, split by the two orders)."""
+    idx = {s: i for i, s in enumerate(systems)}
+    wins = np.zeros((len(systems), len(systems)))
+    counts = {"comparisons": 0, "unparsed_orders": 0, "position_bias": 0}
+    for c in comparisons:
+        counts["comparisons"] += 1
+        counts["unparsed_orders"] += sum(1 for ch in c.get("choices", []) if ch is None)
+        counts["position_bias"] += int(bool(c.get("position_bias")))
+        x, y, s = c.get("x"), c.get("y"), c.get("x_score")
+        if s is None or x not in idx or y not in idx:
+            continue
+        wins[idx[x], idx[y]] += s
+        wins[idx[y], idx[x]] += 1 - s
+    return wins, counts
+
+
+def curve_points(records: Sequence[dict[str, Any]], key: str = "value_mean") -> dict[str, dict[int, list[float]]]:
+    """system -> budget multiple -> one number per premise (``value_mean`` or ``policy_tokens``)."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for rec in records:
+        for m, point in (rec.get("curve") or {}).items():
+            out.setdefault(rec["system"], {}).setdefault(int(m), []).append(float(point[key]))
+    return out
+
+
+def report_markdown(
+    records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any, systems: Sequence[str]
+) -> str:
+    e = cfg.explore
+    budget = cfg.budget()
+    n_premises = len({r["premise_id"] for r in records})
+    lines = [
+        "# Evaluation: what does the search buy at equal compute?",
+        "",
+        f"{n_premises} premises × {len(systems)} systems; budget **{budget.tokens} policy tokens per story**"
+        f" (one unit = one whole single-pass story = {budget.depth} steps × {budget.passage_cost} tokens ="
+        f" {budget.unit}); policy `{e.models.policy_spec}`, value model reader `{e.models.reference}`"
+        f" (judge a), independent reader `{cfg.reader or 'off'}` (judge b), LLM judge `{cfg.llm_judge or 'off'}`"
+        f" (judge c). Search: {e.search.children} children, {e.search.parallel_leaves} leaves per round,"
+        f" {e.search.selection} c={e.search.c_explore}; beam k = {cfg.beam_k}; seed {e.seed}.",
+        "",
+        "Δ vs single is the standardised difference (mean difference / pooled SD), as COS(M+O)S reports its gains;"
+        " p-values are two-sided and uncorrected; CIs are percentile bootstrap CIs of the mean.",
+        "",
+        "## Compute per story",
+        "",
+        "| system | policy tokens (mean, min–max) | scored tokens (mean) | wall s (mean) | settings (first premise) |",
+        "|---|---|---|---|---|",
+    ]
+    for s in systems:
+        rs = [r for r in records if r["system"] == s]
+        if not rs:
+            continue
+        pt = [r["policy_tokens"] for r in rs]
+        settings = ", ".join(f"{k} {v}" for k, v in rs[0].get("settings", {}).items()
+                             if not isinstance(v, (list, dict)))
+        lines.append(
+            f"| {s} | {np.mean(pt):.0f} ({min(pt)}–{max(pt)}) | {np.mean([r['scored_tokens'] for r in rs]):.0f} "
+            f"| {np.mean([r['wall_s'] for r in rs]):.1f} | {settings} |"
+        )
+    for source, key, label in METRICS:
+        scores = by_system(records, source, key)
+        if not scores:
+            continue
+        lines += ["", f"## {label}", "", *metric_table(scores, systems)]
+    lines += ["", "## Pairwise win rates and Bradley–Terry strengths", "",
+              "Per premise, the system with the higher score wins (ties half); the LLM judge's games are its"
+              " A/B answers, each pair asked in both orders.", ""]
+    for source, key, label in (("value", "value_mean", "(a) value model"), ("reader", "value_mean", "(b) independent reader"),
+                               ("llm", "overall", "(c) LLM judge, rubric overall")):
+        scores = by_system(records, source, key)
+        if scores:
+            lines += [f"**{label}**", "", *wins_table(stats.win_matrix(scores, systems), systems), ""]
+    if comparisons:
+        wins, counts = pairwise_wins(comparisons, systems)
+        lines += [f"**(c) LLM judge, pairwise A/B** ({counts['comparisons']} comparisons; {counts['unparsed_orders']}"
+                  f" unparsed answers; {counts['position_bias']} with the same letter in both orders)", "",
+                  *wins_table(wins, systems), ""]
+    ratings = [r.get("llm") for r in records if isinstance(r.get("llm"), dict)]
+    if ratings:
+        lines += [f"LLM rubric replies parsed in full: {sum(bool(x.get('parsed')) for x in ratings)}/{len(ratings)}.", ""]
+    curves = curve_points(records)
+    tokens = curve_points(records, "policy_tokens")
+    mults = sorted({m for c in curves.values() for m in c})
+    if mults:
+        lines += ["## Best story value (judge a) vs budget", "",
+                  "Mean over premises of the value of the story each system returns with m units of budget"
+                  " (in brackets: the policy tokens it actually spent, mean).", "",
+                  "| system | " + " | ".join(f"{m}x ({m * budget.unit} tok)" for m in mults) + " |",
+                  "|---|" + "---|" * len(mults)]
+        for s in systems:
+            c = curves.get(s, {})
+            t = tokens.get(s, {})
+            lines.append(f"| {s} | " + " | ".join(
+                f"{_f(float(np.mean(c[m])))} ({np.mean(t[m]):.0f})" if m in c else "" for m in mults) + " |")
+    lines += ["", "Plots: `value_distributions.png`, `budget_curve.png`; every story with its scores: `stories.jsonl`.", ""]
+    return "\n".join(lines)
+
+
+def write_report(out: Path, records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any,
+                 systems: Sequence[str]) -> None:
+    from storyspace.viz.plots import plot_budget_curve, plot_value_distributions
+
+    atomic_write(out / "report.md", report_markdown(records, comparisons, cfg, systems))
+    groups = {}
+    for source, key, label in (("value", "value_mean", "(a) value model"), ("reader", "value_mean", "(b) independent reader"),
+                               ("llm", "overall", "(c) LLM judge overall")):
+        scores = by_system(records, source, key)
+        if scores:
+            groups[label] = {s: list(scores.get(s, {}).values()) for s in systems}
+    plot_value_distributions(groups, out / "value_distributions.png")
+    plot_budget_curve(curve_points(records), cfg.budget().unit, out / "budget_curve.png")

@@ -1,0 +1,360 @@
+"""``storyspace eval``: premises x systems at one policy-token budget, judged three ways.
+
+Everything is saved as it is made (one JSON file per story, per judge reading, per LLM
+comparison), so that a killed evaluation re-run with the same ``--out`` goes on where it stopped.
+Layout of an eval directory::
+
+    eval.json             settings, premises, status
+    stories/P.SYSTEM.json one story of one system for premise P, with judge (a)
+    trees/P.mcts.json     the search tree behind an mcts story
+    reader/P.SYSTEM.json  judge (b): the story read by the independent reader
+    llm/...               judge (c): rubric ratings and pairwise comparisons
+    stories.jsonl         every story with all its scores (written at the end)
+    report.md, value_distributions.png, budget_curve.png
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from storyspace.config import ExploreConfig, from_dict, to_dict
+from storyspace.errors import UserError
+from storyspace.eval.judge import JudgeConfig, LLMJudge
+from storyspace.eval.scoring import score_passages, summarize_breakdowns
+from storyspace.eval.systems import (
+    Budget,
+    SystemSpec,
+    parse_systems,
+    run_beam,
+    run_best_of_n,
+    run_mcts,
+    run_single,
+)
+from storyspace.explore import check_premise
+from storyspace.models.registry import ModelPool, parse_spec
+from storyspace.runs import atomic_write, package_versions
+from storyspace.seeding import derive_seed
+from storyspace.value.model import ValueModel, load_calibration
+from storyspace.world import StoryWorld
+
+EVAL_FILE = "eval.json"
+GEMMA_READER = "llamacpp:gemma3-270m"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of one evaluation (saved in ``eval.json``; a re-run must match them).
+
+    - ``systems``: names from ``eval.systems.SYSTEMS``, each optionally ``@MODEL_SPEC``.
+    - ``n_premises``: how many premises (the first of ``--premises FILE``, or of the shipped ones).
+    - ``budget_tokens``: policy tokens per story for every system; 0 = 8 units, one unit being a
+      whole single-pass story (``depth * step_tokens``, plus plan tokens with plans).
+    - ``curve``: budgets, in units, of the "best value vs budget" curve (those within the budget).
+    - ``beam_k``: expansions per beam; the width follows from the budget.
+    - ``reader``: judge (b), the independent reader; "" turns it off. ``reader_calibration``:
+      ``auto`` = the shipped calibration of that reader, or a ``storyspace calibrate`` JSON.
+    - ``llm_judge``: judge (c), any model spec (``openai:URL#MODEL``); "" = off.
+    - ``explore``: search, policy, value model, models and prompts (as ``storyspace explore``).
+    """
+
+    systems: tuple[str, ...] = ("single", "best-of-n", "beam", "mcts")
+    n_premises: int = 8
+    budget_tokens: int = 0
+    curve: tuple[int, ...] = (1, 2, 4, 8)
+    beam_k: int = 2
+    reader: str = GEMMA_READER
+    reader_calibration: str = "auto"
+    llm_judge: str = ""
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
+
+    def budget(self) -> Budget:
+        p = self.explore.policy
+        cost = p.step_tokens + (p.plan_tokens if p.plan else 0)
+        b = Budget(tokens=0, depth=self.explore.search.depth, passage_cost=cost)
+        return replace(b, tokens=self.budget_tokens or 8 * b.unit)
+
+
+def validate_eval(cfg: EvalConfig) -> None:
+    from storyspace.config import validate
+
+    validate(cfg.explore)
+    parse_systems(cfg.systems)
+    if cfg.n_premises < 1 or cfg.beam_k < 1:
+        raise UserError("n_premises and beam_k must be positive")
+    b = cfg.budget()
+    if b.tokens < b.unit:
+        raise UserError(
+            f"--budget-tokens {b.tokens} is less than one whole story ({b.depth} steps x {b.passage_cost} tokens"
+            f" = {b.unit})"
+        )
+    if any(m < 1 for m in cfg.curve):
+        raise UserError("curve multiples must be positive")
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", label)
+
+
+@dataclass
+class EvalProgress:
+    stage: str
+    done: int
+    total: int
+    note: str = ""
+
+
+class Evaluation:
+    """One eval directory: run what is missing, then write the report."""
+
+    def __init__(
+        self,
+        cfg: EvalConfig,
+        premises: list[str],
+        out: Path,
+        pool: ModelPool | None = None,
+        on_progress: Callable[[EvalProgress], None] | None = None,
+    ) -> None:
+        validate_eval(cfg)
+        self.cfg = cfg
+        self.premises = premises[: cfg.n_premises]
+        self.out = out
+        self.systems = parse_systems(cfg.systems)
+        self.pool = pool or ModelPool(options=cfg.explore.models.options())
+        self.on_progress = on_progress or (lambda p: None)
+        self._value_model: ValueModel | None = None
+
+    # -- the directory --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Create the directory, or check that an existing one holds this same evaluation."""
+        for spec in [self.cfg.explore.models.policy_spec, self.cfg.explore.models.reference, *(
+                s.policy for s in self.systems if s.policy)]:
+            parse_spec(spec)
+        if self.cfg.reader:
+            parse_spec(self.cfg.reader)
+        if self.cfg.llm_judge:
+            parse_spec(self.cfg.llm_judge)
+        file = self.out / EVAL_FILE
+        settings = {"config": to_dict(self.cfg), "premises": self.premises}
+        if file.exists():
+            try:
+                saved = json.loads(file.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise UserError(f"cannot read {file}: {exc}") from exc
+            if {"config": saved.get("config"), "premises": saved.get("premises")} != json.loads(json.dumps(settings)):
+                raise UserError(f"{self.out} holds an evaluation with other settings or premises: use another --out")
+            return
+        if self.out.exists() and any(self.out.iterdir()):
+            raise UserError(f"output directory {self.out} is not empty and holds no evaluation")
+        if not self.premises:
+            raise UserError("no premises to evaluate")
+        policy = self.pool.get(self.cfg.explore.models.policy_spec)
+        for p in self.premises:
+            check_premise(p, self.cfg.explore, policy)
+        meta = {**settings, "created": _now(), "packages": package_versions(), "status": "running"}
+        atomic_write(file, json.dumps(meta, indent=1) + "\n")
+
+    @classmethod
+    def open(cls, out: Path, pool: ModelPool | None = None,
+             on_progress: Callable[[EvalProgress], None] | None = None) -> "Evaluation":
+        """An evaluation from its directory's saved settings."""
+        try:
+            saved = json.loads((out / EVAL_FILE).read_text())
+            cfg = from_dict(EvalConfig, saved["config"])
+            premises = list(saved["premises"])
+        except FileNotFoundError as exc:
+            raise UserError(f"no evaluation in {out} ({EVAL_FILE} not found)") from exc
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"cannot resume {out}: damaged {EVAL_FILE} ({exc})") from exc
+        return cls(cfg, premises, out, pool, on_progress)
+
+    def _path(self, kind: str, pi: int, label: str) -> Path:
+        return self.out / kind / f"p{pi:02d}.{_slug(label)}.json"
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError):
+            return None  # a damaged file is redone
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        atomic_write(path, json.dumps(data, indent=1) + "\n")
+
+    # -- models --------------------------------------------------------------------------------
+    def value_model(self) -> ValueModel:
+        """Judge (a): the search's own value model (frozen reference reader)."""
+        if self._value_model is None:
+            e = self.cfg.explore
+            reader = self.pool.get(e.models.reference)
+            cal = load_calibration(e.value.calibration, str(parse_spec(e.models.reference)))
+            judge = self.pool.get(e.models.judge) if e.value.coherence == "judge" else None
+            self._value_model = ValueModel(reader, e.value, cal, e.prompts, judge=judge)
+        return self._value_model
+
+    def reader_model(self) -> ValueModel:
+        """Judge (b): the same value function read by another model (PMI coherence)."""
+        e = self.cfg.explore
+        spec = str(parse_spec(self.cfg.reader))
+        cal = load_calibration(self.cfg.reader_calibration, spec)
+        vcfg = replace(e.value, coherence="pmi", calibration=self.cfg.reader_calibration)
+        return ValueModel(self.pool.get(spec), vcfg, cal, e.prompts)
+
+    # -- systems -------------------------------------------------------------------------------
+    def seed(self, pi: int) -> int:
+        return derive_seed(self.cfg.explore.seed, "eval", pi)
+
+    def run_system(self, pi: int, system: SystemSpec) -> dict[str, Any]:
+        e = self.cfg.explore
+        premise = self.premises[pi]
+        policy_spec = system.policy or e.models.policy_spec
+        policy = self.pool.get(policy_spec)
+        vm = self.value_model()
+        world = StoryWorld(premise, policy, vm, e.policy, e.prompts)
+        budget = self.cfg.budget()
+        multiples = budget.multiples(self.cfg.curve)
+        seed = self.seed(pi)
+        gen0, scored0 = policy.usage.generated_tokens, vm.reader.usage.scored_tokens
+        start = time.perf_counter()
+
+        def spent() -> int:
+            return policy.usage.generated_tokens - gen0
+
+        if system.name == "single":
+            run = run_single(world, budget, seed, spent)
+        elif system.name == "best-of-n":
+            run = run_best_of_n(world, budget, seed, spent, multiples)
+        elif system.name == "beam":
+            run = run_beam(world, budget, seed, spent, multiples, self.cfg.beam_k)
+        else:
+            run = run_mcts(world, e.search, budget, seed, spent, multiples)
+        if run.tree is not None:
+            self._write(self._path("trees", pi, system.label), run.tree.to_json())
+        breakdowns = [x.breakdown for x in run.expansions]
+        tokens = spent() - int(run.settings.get("snapshot_tokens", 0))
+        if system.name == "beam":
+            tokens = int(run.settings["policy_tokens"])  # the smaller curve beams are not this story's
+        return {
+            "premise_id": pi,
+            "premise": premise,
+            "system": system.label,
+            "name": system.name,
+            "policy": policy_spec,
+            "passages": [x.step.get("passage", "") for x in run.expansions],
+            "plans": [x.step.get("plan", "") for x in run.expansions],
+            "story": "\n\n".join(x.step.get("passage", "") for x in run.expansions if x.step.get("passage")),
+            "value": summarize_breakdowns(breakdowns),
+            "breakdowns": breakdowns,
+            "budget_tokens": budget.tokens,
+            "policy_tokens": tokens,
+            "all_policy_tokens": spent(),
+            "scored_tokens": vm.reader.usage.scored_tokens - scored0,
+            "wall_s": round(time.perf_counter() - start, 2),
+            "settings": run.settings,
+            "curve": {str(m): v for m, v in sorted(run.curve.items())},
+        }
+
+    def stories(self) -> list[dict[str, Any]]:
+        """Every (premise, system) story, run where missing (saved one by one)."""
+        total = len(self.premises) * len(self.systems)
+        out = []
+        for n, (pi, system) in enumerate(itertools.product(range(len(self.premises)), self.systems)):
+            path = self._path("stories", pi, system.label)
+            record = self._read(path)
+            if record is None:
+                self.on_progress(EvalProgress("stories", n, total, f"premise {pi + 1}: {system.label}"))
+                record = self.run_system(pi, system)
+                self._write(path, record)
+            out.append(record)
+        self.on_progress(EvalProgress("stories", total, total))
+        return out
+
+    # -- judges --------------------------------------------------------------------------------
+    def read_stories(self, records: list[dict[str, Any]]) -> None:
+        """Judge (b) for every story (adds ``reader`` to each record)."""
+        if not self.cfg.reader:
+            return
+        vm = None
+        for n, rec in enumerate(records):
+            path = self._path("reader", rec["premise_id"], rec["system"])
+            got = self._read(path)
+            if got is None:
+                self.on_progress(EvalProgress("reader", n, len(records), f"premise {rec['premise_id'] + 1}: {rec['system']}"))
+                vm = vm or self.reader_model()
+                passages = [p for p in rec["passages"] if p]
+                breakdowns = score_passages(vm, rec["premise"], passages)
+                got = {"reader": str(parse_spec(self.cfg.reader)), "summary": summarize_breakdowns(breakdowns),
+                       "breakdowns": breakdowns}
+                self._write(path, got)
+            rec["reader"] = got
+        self.on_progress(EvalProgress("reader", len(records), len(records)))
+
+    def llm_judge(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Judge (c): rubric ratings of every story and pairwise comparisons of every two systems
+        on each premise, both orders (adds ``llm`` to each record; returns the comparisons)."""
+        if not self.cfg.llm_judge:
+            return []
+        judge: LLMJudge | None = None
+        by_premise: dict[int, dict[str, dict[str, Any]]] = {}
+        for rec in records:
+            by_premise.setdefault(rec["premise_id"], {})[rec["system"]] = rec
+        pairs = [(pi, a, b) for pi, recs in sorted(by_premise.items())
+                 for a, b in itertools.combinations([s.label for s in self.systems if s.label in recs], 2)]
+        total = len(records) + len(pairs)
+        done = 0
+        for rec in records:
+            path = self._path("llm", rec["premise_id"], "rate." + rec["system"])
+            got = self._read(path)
+            if got is None:
+                self.on_progress(EvalProgress("llm judge", done, total, f"rating {rec['system']}"))
+                judge = judge or LLMJudge(self.pool.get(self.cfg.llm_judge), self.cfg.judge)
+                got = judge.rate(rec["premise"], rec["story"])
+                self._write(path, got)
+            rec["llm"] = got
+            done += 1
+        comparisons = []
+        for pi, a, b in pairs:
+            path = self._path("llm", pi, f"pair.{a}.vs.{b}")
+            got = self._read(path)
+            if got is None:
+                self.on_progress(EvalProgress("llm judge", done, total, f"{a} vs {b}"))
+                judge = judge or LLMJudge(self.pool.get(self.cfg.llm_judge), self.cfg.judge)
+                recs = by_premise[pi]
+                got = {"premise_id": pi, "x": a, "y": b,
+                       **judge.compare(recs[a]["premise"], recs[a]["story"], recs[b]["story"])}
+                self._write(path, got)
+            comparisons.append(got)
+            done += 1
+        self.on_progress(EvalProgress("llm judge", total, total))
+        return comparisons
+
+    # -- all -----------------------------------------------------------------------------------
+    def run(self) -> Path:
+        from storyspace.eval.report import write_report
+
+        self.prepare()
+        records = self.stories()
+        self.read_stories(records)
+        comparisons = self.llm_judge(records)
+        with open(self.out / ".stories.jsonl.tmp", "w") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec) + "\n")
+        (self.out / ".stories.jsonl.tmp").replace(self.out / "stories.jsonl")
+        write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems])
+        meta = json.loads((self.out / EVAL_FILE).read_text())
+        meta.update(status="finished", updated=_now())
+        atomic_write(self.out / EVAL_FILE, json.dumps(meta, indent=1) + "\n")
+        return self.out / "report.md"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,76 @@
+"""``storyspace validate-value``: do the value components agree with human ratings?
+
+The shipped HANNA human stories are scored like any draft (``score_file``); each component is set
+against the human Surprise and Coherence ratings: Spearman rho with a bootstrap 95% CI, and the
+pairwise agreement rate over story pairs whose human ratings differ by at least ``min_gap``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from storyspace.eval import stats
+
+#: (block, key) of the components compared with the human ratings
+COMPONENTS = (
+    ("value", "value_mean"),
+    ("value", "value_min"),
+    ("value", "curiosity"),
+    ("value", "coherence"),
+    ("value", "surprisal"),
+    ("value", "pmi"),
+    ("reader", "value_mean"),
+    ("reader", "curiosity"),
+    ("reader", "coherence"),
+    ("reader", "surprisal"),
+)
+HUMAN = (("human_surprise", "Surprise"), ("human_coherence", "Coherence"))
+
+
+def hanna_rows(stories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """HANNA records as ``score`` rows (the ratings ride along)."""
+    return [
+        {"id": s["id"], "prompt": s["prompt"], "story": s["human_story"],
+         **{k: s[k] for k in s if k.startswith("human_") and k != "human_story"}}
+        for s in stories
+    ]
+
+
+def validation_table(rows: Sequence[dict[str, Any]], min_gap: float = 1.0, seed: int = 0) -> list[dict[str, Any]]:
+    """One entry per (component, human rating) with rho, its CI, and the pairwise agreement."""
+    ok = [r for r in rows if "error" not in r]
+    out = []
+    for block, key in COMPONENTS:
+        have = [r for r in ok if isinstance(r.get(block), dict) and key in r[block]]
+        if len(have) < 3:
+            continue
+        comp = [float(r[block][key]) for r in have]
+        for human_key, human_name in HUMAN:
+            hum = [float(r[human_key]) for r in have]
+            rho, lo, hi = stats.spearman_ci(comp, hum, seed=seed)
+            agree, pairs = stats.pairwise_agreement(comp, hum, min_gap)
+            out.append({"component": f"{block}.{key}", "human": human_name, "n": len(have), "rho": rho,
+                        "ci_low": lo, "ci_high": hi, "agreement": agree, "pairs": pairs})
+    return out
+
+
+def validation_markdown(table: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], min_gap: float,
+                        info: str = "") -> str:
+    errors = sum(1 for r in rows if "error" in r)
+    lines = [
+        "# Value components vs human ratings (HANNA human stories)",
+        "",
+        (info + " " if info else "") + f"{len(rows) - errors} stories scored ({errors} could not be). "
+        f"rho: Spearman, 95% bootstrap CI; agreement: share of story pairs whose human ratings differ by "
+        f">= {min_gap:g} point that the component orders as the humans did (ties half). "
+        "`value.*` = judge (a), the search's value model; `reader.*` = judge (b), the independent reader.",
+        "",
+        "| component | human rating | n | Spearman rho [95% CI] | pairwise agreement (pairs) |",
+        "|---|---|---|---|---|",
+    ]
+    for t in table:
+        lines.append(
+            f"| {t['component']} | {t['human']} | {t['n']} | {t['rho']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}] "
+            f"| {t['agreement']:.3f} ({t['pairs']}) |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,103 @@
+"""``storyspace eval`` end to end on the real models (llama.cpp policy, transformers value model,
+Gemma 3 270M as the independent reader, a real local server as the LLM judge)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from storyspace.config import ExploreConfig
+from storyspace.errors import UserError
+from storyspace.eval.judge import CRITERIA, JudgeConfig
+from storyspace.eval.run import EvalConfig, Evaluation
+from storyspace.models.registry import ModelPool
+from storyspace.search.mcts import SearchConfig
+from storyspace.world import PolicyConfig
+
+PREMISES = [
+    "A lighthouse keeper finds a message in a bottle.",
+    "The last train of the night stops at a station that is not on any map.",
+]
+
+
+def tiny(**changes) -> EvalConfig:  # noqa: ANN003
+    """Stories of 2 steps x 12 tokens; a budget of 3 stories. The policy runs on transformers,
+    whose samples do not depend on what ran before (llama.cpp's prefix cache can shift a
+    near-tie token, so a story redone after a kill may differ there)."""
+    explore = ExploreConfig(search=SearchConfig(depth=2, children=3, parallel_leaves=2),
+                            policy=PolicyConfig(step_tokens=12))
+    return replace(EvalConfig(explore=explore, n_premises=2, budget_tokens=3 * 24, curve=(1, 2, 4)), **changes)
+
+
+@pytest.fixture(scope="module")
+def eval_pool():  # noqa: ANN201
+    return ModelPool(device="cpu")
+
+
+@pytest.mark.slow
+def test_eval_end_to_end_then_resume(tmp_path: Path, eval_pool) -> None:  # noqa: ANN001
+    out = tmp_path / "eval"
+    report = Evaluation(tiny(), PREMISES, out, eval_pool).run()
+    text = report.read_text()
+    for part in ("(a) value model: story value", "(b) independent reader: story value", "Δ vs single",
+                 "Bradley–Terry", "Best story value (judge a) vs budget"):
+        assert part in text
+    rows = [json.loads(x) for x in (out / "stories.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {r["system"] for r in rows} == {"single", "best-of-n", "beam", "mcts"}
+    for r in rows:
+        assert r["passages"] and r["story"] and len(r["breakdowns"]) == 2
+        assert 0 <= r["value"]["value_mean"] <= 1 and 0 <= r["reader"]["summary"]["value_mean"] <= 1
+        assert r["reader"]["reader"] == "llamacpp:gemma3-270m"
+        assert r["scored_tokens"] > 0
+        if r["system"] != "single":
+            assert r["policy_tokens"] <= r["budget_tokens"] == 72
+    bon = [r for r in rows if r["system"] == "best-of-n"]
+    assert all(r["settings"]["n"] == 3 and set(r["curve"]) == {"1", "2"} for r in bon)  # 4 units do not fit
+    for r in bon:
+        assert max(r["settings"]["story_values"]) == pytest.approx(r["value"]["value_mean"], abs=1e-6)
+    assert (out / "value_distributions.png").stat().st_size > 1000 and (out / "budget_curve.png").stat().st_size > 1000
+    assert (out / "trees" / "p00.mcts.json").is_file()
+    assert json.loads((out / "eval.json").read_text())["status"] == "finished"
+
+    # a killed eval: one story and its reading are gone; the rest is kept, the story is redone alike
+    lost = out / "stories" / "p01.beam.json"
+    before = json.loads(lost.read_text())
+    lost.unlink()
+    (out / "reader" / "p01.beam.json").unlink()
+    kept = out / "stories" / "p00.mcts.json"
+    mtime = kept.stat().st_mtime_ns
+    Evaluation(tiny(), PREMISES, out, eval_pool).run()
+    assert kept.stat().st_mtime_ns == mtime
+    assert json.loads(lost.read_text())["passages"] == before["passages"]
+
+    # other settings in the same directory are refused; so is a directory that holds something else
+    with pytest.raises(UserError, match="other settings"):
+        Evaluation(tiny(beam_k=3), PREMISES, out, eval_pool).prepare()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty"):
+        Evaluation(tiny(), PREMISES, tmp_path / "other", eval_pool).prepare()
+
+
+@pytest.mark.slow
+def test_eval_with_an_llm_judge_on_a_real_server(tmp_path: Path, eval_pool) -> None:  # noqa: ANN001
+    from storyspace.models.local_server import LlamaServer
+
+    with LlamaServer(log=tmp_path / "server.log") as server:
+        cfg = tiny(systems=("single", "best-of-n"), n_premises=1, reader="", llm_judge=server.spec,
+                   judge=JudgeConfig(max_tokens=24))
+        out = tmp_path / "eval"
+        text = Evaluation(cfg, PREMISES, out, eval_pool).run().read_text()
+    assert "(c) LLM judge, pairwise A/B** (1 comparisons" in text
+    assert "LLM rubric replies parsed in full" in text
+    rows = [json.loads(x) for x in (out / "stories.jsonl").read_text().splitlines()]
+    assert all(r["llm"]["raw"] for r in rows) and "reader" not in rows[0]
+    for r in rows:
+        assert isinstance(r["llm"]["parsed"], bool)
+        assert all(1 <= r["llm"][c] <= 10 for c in CRITERIA if c in r["llm"])
+    pair = json.loads((out / "llm" / "p00.pair.single.vs.best-of-n.json").read_text())
+    assert len(pair["raw"]) == 2 and pair["x"] == "single"  # asked in both orders
+    assert all(c in ("A", "B", None) for c in pair["choices"]) and pair["x_score"] in (None, 0.0, 0.5, 1.0)
