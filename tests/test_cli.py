@@ -99,6 +99,20 @@ def test_existing_run_directory_is_not_touched(tmp_path, capsys) -> None:  # noq
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]
 
 
+def test_eval_score_and_validate_refuse_a_wrong_kind_of_output_path(tmp_path, capsys) -> None:  # noqa: ANN001
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("mine\n")
+    stories = tmp_path / "s.jsonl"
+    stories.write_text('{"prompt": "p", "story": "s."}\n')
+    assert main(["eval", "--out", str(a_file), "--reader", "none"]) == 2
+    assert "is a file" in one_line_error(capsys)
+    assert main(["score", str(stories), "--out", str(tmp_path)]) == 2
+    assert "is a directory" in one_line_error(capsys)
+    assert main(["validate-value", "--out", str(a_file)]) == 2
+    assert "is a file" in one_line_error(capsys)
+    assert a_file.read_text() == "mine\n"
+
+
 def test_premises_lists_the_shipped_set(capsys) -> None:  # noqa: ANN001
     assert main(["premises", "--limit", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -559,6 +559,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from storyspace.eval.score_file import read_rows, score_file
 
     rows = read_rows(args.stories)
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a directory: give a file name")
     judges = _score_judges(args, args.llm_judge or "", args.judge_prompts)
     progress, update = _bar(args.quiet)
     with progress:
@@ -576,9 +578,14 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.runs import atomic_write
 
     rows = hanna_rows(human_stories()[: args.n_stories])
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"output path {args.out} is a file, not a directory")
     judges = _score_judges(args)
     progress, update = _bar(args.quiet)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
     with progress:
         done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", judges, args.step_tokens,
                           on_row=lambda i, n: update("scoring HANNA human stories", i, n), rows=rows)

@@ -88,7 +88,7 @@ def test_beam_shape_and_spend() -> None:
     w = FakeWorld()
     spent = spender(w)
     run = run_beam(w, budget, 1, spent, [1, 2, 4, 8], 2)
-    assert run.settings == {"width": 4, "k": 2, "policy_tokens": 4 * 4 * 2 * COST}
+    assert run.settings == {"width": 4, "k": 2} and run.policy_tokens == 4 * 4 * 2 * COST
     assert len(run.expansions) == 4 and set(run.curve) == {1, 2, 4, 8}
     assert run.curve[2]["policy_tokens"] == 4 * 1 * 2 * COST  # the 2-unit beam ran on its own
 
@@ -118,7 +118,7 @@ def test_mcts_stays_within_budget_and_completes(units: int) -> None:
     run = run_mcts(w, cfg, budget, 11, spent, budget.multiples([1, 2, 4, 8]))
     assert len(run.expansions) == 3  # a whole story
     own = spent() - run.settings["snapshot_tokens"]
-    assert own <= budget.tokens
+    assert own == run.policy_tokens <= budget.tokens
     assert set(run.curve) == set(budget.multiples([1, 2, 4, 8]))
     for m, point in run.curve.items():
         assert point["policy_tokens"] <= m * budget.unit

@@ -151,6 +151,8 @@ class Evaluation:
             if {"config": saved.get("config"), "premises": saved.get("premises")} != json.loads(json.dumps(settings)):
                 raise UserError(f"{self.out} holds an evaluation with other settings or premises: use another --out")
             return
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"output path {self.out} is a file, not a directory")
         if self.out.exists() and any(self.out.iterdir()):
             raise UserError(f"output directory {self.out} is not empty and holds no evaluation")
         if not self.premises:
@@ -240,9 +242,6 @@ class Evaluation:
         if run.tree is not None:
             self._write(self._path("trees", pi, system.label), run.tree.to_json())
         breakdowns = [x.breakdown for x in run.expansions]
-        tokens = spent() - int(run.settings.get("snapshot_tokens", 0))
-        if system.name == "beam":
-            tokens = int(run.settings["policy_tokens"])  # the smaller curve beams are not this story's
         return {
             "premise_id": pi,
             "premise": premise,
@@ -255,7 +254,7 @@ class Evaluation:
             "value": summarize_breakdowns(breakdowns),
             "breakdowns": breakdowns,
             "budget_tokens": budget.tokens,
-            "policy_tokens": tokens,
+            "policy_tokens": run.policy_tokens,
             "all_policy_tokens": spent(),
             "scored_tokens": vm.reader.usage.scored_tokens - scored0,
             "wall_s": round(time.perf_counter() - start, 2),

@@ -78,15 +78,21 @@ def score_file(
     """Score every row of ``src`` (or ``rows``) into ``out``; returns all output rows."""
     rows = rows if rows is not None else read_rows(src)
     done: list[dict[str, Any]] = []
-    if out.exists():
+    if out.is_file():
         try:
             done = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"{out} exists and is not a scored file ({exc}): choose another --out") from exc
         if len(done) > len(rows):
             raise UserError(f"{out} holds more rows than {src}: choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a") as fh:
+    if out.is_dir():
+        raise UserError(f"--out {out} is a directory: give a file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(out, "a")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    with fh:
         for i in range(len(done), len(rows)):
             if on_row is not None:
                 on_row(i, len(rows))

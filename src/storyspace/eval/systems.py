@@ -84,6 +84,7 @@ class SystemRun:
     expansions: list[Expansion]  # the chosen story's steps, in order
     settings: dict[str, Any]
     curve: dict[int, dict[str, float]]  # multiple -> {"value_mean", "policy_tokens"}
+    policy_tokens: int = 0  # spent on this story (not on curve points run beside it)
     tree: Tree | None = None
 
 
@@ -111,7 +112,7 @@ def story_seed(seed: int) -> Callable[[int, int], int]:
 
 def run_single(world: StoryWorld, budget: Budget, seed: int, spent: Callable[[], int]) -> SystemRun:
     story = _write_stories(world, budget.depth, story_seed(seed), 1)[0]
-    return SystemRun(story, {}, {1: {"value_mean": story_value(story), "policy_tokens": spent()}})
+    return SystemRun(story, {}, {1: {"value_mean": story_value(story), "policy_tokens": spent()}}, spent())
 
 
 def run_best_of_n(
@@ -125,7 +126,8 @@ def run_best_of_n(
     for m in multiples:
         if m <= n:
             curve[m] = {"value_mean": max(values[:m]), "policy_tokens": round(spent() * m / n)}
-    return SystemRun(stories[best], {"n": n, "story_values": [round(v, 6) for v in values], "chosen": best}, curve)
+    settings = {"n": n, "story_values": [round(v, 6) for v in values], "chosen": best}
+    return SystemRun(stories[best], settings, curve, spent())
 
 
 def beam_shape(budget_tokens: int, budget: Budget, k: int) -> tuple[int, int]:
@@ -169,7 +171,7 @@ def run_beam(
     top = budget.tokens // budget.unit
     if top * budget.unit == budget.tokens and top in multiples:
         curve[top] = {"value_mean": story_value(story), "policy_tokens": used}
-    return SystemRun(story, {"width": width, "k": k_eff, "policy_tokens": used}, curve)
+    return SystemRun(story, {"width": width, "k": k_eff}, curve, used)
 
 
 def completion_reserve(tree: Tree, cfg: SearchConfig, passage_cost: int) -> int:
@@ -249,4 +251,4 @@ def run_mcts(
         curve[top] = {"value_mean": story_value(story), "policy_tokens": used()}
     settings = {"simulations": tree.simulations, "expansions": tree.expansions, "nodes": len(tree.nodes),
                 "snapshot_tokens": extra}
-    return SystemRun(story, settings, curve, tree)
+    return SystemRun(story, settings, curve, used(), tree)
