@@ -27,10 +27,33 @@ $(STAMP): pyproject.toml requirements.txt
 
 install: $(STAMP)
 
+# llama.cpp is built for a fixed, portable instruction set, never for the build machine's CPU:
+# native flags once emitted AMX code that died with SIGILL on a Xeon whose OS does not grant AMX.
+# On x86-64 the baseline is x86-64-v3 (AVX2, FMA, F16C, BMI2; no AVX-512, no AVX-VNNI, no AMX);
+# elsewhere only GGML_NATIVE is turned off. tests/models/test_llamacpp_isa.py checks the result.
+ARCH := $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
+	-DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+else
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
+endif
+# The wheel is built once per (version, flags) into our own folder: pip's wheel cache is keyed by
+# the sdist alone and could hand back a wheel built with other (native) flags.
+LLAMA_TAG := $(shell echo '$(LLAMA_VERSION) $(LLAMA_CMAKE)' | sha1sum | cut -c1-12)
+LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/storyspace/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(ARCH)-$(LLAMA_TAG)
+
 # The llama.cpp backend (optional for `make run`, installed by `make test`), and the HF -> GGUF
 # converter of the same llama.cpp release, taken from the llama-cpp-python sdist (export-gguf).
-$(LLAMA): $(STAMP) requirements-llamacpp.txt
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -r requirements-llamacpp.txt
+$(LLAMA): $(STAMP) requirements-llamacpp.txt Makefile
+	if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		rm -rf $(LLAMA_WHEELS).tmp && mkdir -p $(LLAMA_WHEELS).tmp && \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --no-deps \
+			--no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION) && \
+		rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); fi
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(BIN)/pip install --quiet -r requirements-llamacpp.txt
 	rm -rf $(VENV)/sdist $(CONVERT) && mkdir -p $(VENV)/sdist $(CONVERT)
 	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(VENV)/sdist llama-cpp-python==$(LLAMA_VERSION)
 	tar -xzf $(VENV)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(CONVERT) --strip-components=3 \

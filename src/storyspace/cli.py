@@ -6,7 +6,9 @@ Bad input ends with one line on stderr (``storyspace: error: ...``) and exit cod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import re
 import sys
@@ -16,10 +18,18 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from storyspace import __version__
-from storyspace.errors import BackendError, UserError
+from storyspace.errors import BackendError, Interrupted, UserError
 
 EXIT_USAGE = 2
 EXIT_BACKEND = 1  # a model server failed; the work saved so far resumes
+EXIT_INTERRUPTED = 130
+
+
+def _plain(message: str) -> str:
+    """A message as one printable line (a path or a premise may hold newlines or escapes)."""
+    from storyspace.story import printable
+
+    return " ".join(printable(message).split())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,9 +61,12 @@ def _non_negative_int(text: str) -> int:
 
 def _float(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("pairs", help="preference pairs from explore runs (TRL format)")
     pa.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     pa.add_argument("--out", type=Path, required=True, help="pairs JSONL to write")
+    pa.add_argument("--force", action="store_true", help="replace --out if it exists")
     pa.add_argument("--min-margin", type=_float, default=None, help="least Q margin chosen - rejected (0.02)")
     pa.add_argument("--max-similarity", type=_float, default=None, help="drop pairs at least this similar (0.9)")
 
@@ -238,13 +252,14 @@ def _explore_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _pick_premise(args: argparse.Namespace) -> str:
     from storyspace.corpus import read_premises, shipped_premises
+    from storyspace.story import printable
 
     if args.premise is not None and args.premise_file is not None:
         raise UserError("give a premise or --premise-file, not both")
     if args.premise is not None:
-        if not args.premise.strip():
-            raise UserError("the premise is empty")
-        return args.premise
+        if not printable(args.premise).strip():
+            raise UserError("the premise is empty (nothing printable in it)")
+        return printable(args.premise).strip()
     premises = read_premises(args.premise_file) if args.premise_file else shipped_premises()
     if args.premise_index >= len(premises):
         raise UserError(f"--premise-index {args.premise_index} is out of range (there are {len(premises)})")
@@ -264,14 +279,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, quiet=args.quiet)
     if args.resume is not None:
-        given = {k for k, v in _explore_overrides(args).items() if v}
+        given = set(_explore_overrides(args))  # any setting given, whatever its value
         if args.premise or args.premise_file or args.config or given or args.out:
             raise UserError("--resume takes no other settings: the run continues with its saved config")
         from storyspace.explore import saved_config
         from storyspace.models.registry import ModelPool
 
         explorer = Explorer(ModelPool(options=saved_config(args.resume).models.options()), None)
-        with _progress(console, resumed=True) as bar:
+        with _progress(console, resumed=True) as bar, _saved_on_interrupt(args.resume):
             explorer.on_progress = bar
             result = explorer.resume(args.resume)
     else:
@@ -283,7 +298,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
         pool = ModelPool(options=cfg.models.options())
         explorer = Explorer(pool, None)
-        with _progress(console) as bar:
+        with _progress(console) as bar, _saved_on_interrupt(out):
             explorer.on_progress = bar
             result = explorer.start(premise, cfg, out)
     budget = result.meta["budget"]
@@ -294,6 +309,20 @@ def cmd_explore(args: argparse.Namespace) -> int:
     )
     console.print(f"Run saved in [bold]{_escape(str(result.run.path))}[/bold] (tree.html to browse the tree)")
     return 0
+
+
+@contextlib.contextmanager
+def _saved_on_interrupt(run_dir: Path):  # noqa: ANN202
+    """Turn Ctrl-C into a message that names the run directory (when it holds a saved run)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from storyspace.runs import RunDir
+
+        if (run_dir / RunDir.RUN).is_file():
+            raise Interrupted(f"interrupted: the run so far is saved in {run_dir} (tree.html to browse it);"
+                              f" continue it with: storyspace explore --resume {run_dir}") from None
+        raise Interrupted("interrupted before the run was saved: nothing was written") from None
 
 
 class _progress:
@@ -331,9 +360,12 @@ class _progress:
 
 
 def _escape(text: str) -> str:
+    """Printable text with rich's markup escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    from storyspace.story import printable
+
+    return escape(printable(text))
 
 
 # -- calibrate ---------------------------------------------------------------------------------
@@ -347,9 +379,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from storyspace.story import PromptConfig
     from storyspace.value.calibrate import CalibrateConfig, calibrate, comparison_markdown
 
+    from storyspace.models.registry import check_device
+    from storyspace.runs import check_output_file
+
+    check_device(args.device)
     ref = parse_spec(args.reference)
     judge_spec = None if args.no_judge else parse_spec(args.judge)
     out = args.out or cache_dir() / "calibration" / (re.sub(r"[^A-Za-z0-9.]+", "_", str(ref)) + ".json")
+    check_output_file(Path(out), force=True)
     console = Console(stderr=True)
     pool = ModelPool(device=args.device)
     reader = pool.get(ref)
@@ -372,6 +409,9 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
     from storyspace.train.pairs import PairConfig, run_pairs, write_pairs
 
+    from storyspace.runs import check_output_file
+
+    check_output_file(args.out, force=args.force)
     cfg = PairConfig()
     if args.min_margin is not None:
         cfg = replace(cfg, min_margin=args.min_margin)
@@ -392,7 +432,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from storyspace.train.orpo import check_out_free, train_orpo
     from storyspace.train.pairs import read_pairs
 
+    from storyspace.models.registry import check_device
+
     cfg = _train_config(args)
+    check_device(args.device)
     check_out_free(args.out)
     parse_spec(args.model)
     pairs = read_pairs(args.pairs)
@@ -536,6 +579,9 @@ def _score_judges(args: argparse.Namespace, llm: str = "", prompts: Path | None 
     from storyspace.story import PromptConfig
     from storyspace.value.model import ValueConfig, ValueModel, load_calibration
 
+    from storyspace.models.registry import check_device
+
+    check_device(args.device)
     ref = str(parse_spec(args.reference))
     reader_spec = _none(args.reader)
     reader = str(parse_spec(reader_spec)) if reader_spec else ""
@@ -557,7 +603,9 @@ def _score_judges(args: argparse.Namespace, llm: str = "", prompts: Path | None 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from storyspace.eval.score_file import read_rows, score_file
+    from storyspace.models.registry import check_device
 
+    check_device(args.device)
     rows = read_rows(args.stories)
     if args.out.is_dir():
         raise UserError(f"--out {args.out} is a directory: give a file name")
@@ -640,14 +688,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_libraries()
         return COMMANDS[args.command](args)
     except BackendError as exc:
-        print(f"storyspace: error: {exc}", file=sys.stderr)
+        print(f"storyspace: error: {_plain(str(exc))}", file=sys.stderr)
         return EXIT_BACKEND
     except UserError as exc:
-        print(f"storyspace: error: {exc}", file=sys.stderr)
+        print(f"storyspace: error: {_plain(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"storyspace: {_plain(str(exc))}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("storyspace: interrupted (the run saved so far can be continued with --resume DIR)", file=sys.stderr)
-        return 130
+        print("storyspace: interrupted (what was finished is saved; re-run the command or --resume to go on)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ A TOML file mirrors the dataclasses::
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from typing import Any
 from storyspace.errors import UserError
 from storyspace.models.llamacpp import LlamaCppConfig
 from storyspace.models.openai import OpenAIConfig
-from storyspace.models.registry import BackendOptions
+from storyspace.models.registry import BackendOptions, check_device
 from storyspace.search.mcts import SearchConfig
 from storyspace.story import PromptConfig
 from storyspace.value.coherence import SIGNALS
@@ -119,6 +121,8 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
             return value
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise UserError(f"{where} must be a finite number, got {value!r}")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -194,11 +198,25 @@ def validate(cfg: ExploreConfig) -> None:
         raise UserError(f"value.coherence must be one of {', '.join(SIGNALS)}, got {v.coherence!r}")
     if v.cosine_cap <= 0 or v.alpha < 0 or v.beta < 0:
         raise UserError("value.cosine_cap must be > 0 and value.alpha, value.beta >= 0")
-    if not 0 <= v.penalties.cut_off_factor <= 1:
-        raise UserError("value.penalties.cut_off_factor must lie in [0, 1]")
+    pen = v.penalties
+    if not (0 <= pen.cut_off_factor <= 1 and 0 <= pen.meta_factor <= 1):
+        raise UserError("value.penalties.cut_off_factor and meta_factor must lie in [0, 1]")
+    if pen.repeat_ngram < 1 or pen.copy_ngram < 1 or pen.repeat_weight < 0 or pen.copy_weight < 0:
+        raise UserError("value.penalties: n-gram sizes must be >= 1 and weights >= 0")
     if cfg.models.backend not in ("hf", "llamacpp"):
         raise UserError(f"models.backend must be hf or llamacpp, got {cfg.models.backend!r}")
-    if cfg.models.llamacpp.max_rows < 1 or cfg.models.llamacpp.banks < 2 or cfg.models.openai.concurrency < 1:
-        raise UserError("models.llamacpp.max_rows >= 1, models.llamacpp.banks >= 2, models.openai.concurrency >= 1")
-    if cfg.models.device not in ("auto", "cpu", "cuda") and not cfg.models.device.startswith("cuda:"):
-        raise UserError(f"models.device must be auto, cpu or cuda, got {cfg.models.device!r}")
+    lc, oa = cfg.models.llamacpp, cfg.models.openai
+    if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_threads < 0:
+        raise UserError("models.llamacpp: max_rows, n_ctx, n_batch >= 1, banks >= 2, n_threads >= 0")
+    if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0 or oa.backoff_s < 0 or oa.max_backoff_s < 0:
+        raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0, backoffs >= 0")
+    if oa.context_length < 1:
+        raise UserError("models.openai.context_length must be positive")
+    if cfg.models.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise UserError(f"models.dtype must be auto, float32, bfloat16 or float16, got {cfg.models.dtype!r}")
+    for i, pattern in enumerate(v.penalties.meta_patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UserError(f"value.penalties.meta_patterns[{i}] is not a valid regular expression: {exc}") from exc
+    check_device(cfg.models.device, "models.device")

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from storyspace.errors import UserError
+from storyspace.story import printable
 
 HANNA_FILE = "hanna_human_stories.jsonl"
 
@@ -45,6 +46,7 @@ def read_premises(path: Path) -> list[str]:
             if not isinstance(value, str):
                 raise UserError(f"{path}:{n}: no 'prompt' or 'premise' text field")
             line = value.strip()
+        line = printable(line).strip()
         if line:
             out.append(line)
     if not out:

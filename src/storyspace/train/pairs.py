@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from storyspace.config import ExploreConfig, from_dict
+from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
-from storyspace.runs import RunDir
+from storyspace.runs import load_run
 from storyspace.search.tree import Tree
 from storyspace.story import Step, Story, passage_messages
 
@@ -70,15 +70,8 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
 
 
 def run_pairs(run_dir: Path, pair_cfg: PairConfig) -> list[dict[str, Any]]:
-    run = RunDir.open(run_dir)
-    meta = run.read_json(RunDir.RUN)
-    try:
-        cfg = from_dict(ExploreConfig, meta["config"])
-        tree = Tree.from_json(run.read_json(RunDir.TREE))
-        premise = meta["premise"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{run_dir}: not an explore run ({exc})") from exc
-    return tree_pairs(tree, cfg, premise, str(run_dir), pair_cfg)
+    saved = load_run(run_dir)
+    return tree_pairs(saved.tree, saved.config, saved.premise, str(run_dir), pair_cfg)
 
 
 def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 from storyspace.errors import UserError
+from storyspace.runs import read_json
 from storyspace.models.base import LanguageModel
 from storyspace.story import PromptConfig, Story, reader_context
 from storyspace.value.coherence import (
@@ -23,7 +25,6 @@ from storyspace.value.curiosity import CuriosityParams, curiosity, standardise
 from storyspace.value.penalties import PenaltyConfig, penalties
 from storyspace.value.surprisal import mean_surprisal
 
-SHIPPED_CALIBRATION = "embedded.json"
 #: readers with a shipped calibration (``calibration = "auto"``)
 SHIPPED_CALIBRATIONS = {
     "embedded": "embedded.json",
@@ -42,7 +43,8 @@ class ValueConfig:
     - ``alpha``, ``beta``: exponents of curiosity and coherence (DESIGN.md: both 1).
     - ``cosine_cap``: MiniLM cosine at or above which coherence is 1.
     - ``calibration``: a calibration JSON written by ``storyspace calibrate``; ``auto`` uses the
-      shipped one when the reference reader is ``embedded``.
+      shipped calibration of the reader (``SHIPPED_CALIBRATIONS``: the embedded model on either
+      backend, Gemma 3 270M on llama.cpp) and refuses other readers.
     """
 
     coherence: str = "pmi"
@@ -65,7 +67,7 @@ class Calibration:
         try:
             cur = data["curiosity"]
             pmi = data["coherence"]["pmi"]
-            return cls(
+            out = cls(
                 reader=str(data["reader"]),
                 curiosity=CuriosityParams(
                     mu=float(cur["mu"]),
@@ -78,11 +80,11 @@ class Calibration:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"invalid calibration file: missing or bad field {exc}") from exc
-
-
-#: specs that read with the embedded weights (llama.cpp runs the same Q4_1 tensors that the
-#: transformers conversion dequantises), so the shipped calibration applies to both
-EMBEDDED_READERS = ("embedded", "llamacpp:embedded")
+        numbers = (out.curiosity.mu, out.curiosity.sigma, out.curiosity.z0, out.curiosity.width, out.pmi.center,
+                   out.pmi.scale)
+        if not all(math.isfinite(x) for x in numbers) or min(out.curiosity.sigma, out.curiosity.width, out.pmi.scale) <= 0:
+            raise UserError("invalid calibration file: numbers must be finite, sigma, width and scale positive")
+        return out
 
 
 def load_calibration(path: str, reader_spec: str) -> Calibration:
@@ -95,13 +97,7 @@ def load_calibration(path: str, reader_spec: str) -> Calibration:
             )
         text = resources.files("storyspace.data.calibration").joinpath(SHIPPED_CALIBRATIONS[reader_spec]).read_text()
         return Calibration.from_dict(json.loads(text))
-    file = Path(path).expanduser()
-    try:
-        return Calibration.from_dict(json.loads(file.read_text()))
-    except FileNotFoundError as exc:
-        raise UserError(f"calibration file not found: {file}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read calibration file {file}: {exc}") from exc
+    return Calibration.from_dict(read_json(Path(path).expanduser(), "calibration file"))
 
 
 class ValueModel:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 
 from storyspace.search.tree import Tree
+from storyspace.story import printable
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, with control and invisible format characters removed."""
+    return _html_escape(printable(text))
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;max-width:70em;margin:2em auto;color:#222}
