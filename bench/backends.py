@@ -11,7 +11,7 @@ measures
   per wall second, scored tokens per second of scoring, simulations per minute, and the ratio of
   explore policy throughput to the raw batch-1 decode throughput;
 - explore_many (``--many N``, backends that batch): N premises searched together by
-  ``search_many``, one policy call for the frontier of all trees: the same figures.
+  ``search_trees``, one policy call for the frontier of all trees: the same figures.
 
 Prints a table, and as its last line one JSON object keyed by backend.
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from storyspace.assemble import assemble  # noqa: E402
 from storyspace.cli import _quiet_libraries  # noqa: E402
 from storyspace.config import build_config  # noqa: E402
 from storyspace.corpus import shipped_premises  # noqa: E402
@@ -39,12 +40,11 @@ from storyspace.explore import Explorer  # noqa: E402
 from storyspace.models.llamacpp import available as llamacpp_available  # noqa: E402
 from storyspace.models.llamacpp import cores  # noqa: E402
 from storyspace.models.registry import ModelPool  # noqa: E402
-from storyspace.search.mcts import search_many  # noqa: E402
+from storyspace.search.mcts import search_trees  # noqa: E402
 from storyspace.search.tree import Tree  # noqa: E402
 from storyspace.seeding import derive_seed  # noqa: E402
 from storyspace.story import Story, passage_messages  # noqa: E402
-from storyspace.value.model import ValueModel, load_calibration  # noqa: E402
-from storyspace.world import StoryWorld, batch_expander  # noqa: E402
+from storyspace.world import batch_expander  # noqa: E402
 
 PREMISE = "A lighthouse keeper finds a message in a bottle addressed to her, dated fifty years in the future."
 
@@ -100,14 +100,13 @@ def bench_backend(name: str, cfg, pool: ModelPool, many: int) -> dict:  # noqa: 
     }
     if many > 1:
         premises = shipped_premises()[:many]
-        calibration = load_calibration(cfg.value.calibration, cfg.models.reference)
-        vm = ValueModel(reader, cfg.value, calibration, cfg.prompts)
-        worlds = [StoryWorld(p, policy, vm, cfg.policy, cfg.prompts) for p in premises]
+        parts = assemble(pool, cfg)
+        worlds = [parts.world(p) for p in premises]
         trees = [Tree.new(cfg.search.depth, {"premise": p}) for p in premises]
         before = snapshot(models)
         start = time.perf_counter()
-        search_many(trees, worlds, cfg.search, [derive_seed(cfg.seed, "bench", i) for i in range(many)],
-                    batch=batch_expander(worlds))
+        search_trees(trees, worlds, cfg.search, [derive_seed(cfg.seed, "bench", i) for i in range(many)],
+                     batch=batch_expander(worlds))
         wall = time.perf_counter() - start
         gen, scored, _ = usage_delta(models, before)
         row.update({

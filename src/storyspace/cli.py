@@ -577,7 +577,8 @@ def _score_judges(args: argparse.Namespace, llm: str = "", prompts: Path | None 
     from storyspace.eval.score_file import Judges
     from storyspace.models.registry import ModelPool, parse_spec
     from storyspace.story import PromptConfig
-    from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+    from storyspace.assemble import independent_reader, value_model
+    from storyspace.value.model import ValueConfig, load_calibration
 
     from storyspace.models.registry import check_device
 
@@ -588,14 +589,14 @@ def _score_judges(args: argparse.Namespace, llm: str = "", prompts: Path | None 
     llm = _none(llm)
     if llm:
         parse_spec(llm)
-    cal = load_calibration(args.calibration, ref)
-    reader_cal = load_calibration(args.reader_calibration, reader) if reader else None
+    load_calibration(args.calibration, ref)  # fail before any model loads
+    if reader:
+        load_calibration(args.reader_calibration, reader)
     pool = ModelPool(device=args.device)
     vcfg = ValueConfig(calibration=args.calibration)
-    judges = Judges(value=ValueModel(pool.get(ref), vcfg, cal, PromptConfig()))
+    judges = Judges(value=value_model(pool, ref, vcfg, PromptConfig()))
     if reader:
-        judges.reader = ValueModel(pool.get(reader), replace(vcfg, calibration=args.reader_calibration), reader_cal,
-                                   PromptConfig())
+        judges.reader = independent_reader(pool, reader, args.reader_calibration, vcfg, PromptConfig())
     if llm:
         judges.llm = LLMJudge(pool.get(llm), JudgeConfig(prompts_dir=str(prompts) if prompts else ""))
     return judges

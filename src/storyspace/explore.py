@@ -11,17 +11,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from storyspace.config import ExploreConfig, from_dict, to_dict
+from storyspace.assemble import Parts, assemble, check_specs
+from storyspace.config import ExploreConfig, to_dict
 from storyspace.errors import UserError
 from storyspace.models.base import LanguageModel
-from storyspace.models.registry import ModelPool, parse_spec
+from storyspace.models.registry import ModelPool
 from storyspace.runs import RunDir, load_run, package_versions
 from storyspace.search.mcts import search
 from storyspace.search.tree import Tree
 from storyspace.story import Story, printable
-from storyspace.value.model import ValueModel, load_calibration
 from storyspace.viz.html import tree_html
-from storyspace.world import StoryWorld
 
 #: room for the chat template, system prompt and instructions around premise + story
 PROMPT_OVERHEAD_TOKENS = 160
@@ -64,17 +63,9 @@ def check_premise(premise: str, cfg: ExploreConfig, policy: LanguageModel) -> st
     return premise
 
 
-def check_specs(cfg: ExploreConfig) -> None:
-    """Fail fast (before any model loads) on unknown specs or missing files."""
-    parse_spec(cfg.models.policy)
-    parse_spec(cfg.models.reference)
-    if cfg.value.coherence == "judge":
-        parse_spec(cfg.models.judge)
-
-
 def best_story(tree: Tree, premise: str) -> Story:
     """The story along the tree's best path (most visits, ties by Q)."""
-    return Story.from_steps(premise, tree.steps(tree.best_path()[-1]))
+    return Story.from_steps(premise, tree.steps(tree.best_leaf()))
 
 
 def saved_config(out: Path) -> ExploreConfig:
@@ -92,16 +83,15 @@ class Explorer:
     def start(self, premise: str, cfg: ExploreConfig, out: Path) -> ExploreResult:
         check_specs(cfg)
         RunDir.check_free(out)
-        calibration = load_calibration(cfg.value.calibration, str(parse_spec(cfg.models.reference)))
-        policy = self.pool.get(cfg.models.policy_spec)
-        premise = check_premise(premise, cfg, policy)
+        premise = check_premise(premise, cfg, self.pool.get(cfg.models.policy_spec))
+        parts = assemble(self.pool, cfg)
         run = RunDir.create(out)
         meta = {
             "command": "explore",
             "premise": premise,
             "seed": cfg.seed,
             "config": to_dict(cfg),
-            "calibration": calibration.raw.get("name", cfg.value.calibration),
+            "calibration": parts.value_model.calibration.raw.get("name", cfg.value.calibration),
             "packages": package_versions(),
             "created": _now(),
             "status": "running",
@@ -109,22 +99,19 @@ class Explorer:
             "timings": {"sessions": []},
         }
         tree = Tree.new(cfg.search.depth, {"premise": premise})
-        return self._run(run, meta, cfg, tree, calibration)
+        return self._run(run, meta, parts, tree)
 
     def resume(self, out: Path) -> ExploreResult:
         saved = load_run(out)
-        check_specs(saved.config)
-        calibration = load_calibration(saved.config.value.calibration, str(parse_spec(saved.config.models.reference)))
-        return self._run(saved.run, saved.meta, saved.config, saved.tree, calibration)
+        parts = assemble(self.pool, saved.config)
+        return self._run(saved.run, saved.meta, parts, saved.tree)
 
-    def _run(self, run: RunDir, meta: dict, cfg: ExploreConfig, tree: Tree, calibration) -> ExploreResult:  # noqa: ANN001
+    def _run(self, run: RunDir, meta: dict, parts: Parts, tree: Tree) -> ExploreResult:
+        cfg = parts.cfg
         premise = meta["premise"]
-        policy = self.pool.get(cfg.models.policy_spec)
-        reader = self.pool.get(cfg.models.reference)
-        judge = self.pool.get(cfg.models.judge) if cfg.value.coherence == "judge" else None
-        value_model = ValueModel(reader, cfg.value, calibration, cfg.prompts, judge=judge)
-        world = StoryWorld(premise, policy, value_model, cfg.policy, cfg.prompts)
-        models = {id(m): m for m in (policy, reader, judge) if m is not None}
+        policy = parts.policy
+        world = parts.world(premise)
+        models = {id(m): m for m in parts.models()}
         before = {k: m.usage.as_dict() for k, m in models.items()}
         prior_budget = dict(meta.get("budget") or {})
         meta["models"] = {"policy": cfg.models.policy_spec, "reference": cfg.models.reference, "judge": cfg.models.judge}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 #: Unicode categories never kept in a premise, a passage or anything we print: control codes
 #: (escape sequences), format characters (bidi overrides, zero-width spaces), lone surrogates
@@ -165,3 +165,27 @@ def clean_plan(raw: str) -> str:
 
 def words(text: str) -> list[str]:
     return re.findall(r"[\w']+", text.lower())
+
+
+_SENTENCES = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+|\n\s*\n")
+
+
+def split_steps(text: str, step_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
+    """Whole sentences grouped into steps of at least ``step_tokens`` tokens of the reader that
+    counts them (a last short group joins the step before it); a sentence longer than a step is a
+    step of its own. The one way a human story is cut into steps (``score``, ``validate-value``,
+    ``calibrate``)."""
+    parts = [p.strip() for p in _SENTENCES.split(text.strip()) if p and p.strip()]
+    steps: list[str] = []
+    cur: list[str] = []
+    for part in parts:
+        cur.append(part)
+        if count_tokens(" ".join(cur)) >= step_tokens:
+            steps.append(" ".join(cur))
+            cur = []
+    if cur:
+        if steps and count_tokens(" ".join(cur)) < step_tokens // 2:
+            steps[-1] = steps[-1] + " " + " ".join(cur)
+        else:
+            steps.append(" ".join(cur))
+    return steps

@@ -34,6 +34,22 @@ class PolicyConfig:
     plan: bool = False
     plan_tokens: int = 32
 
+    @property
+    def passage_cost(self) -> int:
+        """Upper bound of policy tokens per step (the passage, and its plan with plans)."""
+        return self.step_tokens + (self.plan_tokens if self.plan else 0)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A step the policy proposed: its mean token log-prob, whether it was cut off mid-sentence,
+    and the policy tokens it cost (plan and passage)."""
+
+    step: Step
+    logprob: float
+    cut_off: bool
+    tokens: int
+
 
 class StoryWorld:
     """Implements ``search.StepModel`` for one premise."""
@@ -53,14 +69,14 @@ class StoryWorld:
         self.prompts = prompts
 
     def story(self, path: Sequence[dict[str, Any]]) -> Story:
-        return Story(self.premise, tuple(Step.from_dict(s) for s in path))
+        return Story.from_steps(self.premise, path)
 
     def policy_prompt(self, story: Story, plan: str = "") -> str:
         """The exact text the policy is conditioned on for the next passage of ``story``."""
         return self.policy.chat_prompt(passage_messages(story, self.prompts, plan))
 
-    def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[tuple[Step, float, bool]]]:
-        """k (step, mean log-prob, cut_off) per story; all stories in one batched call."""
+    def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[Proposal]]:
+        """k proposals per story; all stories in one batched call."""
         cfg = self.cfg
         if not cfg.plan:
             prompts = [self.policy_prompt(s) for s in stories]
@@ -70,7 +86,7 @@ class StoryWorld:
                 row = []
                 for smp in group:
                     clean = clean_passage(smp.text)
-                    row.append((Step(passage=clean.text), smp.mean_logprob, clean.cut_off))
+                    row.append(Proposal(Step(passage=clean.text), smp.mean_logprob, clean.cut_off, len(smp.logprobs)))
                 out.append(row)
             return out
         plan_prompts = [self.policy.chat_prompt(plan_messages(s, self.prompts)) for s in stories]
@@ -90,7 +106,8 @@ class StoryWorld:
                 plan_lp = plans[i][j].mean_logprob
                 clean = clean_passage(smp.text)
                 lp = (plan_lp + smp.mean_logprob) / 2.0
-                row.append((Step(passage=clean.text, plan=flat_plans[i * k + j]), lp, clean.cut_off))
+                tokens = len(plans[i][j].logprobs) + len(smp.logprobs)
+                row.append(Proposal(Step(passage=clean.text, plan=flat_plans[i * k + j]), lp, clean.cut_off, tokens))
             out.append(row)
         return out
 
@@ -102,18 +119,19 @@ class StoryWorld:
         proposals = self.propose(stories, k, seeds)
         out = []
         for story, row in zip(stories, proposals):
-            breakdowns = self.value_model.evaluate(story, [s.passage for s, _, _ in row], [c for _, _, c in row])
+            breakdowns = self.value_model.evaluate(story, [p.step.passage for p in row], [p.cut_off for p in row])
             out.append(
                 [
-                    Expansion(step=step.as_dict(), logprob=round(lp, 6), value=float(b["value"]), breakdown=b)
-                    for (step, lp, _), b in zip(row, breakdowns)
+                    Expansion(step=p.step.as_dict(), logprob=round(p.logprob, 6), value=float(b["value"]), breakdown=b,
+                              tokens=p.tokens)
+                    for p, b in zip(row, breakdowns)
                 ]
             )
         return out
 
 
 def batch_expander(worlds: Sequence[StoryWorld]) -> BatchExpand:
-    """``search_many``'s batch call for several premises: the leaves of every tree go to the
+    """``search_trees``'s batch call for several premises: the leaves of every tree go to the
     policy in one ``sample`` call. The worlds must share one policy, value model and settings."""
     first = worlds[0]
     for w in worlds[1:]:

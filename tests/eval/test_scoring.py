@@ -9,7 +9,8 @@ import pytest
 
 from storyspace.errors import UserError
 from storyspace.eval.score_file import Judges, score_file
-from storyspace.eval.scoring import score_story, split_steps, summarize_breakdowns
+from storyspace.eval.scoring import score_story, summarize_breakdowns
+from storyspace.story import split_steps
 from storyspace.story import PromptConfig
 from storyspace.value.model import ValueConfig, ValueModel, load_calibration
 

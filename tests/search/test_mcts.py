@@ -19,7 +19,7 @@ from storyspace.search.mcts import (
     q_bounds,
     run_round,
     search,
-    search_many,
+    search_trees,
     select_batch,
     select_leaf,
 )
@@ -222,7 +222,7 @@ def test_path_mean_backup_counts_each_steps_own_value() -> None:
     assert leafy.nodes[1].q == pytest.approx(0.6) and leafy.nodes[2].q == pytest.approx(0.5)
 
 
-def test_search_many_batches_the_frontier_of_all_trees_and_equals_separate_searches() -> None:
+def test_search_trees_batches_the_frontier_of_all_trees_and_equals_separate_searches() -> None:
     cfg = SearchConfig(simulations=9, depth=3, children=3, parallel_leaves=2, complete_best_path=True)
     worlds = [FakeWorld({}), FakeWorld(GOLDEN), FakeWorld({"A": 0.9})]
     seeds = [7, 8, 9]
@@ -233,14 +233,14 @@ def test_search_many_batches_the_frontier_of_all_trees_and_equals_separate_searc
         calls.append([(i, len(paths)) for i, paths, _ in requests])
         return [worlds[i].expand(paths, k, s) for i, paths, s in requests]
 
-    rounds: list[list[int]] = []
-    trees = search_many([Tree.new(max_depth=3) for _ in worlds], worlds, cfg, seeds, batch=batch,
-                        on_round=rounds.append)
+    rounds: list[int] = []
+    trees = search_trees([Tree.new(max_depth=3) for _ in worlds], worlds, cfg, seeds, batch=batch,
+                         on_round=lambda i, _tree: rounds.append(i))
     assert [t.to_json() for t in trees] == [t.to_json() for t in alone]
     # one call per round for all trees: the first round has only the roots, then 2 leaves a tree
     assert calls[0] == [(0, 1), (1, 1), (2, 1)] and calls[1] == [(0, 2), (1, 2), (2, 2)]
     assert all(sorted(i for i, _ in c) == [0, 1, 2] for c in calls[:4])
     assert len(calls) == 6  # three separate searches make 15 model calls (rounds + completion)
-    assert rounds[0] == [0, 1, 2]
+    assert rounds[:3] == [0, 1, 2]
     with pytest.raises(ValueError, match="one model and one seed"):
-        search_many([Tree.new(max_depth=3)], worlds, cfg, seeds)
+        search_trees([Tree.new(max_depth=3)], worlds, cfg, seeds)

@@ -6,7 +6,7 @@ import pytest
 
 from storyspace.errors import UserError
 from storyspace.story import PromptConfig, Step, Story
-from storyspace.value.calibrate import auc, split_steps
+from storyspace.value.calibrate import auc
 from storyspace.value.coherence import pmi_coherence, PMIParams
 from storyspace.value.model import ValueConfig, ValueModel, load_calibration
 
@@ -34,10 +34,8 @@ def test_pmi_coherence_is_monotone_and_bounded() -> None:
     assert xs == sorted(xs) and xs[2] == pytest.approx(0.5) and 0.0 <= xs[0] and xs[-1] <= 1.0
 
 
-def test_auc_and_split_steps() -> None:
+def test_auc() -> None:
     assert auc([3, 4], [1, 2]) == 1.0 and auc([1], [1]) == 0.5
-    steps = split_steps("One two three. Four five six. Seven eight. Nine.", 5)
-    assert steps == ["One two three. Four five six.", "Seven eight. Nine."]
 
 
 @pytest.mark.slow

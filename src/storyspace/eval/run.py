@@ -24,25 +24,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from storyspace.config import ExploreConfig, from_dict, to_dict
+from storyspace.assemble import assemble, independent_reader, value_model
+from storyspace.config import ExploreConfig, to_dict
 from storyspace.errors import UserError
 from storyspace.eval.judge import JudgeConfig, LLMJudge
 from storyspace.eval.scoring import score_passages, summarize_breakdowns
-from storyspace.eval.systems import (
-    Budget,
-    SystemSpec,
-    parse_systems,
-    run_beam,
-    run_best_of_n,
-    run_mcts,
-    run_single,
-)
+from storyspace.eval.systems import SystemSpec, parse_systems, run_system
 from storyspace.explore import check_premise
 from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.runs import atomic_write, check_output_dir, package_versions, read_json_object
 from storyspace.seeding import derive_seed
-from storyspace.value.model import ValueModel, load_calibration
-from storyspace.world import StoryWorld
+from storyspace.search.budget import Budget
+from storyspace.value.model import ValueModel
 
 EVAL_FILE = "eval.json"
 #: what a saved story record must hold to be reused (anything less is redone)
@@ -78,9 +71,7 @@ class EvalConfig:
     explore: ExploreConfig = field(default_factory=ExploreConfig)
 
     def budget(self) -> Budget:
-        p = self.explore.policy
-        cost = p.step_tokens + (p.plan_tokens if p.plan else 0)
-        b = Budget(tokens=0, depth=self.explore.search.depth, passage_cost=cost)
+        b = Budget(tokens=0, depth=self.explore.search.depth, passage_cost=self.explore.policy.passage_cost)
         return replace(b, tokens=self.budget_tokens or 8 * b.unit)
 
 
@@ -185,19 +176,13 @@ class Evaluation:
         """Judge (a): the search's own value model (frozen reference reader)."""
         if self._value_model is None:
             e = self.cfg.explore
-            reader = self.pool.get(e.models.reference)
-            cal = load_calibration(e.value.calibration, str(parse_spec(e.models.reference)))
-            judge = self.pool.get(e.models.judge) if e.value.coherence == "judge" else None
-            self._value_model = ValueModel(reader, e.value, cal, e.prompts, judge=judge)
+            self._value_model = value_model(self.pool, e.models.reference, e.value, e.prompts, e.models.judge)
         return self._value_model
 
     def reader_model(self) -> ValueModel:
         """Judge (b): the same value function read by another model (PMI coherence)."""
         e = self.cfg.explore
-        spec = str(parse_spec(self.cfg.reader))
-        cal = load_calibration(self.cfg.reader_calibration, spec)
-        vcfg = replace(e.value, coherence="pmi", calibration=self.cfg.reader_calibration)
-        return ValueModel(self.pool.get(spec), vcfg, cal, e.prompts)
+        return independent_reader(self.pool, self.cfg.reader, self.cfg.reader_calibration, e.value, e.prompts)
 
     # -- systems -------------------------------------------------------------------------------
     def seed(self, pi: int) -> int:
@@ -207,26 +192,16 @@ class Evaluation:
         e = self.cfg.explore
         premise = self.premises[pi]
         policy_spec = system.policy or e.models.policy_spec
-        policy = self.pool.get(policy_spec)
-        vm = self.value_model()
-        world = StoryWorld(premise, policy, vm, e.policy, e.prompts)
+        parts = assemble(self.pool, e, policy=policy_spec, vm=self.value_model())
+        policy, vm = parts.policy, parts.value_model
+        world = parts.world(premise)
         budget = self.cfg.budget()
         multiples = budget.multiples(self.cfg.curve)
         seed = self.seed(pi)
         gen0, scored0 = policy.usage.generated_tokens, vm.reader.usage.scored_tokens
         start = time.perf_counter()
-
-        def spent() -> int:
-            return policy.usage.generated_tokens - gen0
-
-        if system.name == "single":
-            run = run_single(world, budget, seed, spent)
-        elif system.name == "best-of-n":
-            run = run_best_of_n(world, budget, seed, spent, multiples)
-        elif system.name == "beam":
-            run = run_beam(world, budget, seed, spent, multiples, self.cfg.beam_k)
-        else:
-            run = run_mcts(world, e.search, budget, seed, spent, multiples)
+        run = run_system(system.name, world, e.search, budget, seed, multiples, self.cfg.beam_k,
+                         root={"premise": premise})
         if run.tree is not None:
             self._write(self._path("trees", pi, system.label), run.tree.to_json())
         breakdowns = [x.breakdown for x in run.expansions]
@@ -243,7 +218,7 @@ class Evaluation:
             "breakdowns": breakdowns,
             "budget_tokens": budget.tokens,
             "policy_tokens": run.policy_tokens,
-            "all_policy_tokens": spent(),
+            "all_policy_tokens": policy.usage.generated_tokens - gen0,
             "scored_tokens": vm.reader.usage.scored_tokens - scored0,
             "wall_s": round(time.perf_counter() - start, 2),
             "settings": run.settings,

@@ -7,40 +7,17 @@ an independent model) of ``storyspace eval``, and by ``storyspace score`` / ``va
 from __future__ import annotations
 
 import math
-import re
 import statistics
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from storyspace.errors import UserError
-from storyspace.story import Step, Story, clean_passage
+from storyspace.story import Step, Story, clean_passage, split_steps
 from storyspace.value.model import ValueModel
 
 #: components summarised per story (means over its steps), besides the value's mean and minimum
 COMPONENTS = ("curiosity", "coherence", "surprisal", "pmi", "penalty")
 #: room for the reader's header and premise around the story
 READER_OVERHEAD_TOKENS = 64
-
-_SENTENCES = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+|\n\s*\n")
-
-
-def split_steps(text: str, step_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
-    """Whole sentences grouped into steps of at least ``step_tokens`` tokens (a last short group
-    joins the step before it); a sentence longer than a step is a step of its own."""
-    parts = [p.strip() for p in _SENTENCES.split(text.strip()) if p and p.strip()]
-    steps: list[str] = []
-    cur: list[str] = []
-    for part in parts:
-        cur.append(part)
-        if count_tokens(" ".join(cur)) >= step_tokens:
-            steps.append(" ".join(cur))
-            cur = []
-    if cur:
-        if steps and count_tokens(" ".join(cur)) < step_tokens // 2:
-            steps[-1] = steps[-1] + " " + " ".join(cur)
-        else:
-            steps.append(" ".join(cur))
-    return steps
-
 
 def summarize_breakdowns(breakdowns: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Story-level scores: mean and minimum step value, and the mean of each component."""

@@ -7,26 +7,35 @@ child counts as visited once with its value (value-only leaf evaluation) or, wit
 value is backed up to every ancestor (mean backup: Q = W / N). Selecting a finished story
 (depth == max depth) backs up its Q again. ``parallel_leaves`` leaves are selected per round under
 virtual loss and expanded in one model call.
+
+One driver, ``search_trees``, runs every MCTS of the package: one tree or many (the leaves of all
+trees go to the model in one batched call), with a budget of simulations (``SearchConfig``) or of
+policy tokens (``budget.Budget``: rounds while they fit with the completion of the best path
+reserved, the last round shortened, then the completion with fewer children where the rest of
+the budget cannot pay for ``children``). ``search`` is its one-tree form.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol, Sequence
 
+from storyspace.search.budget import Budget
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
 
 
 @dataclass(frozen=True)
 class Expansion:
-    """A proposed step with the policy's mean token log-prob and its value (+ breakdown)."""
+    """A proposed step with the policy's mean token log-prob, its value (+ breakdown) and the
+    policy tokens generated to propose it (plan and passage)."""
 
     step: dict[str, Any]
     logprob: float
     value: float
     breakdown: dict[str, Any]
+    tokens: int = 0
 
 
 class StepModel(Protocol):
@@ -197,6 +206,7 @@ def apply_expansions(
             node = tree.add_child(leaf, e.step, e.logprob, e.value, e.breakdown)
             node.prior = p
             new.append(node.id)
+            tree.policy_tokens += e.tokens
     estimates = rollout_estimates(tree, model, new, cfg, seed)
     for node_id in new:
         backup(tree, node_id, estimates[node_id], cfg.backup)
@@ -220,13 +230,13 @@ def rollout_estimates(
             if group:
                 values[n].append(group[0].value)
                 paths[n] = [*paths[n], group[0].step]
+                tree.policy_tokens += group[0].tokens
     return {n: sum(v) / len(v) for n, v in values.items()}
 
 
-def select_round(tree: Tree, cfg: SearchConfig) -> tuple[list[int], list[int]]:
-    """A round's leaves (up to ``parallel_leaves``) and those of them to expand; finished stories
-    among them are backed up again here."""
-    want = min(cfg.parallel_leaves, cfg.simulations - tree.simulations)
+def select_round(tree: Tree, cfg: SearchConfig, want: int) -> tuple[list[int], list[int]]:
+    """A round's leaves (up to ``want``) and those of them to expand; finished stories among them
+    are backed up again here."""
     leaves = select_batch(tree, cfg, max(1, want))
     for leaf in leaves:
         if tree.is_terminal(leaf):
@@ -234,29 +244,46 @@ def select_round(tree: Tree, cfg: SearchConfig) -> tuple[list[int], list[int]]:
     return leaves, [leaf for leaf in leaves if not tree.is_terminal(leaf)]
 
 
-def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int) -> list[int]:
-    """One round: select up to ``parallel_leaves`` leaves, expand the unfinished ones, back up."""
-    leaves, to_expand = select_round(tree, cfg)
+def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int, want: int | None = None) -> list[int]:
+    """One round: select up to ``want`` (default ``parallel_leaves``) leaves, expand the
+    unfinished ones, back up."""
+    leaves, to_expand = select_round(tree, cfg, cfg.parallel_leaves if want is None else want)
     expand(tree, model, to_expand, cfg, seed)
     tree.simulations += len(leaves)
     return leaves
 
 
-def search(
-    tree: Tree,
-    model: StepModel,
-    cfg: SearchConfig,
-    seed: int,
-    on_round: Callable[[Tree], None] | None = None,
-) -> Tree:
-    """Run rounds until ``cfg.simulations`` (continues a partly searched tree: resumable)."""
-    while tree.simulations < cfg.simulations:
-        run_round(tree, model, cfg, seed)
-        if on_round is not None:
-            on_round(tree)
-    if cfg.complete_best_path:
-        complete(tree, model, cfg, seed, on_round)
-    return tree
+def completion_reserve(tree: Tree, children: int, passage_cost: int) -> int:
+    """Policy tokens that completing the current best path with ``children`` per step costs at most."""
+    leaf = tree.best_path()[-1]
+    return (tree.max_depth - tree.nodes[leaf].depth) * children * passage_cost
+
+
+def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
+    """How many leaves the next round of this tree may select (0: the search is over).
+
+    By simulations: what is left of ``cfg.simulations``, at most ``parallel_leaves``. By policy
+    tokens: as many leaves as fit with the completion of the best path reserved."""
+    if budget is None:
+        return max(0, min(cfg.parallel_leaves, cfg.simulations - tree.simulations))
+    if not any(not n.children and n.depth < tree.max_depth for n in tree.nodes):
+        return 0  # fully expanded: more rounds would only revisit finished stories
+    reserve = completion_reserve(tree, cfg.children, budget.passage_cost)
+    per_leaf = cfg.children * budget.passage_cost
+    return max(0, min(cfg.parallel_leaves, (budget.tokens - tree.policy_tokens - reserve) // max(1, per_leaf)))
+
+
+def completion_children(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
+    """Children per step when completing the best path: ``children``, or under a token budget as
+    many as the rest of it pays for (at least one: a story must be whole, so a budget below one
+    story is overspent rather than left unfinished)."""
+    if budget is None:
+        return cfg.children
+    steps = tree.max_depth - tree.nodes[tree.best_path()[-1]].depth
+    if steps <= 0:
+        return cfg.children
+    room = budget.tokens - tree.policy_tokens
+    return max(1, min(cfg.children, room // (steps * max(1, budget.passage_cost))))
 
 
 #: expands the leaves of several trees in one call: requests are (tree index, paths, seeds)
@@ -264,33 +291,41 @@ BatchExpand = Callable[[Sequence[tuple[int, Sequence[Sequence[dict[str, Any]]], 
                        list[list[list[Expansion]]]]
 
 
-def search_many(
+def search_trees(
     trees: Sequence[Tree],
     models: Sequence[StepModel],
     cfg: SearchConfig,
     seeds: Sequence[int],
+    budget: Budget | None = None,
     batch: BatchExpand | None = None,
-    on_round: Callable[[Sequence[int]], None] | None = None,
+    on_round: Callable[[int, Tree], None] | None = None,
 ) -> Sequence[Tree]:
-    """Search several trees (premises) together: each round selects up to ``parallel_leaves``
-    leaves in every unfinished tree and expands all of them in one ``batch`` call, so that a
-    batching backend sees the frontier of every tree at once. Selection, seeds and backups are
-    per tree, so each tree ends as ``search`` alone would leave it (given a backend whose samples
-    do not depend on the rest of the batch). ``on_round`` gets the indices of the trees touched."""
+    """The search driver: rounds until each tree's budget is spent, then its best path completed.
+
+    Each round selects up to ``round_size`` leaves in every unfinished tree and expands all of
+    them in one ``batch`` call (or one ``expand`` call per tree), so that a batching backend sees
+    the frontier of every tree at once. Selection, seeds, backups and token counts are per tree,
+    so each tree ends as a search of it alone would leave it (given a backend whose samples do not
+    depend on the rest of the batch), and a tree saved after any round resumes to the same end.
+    ``budget`` None: ``cfg.simulations`` selections and, with ``complete_best_path``, the
+    completion with ``children`` per step; a ``Budget``: policy tokens (always completed).
+    ``on_round(i, tree)`` is called for every tree a round or a completion step touched."""
     if not (len(trees) == len(models) == len(seeds)):
-        raise ValueError("search_many needs one model and one seed per tree")
+        raise ValueError("search_trees needs one model and one seed per tree")
+    idle = [0] * len(trees)  # rounds in a row that spent no token (a token budget's safety stop)
     while True:
-        active = [i for i, t in enumerate(trees) if t.simulations < cfg.simulations]
+        want = {i: round_size(t, cfg, budget) for i, t in enumerate(trees)}
+        active = [i for i in want if want[i] > 0 and idle[i] < IDLE_ROUNDS]
         if not active:
             break
         selected: dict[int, tuple[list[int], list[int]]] = {}
         requests = []
+        spent_before = {i: trees[i].policy_tokens for i in active}
         for i in active:
-            tree = trees[i]
-            leaves, to_expand = select_round(tree, cfg)
+            leaves, to_expand = select_round(trees[i], cfg, want[i])
             selected[i] = (leaves, to_expand)
             if to_expand:
-                requests.append((i, [tree.steps(leaf) for leaf in to_expand], expand_seeds(to_expand, seeds[i])))
+                requests.append((i, [trees[i].steps(leaf) for leaf in to_expand], expand_seeds(to_expand, seeds[i])))
         if batch is not None and requests:
             results = batch(requests, cfg.children)
         else:
@@ -299,12 +334,34 @@ def search_many(
             apply_expansions(trees[i], models[i], selected[i][1], group, cfg, seeds[i])
         for i in active:
             trees[i].simulations += len(selected[i][0])
-        if on_round is not None:
-            on_round(active)
-    if cfg.complete_best_path:
+            if budget is not None:
+                idle[i] = idle[i] + 1 if trees[i].policy_tokens == spent_before[i] else 0
+            if on_round is not None:
+                on_round(i, trees[i])
+    if cfg.complete_best_path or budget is not None:
         for i, tree in enumerate(trees):
-            complete(tree, models[i], cfg, seeds[i], None if on_round is None else (lambda _t, i=i: on_round([i])))
+            k = completion_children(tree, cfg, budget)
+            done = None if on_round is None else (lambda t, i=i: on_round(i, t))
+            complete(tree, models[i], replace(cfg, children=k), seeds[i], done)
     return trees
+
+
+#: under a token budget, a tree whose rounds spend no token this many times in a row (they select
+#: only finished stories, or the model proposes nothing) is done searching
+IDLE_ROUNDS = 16
+
+
+def search(
+    tree: Tree,
+    model: StepModel,
+    cfg: SearchConfig,
+    seed: int,
+    on_round: Callable[[Tree], None] | None = None,
+    budget: Budget | None = None,
+) -> Tree:
+    """``search_trees`` on one tree (continues a partly searched tree: resumable)."""
+    hook = None if on_round is None else (lambda _i, t: on_round(t))
+    return search_trees([tree], [model], cfg, [seed], budget, on_round=hook)[0]
 
 
 def complete(

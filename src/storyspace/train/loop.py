@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from storyspace.assemble import assemble
 from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.errors import UserError
 from storyspace.explore import Explorer
@@ -32,11 +33,11 @@ from storyspace.models.registry import ModelPool
 from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
 from storyspace.search.mcts import SearchConfig
 from storyspace.seeding import derive_seed
-from storyspace.story import Step, Story
+from storyspace.search.baselines import single_pass
+from storyspace.search.budget import Budget
+from storyspace.story import Story
 from storyspace.train.orpo import TrainConfig, train_orpo
 from storyspace.train.pairs import PairConfig, run_pairs, write_pairs
-from storyspace.value.model import ValueModel, load_calibration
-from storyspace.world import StoryWorld
 
 
 @dataclass(frozen=True)
@@ -175,21 +176,15 @@ class Loop:
         return model
 
     def single_pass(self, policy: str, premise: str, seed: int) -> dict[str, Any]:
-        """One sample per step, no search; each step valued by the frozen reference reader."""
+        """One sample per step, no search (``search.baselines.single_pass``); each step valued by
+        the frozen reference reader."""
         cfg = self.cfg.explore
-        policy_model = self.pool.get(policy)
-        reader = self.pool.get(cfg.models.reference)
-        calibration = load_calibration(cfg.value.calibration, cfg.models.reference)
-        world = StoryWorld(premise, policy_model, ValueModel(reader, cfg.value, calibration, cfg.prompts),
-                           cfg.policy, cfg.prompts)
-        path: list[dict[str, Any]] = []
-        values = []
-        for d in range(cfg.search.depth):
-            e = world.expand([path], 1, [derive_seed(seed, "single", d)])[0][0]
-            path.append(e.step)
-            values.append(e.value)
-        story = Story(premise, tuple(Step.from_dict(s) for s in path))
-        return {"premise": premise, "policy": policy, "values": values, "story": story.text()}
+        world = assemble(self.pool, cfg, policy=policy).world(premise)
+        cost = cfg.policy.passage_cost
+        run = single_pass(world, Budget(tokens=cfg.search.depth * cost, depth=cfg.search.depth, passage_cost=cost), seed)
+        story = Story.from_steps(premise, [e.step for e in run.expansions])
+        return {"premise": premise, "policy": policy, "values": [e.value for e in run.expansions],
+                "story": story.text(), "policy_tokens": run.policy_tokens}
 
     def evaluate(self, i: int) -> dict[str, Any]:
         """Held-out single-pass and MCTS step values of policy i (each premise saved as it ends)."""

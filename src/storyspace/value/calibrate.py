@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from storyspace.models.base import LanguageModel
-from storyspace.story import PromptConfig, Step, Story, reader_context
+from storyspace.story import PromptConfig, Step, Story, reader_context, split_steps
 from storyspace.value.coherence import MiniLMEmbedder, judge_yes_probability, pmi_coherence, PMIParams
 from storyspace.value.curiosity import CuriosityParams, curiosity
+from storyspace.value.model import step_value
 from storyspace.value.surprisal import mean_surprisal
 
 CONDITIONS = ("true", "other", "shuffled")
@@ -28,31 +28,17 @@ CONDITIONS = ("true", "other", "shuffled")
 
 @dataclass(frozen=True)
 class CalibrateConfig:
-    """- ``step_words``: a step is whole sentences adding up to at least this many words (~40
-      tokens, like the DESIGN probe); ``positions``: steps per story used for curiosity;
+    """- ``step_tokens``: a step is whole sentences adding up to at least this many tokens of the
+      reader (``story.split_steps``; ~32 words, like the DESIGN probe); ``positions``: steps per story used for curiosity;
       ``compare_position``: which step is the contrast's "next passage" (after ~80 tokens);
       ``judge``: include the judge signal (one prompt per passage); ``seed``: shuffling."""
 
     n_stories: int = 96
-    step_words: int = 32
+    step_tokens: int = 40
     positions: int = 4
     compare_position: int = 2
     judge: bool = True
     seed: int = 0
-
-
-def split_steps(text: str, step_words: int) -> list[str]:
-    """Whole sentences grouped into steps of at least ``step_words`` words."""
-    sentences = re.split(r"(?<=[.!?…])\s+", re.sub(r"\s+", " ", text).strip())
-    steps, cur = [], []
-    for sent in sentences:
-        cur.append(sent)
-        if len(" ".join(cur).split()) >= step_words:
-            steps.append(" ".join(cur))
-            cur = []
-    if cur and steps:
-        steps.append(" ".join(cur))
-    return steps
 
 
 def auc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -83,7 +69,7 @@ def calibrate(
 ) -> dict:
     rng = random.Random(cfg.seed)
     rows = [
-        (r["prompt"].strip(), split_steps(r["human_story"], cfg.step_words))
+        (r["prompt"].strip(), split_steps(r["human_story"], cfg.step_tokens, reader.count_tokens))
         for r in list(stories)[: cfg.n_stories]
     ]
     rows = [(p, s) for p, s in rows if len(s) > cfg.compare_position]
@@ -141,7 +127,7 @@ def calibrate(
         auc_table[name] = {"other": round(a_other, 4), "shuffled": round(a_shuf, 4), "mean": round((a_other + a_shuf) / 2, 4)}
         vals = {
             c: [
-                curiosity(sur, cur_params) * coherence_of[name](x)
+                step_value(curiosity(sur, cur_params), coherence_of[name](x))
                 for sur, x in zip(signals[c]["surprisal"], signals[c][name])
             ]
             for c in CONDITIONS

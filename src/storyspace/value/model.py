@@ -100,6 +100,11 @@ def load_calibration(path: str, reader_spec: str) -> Calibration:
     return Calibration.from_dict(read_json(Path(path).expanduser(), "calibration file"))
 
 
+def step_value(curiosity: float, coherence: float, penalty: float = 1.0, alpha: float = 1.0, beta: float = 1.0) -> float:
+    """The value formula, written once: v = curiosity^alpha * coherence^beta * penalty."""
+    return (curiosity**alpha) * (coherence**beta) * penalty
+
+
 class ValueModel:
     """Values candidate passages for one story state; the reader is frozen (never the policy
     being trained), the judge is only used when ``coherence == "judge"``."""
@@ -149,7 +154,7 @@ class ValueModel:
         for i, passage in enumerate(passages):
             cur = curiosity(s_ctx[i], cal.curiosity)
             pen = penalties(passage, so_far, cut_off[i], self.cfg.penalties)
-            value = (cur**self.cfg.alpha) * (coh[i] ** self.cfg.beta) * pen["penalty"]
+            value = step_value(cur, coh[i], pen["penalty"], self.cfg.alpha, self.cfg.beta)
             out.append(
                 {
                     "value": round(value, 6),

@@ -1,0 +1,80 @@
+"""One place that assembles a search's parts from a config: policy, reader, value model, world.
+
+Every command (explore, eval, loop, score, validate-value) and the benches build their parts
+here, so spec parsing, calibration lookup and the value model's wiring are written once.
+Vocabulary: the *reader* is the frozen LM whose surprisal the value model reads; a *judge* is an
+evaluator (the coherence judge of ``value.coherence = "judge"``, the LLM judge of ``eval``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from storyspace.config import ExploreConfig
+from storyspace.models.base import LanguageModel
+from storyspace.models.registry import ModelPool, parse_spec
+from storyspace.story import PromptConfig
+from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.world import StoryWorld
+
+
+def check_specs(cfg: ExploreConfig, policy: str | None = None) -> None:
+    """Fail fast, before any model loads, on unknown specs, missing files or a missing calibration."""
+    parse_spec(policy or cfg.models.policy_spec)
+    reader = str(parse_spec(cfg.models.reference))
+    if cfg.value.coherence == "judge":
+        parse_spec(cfg.models.judge)
+    load_calibration(cfg.value.calibration, reader)
+
+
+def value_model(
+    pool: ModelPool,
+    reader_spec: str,
+    cfg: ValueConfig,
+    prompts: PromptConfig,
+    judge_spec: str | None = None,
+) -> ValueModel:
+    """The value model read by ``reader_spec`` (its calibration: ``cfg.calibration``, ``auto`` =
+    the shipped one of that reader); the coherence judge is loaded only when it is used."""
+    spec = str(parse_spec(reader_spec))
+    calibration = load_calibration(cfg.calibration, spec)
+    judge = pool.get(judge_spec) if cfg.coherence == "judge" and judge_spec else None
+    return ValueModel(pool.get(spec), cfg, calibration, prompts, judge=judge)
+
+
+def independent_reader(
+    pool: ModelPool, reader_spec: str, calibration: str, cfg: ValueConfig, prompts: PromptConfig
+) -> ValueModel:
+    """Judge (b) of ``eval`` and ``score``: the same value function read by another model, with
+    its own calibration and PMI coherence (the other signals need a judge or an embedder)."""
+    return value_model(pool, reader_spec, replace(cfg, coherence="pmi", calibration=calibration), prompts)
+
+
+@dataclass
+class Parts:
+    """A search's assembled parts; ``world(premise)`` is the step model of one premise."""
+
+    cfg: ExploreConfig
+    policy: LanguageModel
+    value_model: ValueModel
+
+    @property
+    def reader(self) -> LanguageModel:
+        return self.value_model.reader
+
+    def world(self, premise: str) -> StoryWorld:
+        return StoryWorld(premise, self.policy, self.value_model, self.cfg.policy, self.cfg.prompts)
+
+    def models(self) -> list[LanguageModel]:
+        """Each distinct loaded model once (policy, reader, judge)."""
+        found = [self.policy, self.value_model.reader, self.value_model.judge]
+        return list({id(m): m for m in found if m is not None}.values())
+
+
+def assemble(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None, vm: ValueModel | None = None) -> Parts:
+    """Policy (``policy`` or the config's, with ``models.backend`` applied) and value model
+    (``vm``, or the one the config describes) from ``pool``."""
+    check_specs(cfg, policy)
+    if vm is None:
+        vm = value_model(pool, cfg.models.reference, cfg.value, cfg.prompts, cfg.models.judge)
+    return Parts(cfg=cfg, policy=pool.get(policy or cfg.models.policy_spec), value_model=vm)

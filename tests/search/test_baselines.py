@@ -1,0 +1,183 @@
+"""The baselines and MCTS under a policy-token budget, on deterministic fake worlds (no model).
+
+The budgeted MCTS golden trees below were worked out by hand from the UCT formula and the budget
+rule in ``mcts.round_size`` / ``mcts.completion_children``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storyspace.errors import UserError
+from storyspace.eval.systems import SystemSpec, parse_systems
+from storyspace.search.baselines import beam, beam_search, beam_shape, best_of_n, mcts, single_pass, story_value
+from storyspace.search.budget import Budget
+from storyspace.search.mcts import Expansion, SearchConfig, search, search_trees
+from storyspace.search.tree import Tree
+from storyspace.seeding import derive_seed
+from tests.search.test_mcts import GOLDEN, FakeWorld as LabelWorld, labels, uct_cfg
+
+COST = 10  # tokens every fake passage costs
+
+
+class FakeWorld:
+    """Passage j after a seed gets a value from (seed, j) alone; every passage costs COST tokens."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.calls = 0
+
+    def expand(self, paths, k, seeds):  # noqa: ANN001, ANN201
+        self.calls += 1
+        out = []
+        for path, seed in zip(paths, seeds):
+            group = []
+            for j in range(k):
+                value = ((seed * 31 + j * 17) % 101) / 100
+                label = f"{len(path)}:{seed % 1000}:{j}"
+                group.append(Expansion(step={"passage": label}, logprob=-1.0, value=value, breakdown={"value": value},
+                                       tokens=COST))
+                self.tokens += COST
+            out.append(group)
+        return out
+
+
+class CostlyLabels(LabelWorld):
+    """The golden label world of test_mcts, every passage costing COST tokens."""
+
+    def expand(self, paths, k, seeds):  # noqa: ANN001, ANN201
+        return [[Expansion(e.step, e.logprob, e.value, e.breakdown, tokens=COST) for e in g]
+                for g in super().expand(paths, k, seeds)]
+
+
+def test_parse_systems() -> None:
+    assert parse_systems("single, mcts@hf:/m") == [SystemSpec("single"), SystemSpec("mcts", "hf:/m")]
+    assert SystemSpec("mcts", "hf:/m").label == "mcts@hf:/m"
+    for bad in ("", "greedy", "mcts@", "beam,beam"):
+        with pytest.raises(UserError):
+            parse_systems(bad)
+
+
+def test_budget_units_and_curve_multiples() -> None:
+    b = Budget(tokens=200, depth=4, passage_cost=COST)
+    assert b.unit == 40
+    assert b.multiples([1, 2, 4, 8]) == [1, 2, 4]  # 8 units (320) do not fit in 200
+    assert b.scaled(2) == Budget(tokens=80, depth=4, passage_cost=COST)
+
+
+def test_best_of_n_contains_single_and_picks_the_best() -> None:
+    budget = Budget(tokens=160, depth=3, passage_cost=COST)
+    single = single_pass(FakeWorld(), budget, 5)
+    w2 = FakeWorld()
+    bon = best_of_n(w2, budget, 5, [1, 2, 4])
+    n = bon.settings["n"]
+    assert n == 160 // 30 == 5 and bon.policy_tokens == w2.tokens == n * 3 * COST <= 160
+    assert w2.calls == 3  # every step of all n stories in one call
+    values = bon.settings["story_values"]
+    assert values[0] == pytest.approx(story_value(single.expansions))  # story 0 is single's story
+    assert single.policy_tokens == 3 * COST
+    assert story_value(bon.expansions) == pytest.approx(max(values))
+    assert bon.curve[1]["value_mean"] == pytest.approx(values[0])
+    assert bon.curve[4] == {"value_mean": pytest.approx(max(values[:4])), "policy_tokens": 4 * 3 * COST}
+
+
+def test_beam_shape_and_spend() -> None:
+    budget = Budget(tokens=8 * 40, depth=4, passage_cost=COST)
+    assert beam_shape(8 * 40, budget, 2) == (4, 2)
+    assert beam_shape(40, budget, 2) == (1, 1)
+    assert beam_shape(3 * 40, budget, 2) == (1, 2)
+    w = FakeWorld()
+    run = beam(w, budget, 1, 2, [1, 2, 4, 8])
+    assert run.settings == {"width": 4, "k": 2} and run.policy_tokens == 4 * 4 * 2 * COST
+    assert len(run.expansions) == 4 and set(run.curve) == {1, 2, 4, 8}
+    assert run.curve[2]["policy_tokens"] == 4 * 1 * 2 * COST  # the 2-unit beam ran on its own
+
+
+def test_beam_keeps_the_best_partial_stories() -> None:
+    story, spent = beam_search(FakeWorld(), 2, 1, 3, 7)  # width 1: greedy by value among 3 at each step
+    assert len(story) == 2 and spent == 2 * 3 * COST
+    first = FakeWorld().expand([[]], 3, [derive_seed(7, "beam", 0, 0)])[0]
+    assert story[0].value == max(e.value for e in first)
+
+
+def test_budgeted_mcts_golden_tree() -> None:
+    # 60 tokens, 2 steps of 10, 2 children. Round 1: reserve 40, room for 1 leaf: the root (A, B).
+    # Round 2: best path ends at B (depth 1), reserve 20, 1 leaf: B (UCT 1.4326 > 1.0326) -> BA, BB.
+    # Round 3: best path ends at BA (finished), reserve 0, 1 leaf: A (1.3774 > 1.2131) -> AA, AB.
+    # 60 tokens spent: no more rounds; BA is a finished story, so no completion.
+    world = CostlyLabels(GOLDEN)
+    tree = search(Tree.new(max_depth=2), world, uct_cfg(parallel_leaves=1), seed=0,
+                  budget=Budget(tokens=60, depth=2, passage_cost=COST))
+    assert [c[0][0] for c in world.calls] == ["", "B", "A"]
+    ids = labels(tree)
+    assert tree.best_path() == [0, ids["B"], ids["BA"]]
+    assert (tree.simulations, tree.expansions, tree.policy_tokens) == (3, 3, 60)
+
+
+def test_budgeted_mcts_completes_with_fewer_children_when_the_budget_is_short() -> None:
+    # 30 tokens cannot pay a round (completion reserve 2 steps x 2 children x 10 = 40): no round;
+    # the completion gets min(2, 30 // (2 steps x 10)) = 1 child per step: A then AA.
+    world = CostlyLabels(GOLDEN)
+    tree = search(Tree.new(max_depth=2), world, uct_cfg(), seed=0, budget=Budget(tokens=30, depth=2, passage_cost=COST))
+    assert [tree.nodes[n].step["full"] for n in tree.best_path()[1:]] == ["A", "AA"]
+    assert (tree.simulations, tree.policy_tokens) == (0, 20)
+    assert [k for _, k in world.calls] == [1, 1]
+
+
+def test_budgeted_mcts_shortens_its_last_round() -> None:
+    # 2 leaves a round, 100 tokens, 3 steps of 10, 2 children (20 tokens a leaf).
+    # Round 1: reserve 3 x 20 = 60, room for 2 leaves, but the root is the only leaf: 1.
+    # Round 2: the best path ends at depth 1, reserve 40, room (100 - 20 - 40) / 20 = 2 leaves.
+    # Round 3: the best path ends at depth 2, reserve 20, room (100 - 60 - 20) / 20 = 1 leaf: shortened.
+    world = CostlyLabels({})
+    cfg = uct_cfg(depth=3, parallel_leaves=2)
+    sims: list[int] = [0]
+    tree = search(Tree.new(max_depth=3), world, cfg, seed=0, budget=Budget(tokens=100, depth=3, passage_cost=COST),
+                  on_round=lambda t: sims.append(t.simulations))
+    per_round = [b - a for a, b in zip(sims, sims[1:])]
+    assert per_round[:3] == [1, 2, 1]
+    assert tree.policy_tokens == 100 and tree.nodes[tree.best_leaf()].depth == 3
+
+
+def test_budgeted_search_resumes_to_the_same_tree() -> None:
+    cfg = SearchConfig(depth=3, children=3, parallel_leaves=2)
+    budget = Budget(tokens=12 * 3 * COST, depth=3, passage_cost=COST)
+    whole = search(Tree.new(max_depth=3), FakeWorld(), cfg, seed=3, budget=budget)
+    saved: list[dict] = []
+    search(Tree.new(max_depth=3), FakeWorld(), cfg, seed=3, budget=budget,
+           on_round=lambda t: saved.append(json.loads(json.dumps(t.to_json()))))
+    resumed = search(Tree.from_json(saved[1]), FakeWorld(), cfg, seed=3, budget=budget)
+    assert resumed.to_json() == whole.to_json()
+
+
+def test_budgeted_search_of_many_trees_equals_separate_searches() -> None:
+    cfg = SearchConfig(depth=3, children=2, parallel_leaves=2)
+    budget = Budget(tokens=5 * 3 * COST, depth=3, passage_cost=COST)
+    seeds = [1, 2, 3]
+    alone = [search(Tree.new(max_depth=3), FakeWorld(), cfg, seed=s, budget=budget) for s in seeds]
+    together = search_trees([Tree.new(max_depth=3) for _ in seeds], [FakeWorld() for _ in seeds], cfg, seeds, budget)
+    assert [t.to_json() for t in together] == [t.to_json() for t in alone]
+
+
+@pytest.mark.parametrize("units", [1, 2, 3, 5, 8])
+def test_mcts_stays_within_budget_and_completes(units: int) -> None:
+    cfg = SearchConfig(children=3, parallel_leaves=2)
+    budget = Budget(tokens=units * 3 * COST, depth=3, passage_cost=COST)
+    w = FakeWorld()
+    run = mcts(w, cfg, budget, 11, multiples=budget.multiples([1, 2, 4, 8]))
+    assert len(run.expansions) == 3  # a whole story
+    assert run.policy_tokens == run.tree.policy_tokens <= budget.tokens
+    assert set(run.curve) == set(budget.multiples([1, 2, 4, 8]))
+    for m, point in run.curve.items():
+        assert point["policy_tokens"] <= m * budget.unit
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_mcts_snapshot_equals_a_run_at_that_budget(m: int) -> None:
+    cfg = SearchConfig(children=3, parallel_leaves=2)
+    big = Budget(tokens=8 * 3 * COST, depth=3, passage_cost=COST)
+    run = mcts(FakeWorld(), cfg, big, 4, multiples=[m])
+    alone = mcts(FakeWorld(), cfg, big.scaled(m), 4)
+    assert run.curve[m] == {"value_mean": pytest.approx(story_value(alone.expansions)),
+                            "policy_tokens": alone.policy_tokens}
