@@ -63,3 +63,11 @@ def test_backend_settings_come_from_the_file_and_reach_the_pool_options() -> Non
         build_config({"models": {"llamacpp": {"banks": 1}}}, {})
     with pytest.raises(UserError):
         build_config({"models": {"openai": {"retries": "many"}}}, {})
+
+
+def test_retired_settings_of_older_files_are_ignored() -> None:
+    from storyspace.config import ExploreConfig, from_dict, to_dict
+
+    data = to_dict(ExploreConfig())
+    data["models"]["openai"]["backoff_s"] = 0.5  # written by versions before the openai client
+    assert from_dict(ExploreConfig, data) == ExploreConfig()

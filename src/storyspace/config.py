@@ -100,6 +100,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         raise UserError(f"{where} must be a table")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
+    data = {k: v for k, v in data.items() if k not in getattr(cls, "RETIRED", ())}
     unknown = sorted(set(data) - known)
     if unknown:
         raise UserError(f"unknown setting {unknown[0]!r} in [{where}]")
@@ -208,8 +209,8 @@ def validate(cfg: ExploreConfig) -> None:
     lc, oa = cfg.models.llamacpp, cfg.models.openai
     if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_threads < 0:
         raise UserError("models.llamacpp: max_rows, n_ctx, n_batch >= 1, banks >= 2, n_threads >= 0")
-    if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0 or oa.backoff_s < 0 or oa.max_backoff_s < 0:
-        raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0, backoffs >= 0")
+    if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0:
+        raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0")
     if oa.context_length < 1:
         raise UserError("models.openai.context_length must be positive")
     if cfg.models.dtype not in ("auto", "float32", "bfloat16", "float16"):

@@ -30,16 +30,17 @@ def sd(xs: Sequence[float]) -> float:
 
 
 def bootstrap_ci(xs: Sequence[float], seed: int = 0, resamples: int = 5000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean."""
+    """Percentile bootstrap CI of the mean (``scipy.stats.bootstrap``)."""
+    from scipy import stats
+
     a = np.asarray(xs, dtype=float)
     if a.size == 0:
         return (math.nan, math.nan)
-    if a.size == 1:
+    if a.size == 1 or np.all(a == a[0]):
         return (float(a[0]), float(a[0]))
-    rng = np.random.default_rng(seed)
-    means = a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return (float(lo), float(hi))
+    res = stats.bootstrap((a,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
+                          vectorized=True, rng=np.random.default_rng(seed))
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
 def summarize(xs: Sequence[float | None], seed: int = 0) -> Summary:
@@ -69,18 +70,20 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def permutation_p(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: int = 10000) -> float:
-    """Two-sided permutation test of the difference in means ((hits + 1) / (resamples + 1))."""
+    """Two-sided permutation test of the difference in means (``scipy.stats.permutation_test``;
+    exact when there are fewer distinct splits than ``resamples``, else (hits + 1) / (resamples + 1))."""
+    from scipy import stats
+
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.size == 0 or y.size == 0:
         return math.nan
-    pooled = np.concatenate([x, y])
-    observed = abs(x.mean() - y.mean())
-    rng = np.random.default_rng(seed)
-    idx = np.argsort(rng.random((resamples, pooled.size)), axis=1)
-    perm = pooled[idx]
-    diffs = np.abs(perm[:, : x.size].mean(axis=1) - perm[:, x.size :].mean(axis=1))
-    hits = int(np.sum(diffs >= observed - 1e-12))
-    return (hits + 1) / (resamples + 1)
+
+    def mean_difference(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean(u, axis=axis) - np.mean(v, axis=axis)
+
+    res = stats.permutation_test((x, y), mean_difference, permutation_type="independent", alternative="two-sided",
+                                 n_resamples=resamples, vectorized=True, rng=np.random.default_rng(seed))
+    return float(min(1.0, res.pvalue))
 
 
 def win_matrix(scores: dict[str, dict[str, float]], systems: Sequence[str]) -> np.ndarray:
@@ -141,27 +144,32 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
 
+def _spearman_along(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Spearman rho of paired samples along ``axis`` (vectorised for ``scipy.stats.bootstrap``)."""
+    from scipy import stats
+
+    xr, yr = stats.rankdata(x, axis=axis), stats.rankdata(y, axis=axis)
+    xr = xr - xr.mean(axis=axis, keepdims=True)
+    yr = yr - yr.mean(axis=axis, keepdims=True)
+    den = np.sqrt((xr**2).sum(axis=axis) * (yr**2).sum(axis=axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (xr * yr).sum(axis=axis) / np.where(den > 0, den, 1), 0.0)
+
+
 def spearman_ci(
     x: Sequence[float], y: Sequence[float], seed: int = 0, resamples: int = 2000, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """Spearman rho with a percentile bootstrap CI (resampling pairs)."""
+    """Spearman rho with a percentile bootstrap CI over resampled pairs (``scipy.stats.bootstrap``,
+    ``paired=True``; a resample without rank variation counts as rho 0)."""
     from scipy import stats
 
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     rho = spearman(xa, ya)
     if math.isnan(rho):
         return (rho, math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, xa.size, size=(resamples, xa.size))
-    xr = stats.rankdata(xa[idx], axis=1)
-    yr = stats.rankdata(ya[idx], axis=1)
-    xr -= xr.mean(axis=1, keepdims=True)
-    yr -= yr.mean(axis=1, keepdims=True)
-    den = np.sqrt((xr**2).sum(axis=1) * (yr**2).sum(axis=1))
-    rhos = np.where(den > 0, (xr * yr).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
-    rhos = rhos[np.isfinite(rhos)]
-    lo, hi = np.quantile(rhos, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return (rho, float(lo), float(hi))
+    res = stats.bootstrap((xa, ya), _spearman_along, paired=True, vectorized=True, n_resamples=resamples,
+                          confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    return (rho, float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
 def pairwise_agreement(component: Sequence[float], human: Sequence[float], min_gap: float = 1.0) -> tuple[float, int]:

@@ -9,35 +9,37 @@ llama-cpp-python's server, Ollama, OpenAI.
 - Scoring: ``/completions`` with ``echo`` and ``logprobs`` (prompt log-probs of context +
   continuation; the continuation's tokens are those from its first character on). Servers that do
   not return prompt log-probs (OpenAI's chat models) get a clear error.
-- Robustness: a timeout per request, retries with exponential backoff on 429, 5xx and connection
-  errors, then a ``BackendError`` (one line; the run saved so far resumes). The API key is read
-  from the environment variable ``api_key_env`` and only ever sent in the Authorization header.
+- Requests go through the official ``openai`` client (pinned): its timeout per request, its
+  retries with exponential backoff and jitter (0.5 s doubling to 8 s, honouring Retry-After) on
+  408, 409, 429, 5xx and connection errors, then a ``BackendError`` (one line; the run saved so
+  far resumes). The API key is read from the environment variable ``api_key_env`` and only ever
+  sent in the Authorization header.
 - Token counts: the server's tokenizer when it exposes one (llama-cpp-python's
   ``/extras/tokenize``, vLLM's ``/tokenize``), else an upper estimate of one token per 3 bytes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from storyspace.errors import BackendError, UserError
 from storyspace.models.base import ChatPrompt, Sample, Usage
 
-RETRY_STATUS = (408, 409, 425, 429, 500, 502, 503, 504)
+#: statuses the openai client retries (the rest fail at once)
+RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
+#: a key the client is given for servers that need none (it refuses to start without one)
+NO_KEY = "no-key"
 
 
 @dataclass(frozen=True)
 class OpenAIConfig:
-    """- ``timeout_s``: per request; ``retries``: tries after the first one fails;
-    - ``backoff_s``: first wait, doubled per retry up to ``max_backoff_s``;
+    """- ``timeout_s``: per request; ``retries``: tries after the first one fails (the openai
+      client's ``max_retries``, with its own backoff);
     - ``concurrency``: requests in flight at once;
     - ``api_key_env``: environment variable holding the key (none needed for local servers);
     - ``context_length``: what the server's model reads (servers do not say; set it);
@@ -47,10 +49,11 @@ class OpenAIConfig:
       starts with the model's BOS token; for a model whose tokenizer adds none (SmolLM2), set it
       to the BOS text (``<|im_start|>``) to get correct scores. vLLM needs nothing."""
 
+    #: settings of earlier versions that files may still hold; read and ignored
+    RETIRED = ("backoff_s", "max_backoff_s")
+
     timeout_s: float = 120.0
     retries: int = 4
-    backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
     concurrency: int = 4
     api_key_env: str = "OPENAI_API_KEY"
     context_length: int = 8192
@@ -70,13 +73,16 @@ def split_target(target: str) -> tuple[str, str]:
 class OpenAIModel:
     """A model behind an OpenAI-compatible HTTP API; implements ``LanguageModel``."""
 
-    def __init__(self, spec: str, target: str, cfg: OpenAIConfig = OpenAIConfig(),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, spec: str, target: str, cfg: OpenAIConfig = OpenAIConfig()) -> None:
+        import openai
+
         self.spec = spec
         self.base, self.model = split_target(target)
         self.cfg = cfg
         self.usage = Usage()
-        self._sleep = sleep
+        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        self.client = openai.OpenAI(base_url=self.base, api_key=key or NO_KEY, timeout=cfg.timeout_s,
+                                    max_retries=cfg.retries)
         self._tokenize_url: str | None | bool = False  # False: not probed yet; None: none offered
 
     # -- protocol ----------------------------------------------------------------------------
@@ -93,7 +99,9 @@ class OpenAIModel:
             self._tokenize_url = self._probe_tokenize()
         if self._tokenize_url:
             try:
-                body = self._post_url(self._tokenize_url, {"input": text, "prompt": text, "model": self.model}, tries=1)
+                body = self._post_url(self._tokenize_url, {"input": text, "prompt": text, "model": self.model})
+                if not isinstance(body, dict):
+                    raise BackendError("tokenizer answer is not an object")
                 tokens = body.get("tokens")
                 if isinstance(tokens, list):
                     return len(tokens)
@@ -147,35 +155,39 @@ class OpenAIModel:
     # -- requests ------------------------------------------------------------------------------
     def _sample_one(self, prompt: str, max_tokens: int, temperature: float, top_p: float, seed: int,
                     stop: Sequence[str]) -> Sample:
-        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
+        args: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
                                 "top_p": top_p, "seed": seed}
         if stop:
-            body["stop"] = list(stop)
+            args["stop"] = list(stop)
         if isinstance(prompt, ChatPrompt):
-            body.update(messages=list(prompt.messages), logprobs=True, top_logprobs=1)
-            choice = self._choice(self._post("/chat/completions", body))
-            text = (choice.get("message") or {}).get("content") or ""
-            content = (choice.get("logprobs") or {}).get("content") or []
-            lps = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
+            answer = self._call("/chat/completions", lambda: self.client.chat.completions.create(
+                messages=list(prompt.messages), logprobs=True, top_logprobs=1, **args))
+            choice = self._choice(answer)
+            text = (choice.message.content if choice.message else "") or ""
+            content = (choice.logprobs.content if choice.logprobs else None) or []
+            lps = [float(t.logprob) for t in content if t.logprob is not None]
         else:
-            body.update(prompt=str(prompt), logprobs=1)
-            choice = self._choice(self._post("/completions", body))
-            text = choice.get("text") or ""
-            lps = [float(x) for x in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if x is not None]
-        finished = choice.get("finish_reason") not in ("length", None)
+            answer = self._call("/completions", lambda: self.client.completions.create(
+                prompt=str(prompt), logprobs=1, **args))
+            choice = self._choice(answer)
+            text = choice.text or ""
+            lps = [float(x) for x in ((choice.logprobs.token_logprobs if choice.logprobs else None) or [])
+                   if x is not None]
+        finished = choice.finish_reason not in ("length", None)
         return Sample(text=text, token_ids=(), logprobs=tuple(lps), finished=finished)
 
     def _score_one(self, context: str, continuation: str) -> list[float]:
         if not continuation:
             return []
         prefix = self.cfg.score_prefix
-        body = {"model": self.model, "prompt": prefix + context + continuation, "max_tokens": 1,
-                "temperature": 0.0, "echo": True, "logprobs": 0}
-        choice = self._choice(self._post("/completions", body))
-        lp = choice.get("logprobs") or {}
-        offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
+        answer = self._call("/completions", lambda: self.client.completions.create(
+            model=self.model, prompt=prefix + context + continuation, max_tokens=1, temperature=0.0, echo=True,
+            logprobs=0))
+        lp = self._choice(answer).logprobs
+        offsets = lp.text_offset if lp else None
+        values = lp.token_logprobs if lp else None
         # offsets count from the prompt's start, after the BOS text when the server hides it
-        shown = "".join(lp.get("tokens") or [])
+        shown = "".join((lp.tokens if lp else None) or [])
         lead = prefix if prefix and shown.startswith(prefix) else ""
         if not offsets or not values or len(offsets) != len(values):
             raise BackendError(
@@ -197,65 +209,61 @@ class OpenAIModel:
         return picked
 
     @staticmethod
-    def _choice(body: dict[str, Any]) -> dict[str, Any]:
-        choices = body.get("choices")
+    def _choice(answer: Any) -> Any:
+        choices = getattr(answer, "choices", None)
         if not choices:
-            raise BackendError(f"server answer without choices: {json.dumps(body)[:200]}")
+            raise BackendError(f"server answer without choices: {str(answer)[:200]}")
         return choices[0]
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._post_url(self.base + path, body, tries=self.cfg.retries + 1)
+    def _call(self, path: str, request: Any, tries: int | None = None) -> Any:
+        """Run one client request; its failures become one-line ``BackendError``s."""
+        import openai
 
-    def _post_url(self, url: str, body: dict[str, Any], tries: int) -> dict[str, Any]:
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        wait, last = self.cfg.backoff_s, ""
-        for attempt in range(tries):
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as response:
-                    return json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                detail = _error_detail(exc)
-                if exc.code not in RETRY_STATUS:
-                    raise BackendError(f"{url} answered {exc.code}: {detail}") from None
-                last = f"HTTP {exc.code}: {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                last = f"{type(reason).__name__}: {reason}".splitlines()[0]
-            except json.JSONDecodeError:
-                last = "the answer is not JSON"
-            if attempt + 1 < tries:
-                self._sleep(wait)
-                wait = min(wait * 2, self.cfg.max_backoff_s)
-        raise BackendError(f"{url} failed {tries} times; last: {last}")
+        url = self.base + path if path.startswith("/") else path
+        tries = self.cfg.retries + 1 if tries is None else tries
+        try:
+            return request()
+        except openai.APIStatusError as exc:
+            detail = _detail(exc)
+            if exc.status_code in RETRY_STATUS:
+                raise BackendError(f"{url} failed {tries} times; last: HTTP {exc.status_code}: {detail}") from None
+            raise BackendError(f"{url} answered {exc.status_code}: {detail}") from None
+        except openai.APITimeoutError:
+            raise BackendError(f"{url} failed {tries} times; last: timed out after {self.cfg.timeout_s} s") from None
+        except openai.APIConnectionError as exc:
+            raise BackendError(f"{url} failed {tries} times; last: {_root_cause(exc)}") from None
+        except openai.OpenAIError as exc:
+            raise BackendError(f"{url}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+    def _post_url(self, url: str, body: dict[str, Any]) -> Any:
+        """A POST outside the OpenAI API (a server's tokenizer), tried once."""
+        client = self.client.with_options(max_retries=0)
+        return self._call(url, lambda: client.post(url, body=body, cast_to=object), tries=1)
 
     def _probe_tokenize(self) -> str | None:
         parts = urlsplit(self.base)
         root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         for url in (root + "/extras/tokenize", root + "/tokenize"):
             try:
-                body = self._post_url(url, {"input": "a b", "prompt": "a b", "model": self.model}, tries=1)
+                body = self._post_url(url, {"input": "a b", "prompt": "a b", "model": self.model})
             except BackendError:
                 continue
-            if isinstance(body.get("tokens"), list) or isinstance(body.get("count"), int):
+            if isinstance(body, dict) and (isinstance(body.get("tokens"), list) or isinstance(body.get("count"), int)):
                 return url
         return None
 
 
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        text = exc.read().decode("utf-8", errors="replace")
-    except OSError:
-        text = ""
-    try:
-        body = json.loads(text)
-        err = body.get("error", body.get("detail", body))
-        msg = err.get("message", err) if isinstance(err, dict) else err
-        text = str(msg)
-    except (json.JSONDecodeError, AttributeError):
-        pass
-    return (text.strip().splitlines() or [exc.reason or ""])[0][:200]
+def _detail(exc: Any) -> str:
+    """The server's own error message, one line."""
+    body = getattr(exc, "body", None)
+    msg = body.get("message", body.get("detail", body)) if isinstance(body, dict) else body
+    text = str(msg) if msg else str(getattr(exc, "message", "") or exc)
+    return (text.strip().splitlines() or [""])[0][:200]
+
+
+def _root_cause(exc: BaseException) -> str:
+    """``ConnectionRefusedError: [Errno 111] Connection refused`` from a chain of wrapped errors."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return f"{type(seen).__name__}: {seen}".splitlines()[0]
