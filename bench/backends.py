@@ -33,7 +33,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from storyspace.assemble import assemble  # noqa: E402
-from storyspace.cli import _quiet_libraries  # noqa: E402
+from storyspace.cli import quiet_libraries  # noqa: E402
 from storyspace.config import build_config  # noqa: E402
 from storyspace.corpus import shipped_premises  # noqa: E402
 from storyspace.explore import Explorer  # noqa: E402
@@ -139,7 +139,7 @@ def main() -> None:
                     help="explore budget of the openai row (llama-cpp-python's server is slow with logprobs)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: dict[str, dict] = {}
     base = {"seed": args.seed, "search": {"simulations": args.simulations}}

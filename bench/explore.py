@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from storyspace.cli import _quiet_libraries  # noqa: E402
+from storyspace.cli import quiet_libraries  # noqa: E402
 from storyspace.config import build_config  # noqa: E402
 from storyspace.explore import Explorer  # noqa: E402
 from storyspace.models.registry import ModelPool  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     overrides: dict = {"seed": args.seed, "models": {"device": args.device}}
     search = {k: v for k, v in (("simulations", args.simulations), ("parallel_leaves", args.parallel_leaves),
                                 ("children", args.children)) if v is not None}

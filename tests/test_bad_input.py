@@ -115,7 +115,7 @@ def test_binary_calibration_file_is_refused_before_anything_is_made(tmp_path, ca
     refused(["explore", "A premise", "--calibration", str(cal), "--out", str(tmp_path / "run")], capsys, tmp_path,
             "not UTF-8")
     refused(["score", str(cal), "--out", str(tmp_path / "s.jsonl"), "--calibration", str(cal)], capsys, tmp_path,
-            "cannot read stories file")
+            "cannot read calibration file")
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_resume_refuses_any_seed_alike(seed, tmp_path, capsys) -> None:  # noqa:
 
 
 def test_interrupt_names_the_run_directory(tmp_path) -> None:  # noqa: ANN001
-    from storyspace.cli import _saved_on_interrupt
+    from storyspace.cli.commands import saved_on_interrupt as _saved_on_interrupt
     from storyspace.errors import Interrupted
 
     run = write_run(tmp_path / "run")

@@ -9,6 +9,7 @@ evaluator (the coherence judge of ``value.coherence = "judge"``, the LLM judge o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from storyspace.config import ExploreConfig
 from storyspace.models.base import LanguageModel
@@ -16,6 +17,9 @@ from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.story import PromptConfig
 from storyspace.value.model import ValueConfig, ValueModel, load_calibration
 from storyspace.world import StoryWorld
+
+if TYPE_CHECKING:
+    from storyspace.eval.score_file import ScoreConfig, Scorers
 
 
 def check_specs(cfg: ExploreConfig, policy: str | None = None) -> None:
@@ -78,3 +82,36 @@ def assemble(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None, vm:
     if vm is None:
         vm = value_model(pool, cfg.models.reference, cfg.value, cfg.prompts, cfg.models.judge)
     return Parts(cfg=cfg, policy=pool.get(policy or cfg.models.policy_spec), value_model=vm)
+
+
+def check_scorers(cfg: "ScoreConfig") -> None:
+    """Fail fast, before any model loads, on a bad scoring setting, spec or calibration."""
+    from storyspace.config import validate_models, validate_value
+    from storyspace.errors import UserError
+
+    if cfg.step_tokens < 1:
+        raise UserError(f"--step-tokens must be positive, got {cfg.step_tokens}")
+    validate_models(cfg.models)
+    validate_value(cfg.value)
+    load_calibration(cfg.value.calibration, str(parse_spec(cfg.models.reference)))
+    if cfg.value.coherence == "judge":
+        parse_spec(cfg.models.judge)
+    if cfg.reader:
+        load_calibration(cfg.reader_calibration, str(parse_spec(cfg.reader)))
+    if cfg.llm_judge:
+        parse_spec(cfg.llm_judge)
+
+
+def scorers(pool: ModelPool, cfg: "ScoreConfig") -> "Scorers":
+    """The value model (a), the independent reader (b) and the LLM judge (c) of ``cfg``."""
+    from storyspace.eval.judge import LLMJudge
+    from storyspace.eval.score_file import Scorers
+
+    check_scorers(cfg)
+    prompts = PromptConfig()
+    out = Scorers(value=value_model(pool, cfg.models.reference, cfg.value, prompts, cfg.models.judge))
+    if cfg.reader:
+        out.reader = independent_reader(pool, cfg.reader, cfg.reader_calibration, cfg.value, prompts)
+    if cfg.llm_judge:
+        out.llm = LLMJudge(pool.get(cfg.llm_judge), cfg.judge)
+    return out

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.models.llamacpp import LlamaCppConfig
 from storyspace.models.openai import OpenAIConfig
 from storyspace.models.registry import BackendOptions, check_device
@@ -38,6 +39,10 @@ from storyspace.story import PromptConfig
 from storyspace.value.coherence import SIGNALS
 from storyspace.value.model import ValueConfig
 from storyspace.world import PolicyConfig
+
+
+#: ``--device``, declared once for every command that loads a model
+DEVICE = flag("--device", "where transformers runs", metavar="auto|cpu|cuda|cuda:N")
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,16 @@ class ModelsConfig:
     - ``llamacpp``, ``openai``: settings of those backends (``llamacpp:`` and ``openai:`` specs).
     """
 
-    policy: str = "embedded"
-    reference: str = "embedded"
-    judge: str = "embedded"
-    device: str = "auto"
-    dtype: str = "auto"
-    backend: str = "hf"
+    policy: str = field(default="embedded", metadata=flag("--model", "policy model spec", metavar="SPEC"))
+    reference: str = field(default="embedded", metadata=flag("--reference", "the value model's frozen reader (surprisal)",
+                                                             metavar="SPEC"))
+    judge: str = field(default="embedded", metadata=flag("--judge", "coherence judge spec (coherence 'judge')",
+                                                         metavar="SPEC"))
+    device: str = field(default="auto", metadata=DEVICE)
+    dtype: str = field(default="auto", metadata=flag("--dtype", "transformers dtype",
+                                                     choices=("auto", "float32", "bfloat16", "float16")))
+    backend: str = field(default="hf", metadata=flag("--backend", "what runs an embedded policy",
+                                                     choices=("hf", "llamacpp")))
     llamacpp: LlamaCppConfig = field(default_factory=LlamaCppConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
 
@@ -82,7 +91,7 @@ class ExploreConfig:
     The defaults finish in about 3 minutes on a 2-core CPU with the embedded model.
     """
 
-    seed: int = 0
+    seed: int = field(default=0, metadata=flag("--seed", "run seed"))
     search: SearchConfig = field(default_factory=SearchConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
@@ -163,24 +172,33 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"invalid TOML in {path}: {exc}") from exc
 
 
+def build(base: Any, file_data: dict[str, Any] | None, overrides: dict[str, Any]) -> Any:
+    """A config of ``base``'s type: ``base``'s values < TOML file < CLI overrides (not validated)."""
+    data = merge(to_dict(base), file_data or {})
+    return from_dict(type(base), merge(data, overrides))
+
+
 def build_config(file_data: dict[str, Any] | None, overrides: dict[str, Any]) -> ExploreConfig:
     """Defaults < TOML file < CLI overrides; then validated."""
-    data = merge(to_dict(ExploreConfig()), file_data or {})
-    data = merge(data, overrides)
-    cfg = from_dict(ExploreConfig, data)
+    cfg = build(ExploreConfig(), file_data, overrides)
     validate(cfg)
     return cfg
 
 
 def validate(cfg: ExploreConfig) -> None:
-    s, p, v = cfg.search, cfg.policy, cfg.value
+    """One-line ``UserError`` for any setting an explore run cannot use."""
+    validate_search(cfg.search)
+    validate_policy(cfg.policy)
+    validate_value(cfg.value)
+    validate_models(cfg.models)
+
+
+def validate_search(s: SearchConfig) -> None:
     positive = {
         "search.simulations": s.simulations,
         "search.depth": s.depth,
         "search.children": s.children,
         "search.parallel_leaves": s.parallel_leaves,
-        "policy.step_tokens": p.step_tokens,
-        "policy.plan_tokens": p.plan_tokens,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -193,8 +211,17 @@ def validate(cfg: ExploreConfig) -> None:
         raise UserError(f"search.selection must be uct or puct, got {s.selection!r}")
     if s.c_explore < 0 or s.virtual_loss < 0 or s.prior_temperature <= 0:
         raise UserError("search.c_explore and search.virtual_loss must be >= 0, prior_temperature > 0")
+
+
+def validate_policy(p: PolicyConfig) -> None:
+    for name, value in (("policy.step_tokens", p.step_tokens), ("policy.plan_tokens", p.plan_tokens)):
+        if value <= 0:
+            raise UserError(f"{name} must be positive, got {value}")
     if p.temperature < 0 or not 0 < p.top_p <= 1:
         raise UserError("policy.temperature must be >= 0 and policy.top_p in (0, 1]")
+
+
+def validate_value(v: ValueConfig) -> None:
     if v.coherence not in SIGNALS:
         raise UserError(f"value.coherence must be one of {', '.join(SIGNALS)}, got {v.coherence!r}")
     if v.cosine_cap <= 0 or v.alpha < 0 or v.beta < 0:
@@ -204,20 +231,23 @@ def validate(cfg: ExploreConfig) -> None:
         raise UserError("value.penalties.cut_off_factor and meta_factor must lie in [0, 1]")
     if pen.repeat_ngram < 1 or pen.copy_ngram < 1 or pen.repeat_weight < 0 or pen.copy_weight < 0:
         raise UserError("value.penalties: n-gram sizes must be >= 1 and weights >= 0")
-    if cfg.models.backend not in ("hf", "llamacpp"):
-        raise UserError(f"models.backend must be hf or llamacpp, got {cfg.models.backend!r}")
-    lc, oa = cfg.models.llamacpp, cfg.models.openai
+    for i, pattern in enumerate(v.penalties.meta_patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UserError(f"value.penalties.meta_patterns[{i}] is not a valid regular expression: {exc}") from exc
+
+
+def validate_models(m: ModelsConfig) -> None:
+    if m.backend not in ("hf", "llamacpp"):
+        raise UserError(f"models.backend must be hf or llamacpp, got {m.backend!r}")
+    lc, oa = m.llamacpp, m.openai
     if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_threads < 0:
         raise UserError("models.llamacpp: max_rows, n_ctx, n_batch >= 1, banks >= 2, n_threads >= 0")
     if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0:
         raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0")
     if oa.context_length < 1:
         raise UserError("models.openai.context_length must be positive")
-    if cfg.models.dtype not in ("auto", "float32", "bfloat16", "float16"):
-        raise UserError(f"models.dtype must be auto, float32, bfloat16 or float16, got {cfg.models.dtype!r}")
-    for i, pattern in enumerate(v.penalties.meta_patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise UserError(f"value.penalties.meta_patterns[{i}] is not a valid regular expression: {exc}") from exc
-    check_device(cfg.models.device, "models.device")
+    if m.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise UserError(f"models.dtype must be auto, float32, bfloat16 or float16, got {m.dtype!r}")
+    check_device(m.device, "models.device")

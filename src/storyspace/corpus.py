@@ -8,9 +8,12 @@ from importlib import resources
 from pathlib import Path
 
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.story import printable
 
 HANNA_FILE = "hanna_human_stories.jsonl"
+#: ``--n-stories``, declared once for ``calibrate`` and ``validate-value``
+N_STORIES = flag("--n-stories", "how many of the 96 shipped HANNA human stories")
 
 
 def human_stories() -> list[dict]:

@@ -8,9 +8,10 @@ scores them against the frozen reference reader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from storyspace.flags import flag
 from storyspace.models.base import LanguageModel
 from storyspace.search.mcts import BatchExpand, Expansion
 from storyspace.seeding import derive_seed
@@ -28,11 +29,11 @@ class PolicyConfig:
     - ``plan_tokens``: tokens sampled per plan.
     """
 
-    step_tokens: int = 64
-    temperature: float = 0.9
-    top_p: float = 0.95
-    plan: bool = False
-    plan_tokens: int = 32
+    step_tokens: int = field(default=64, metadata=flag("--step-tokens", "tokens sampled per passage"))
+    temperature: float = field(default=0.9, metadata=flag("--temperature", "policy sampling temperature"))
+    top_p: float = field(default=0.95, metadata=flag("--top-p", "policy nucleus (top-p)"))
+    plan: bool = field(default=False, metadata=flag("--plan", "sample a one-line plan before each passage"))
+    plan_tokens: int = field(default=32, metadata=flag("--plan-tokens", "tokens sampled per plan"))
 
     @property
     def passage_cost(self) -> int:

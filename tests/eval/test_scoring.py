@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storyspace.errors import UserError
-from storyspace.eval.score_file import Judges, score_file
+from storyspace.eval.score_file import Scorers, score_file
 from storyspace.eval.scoring import score_story, summarize_breakdowns
 from storyspace.story import split_steps
 from storyspace.story import PromptConfig
@@ -69,7 +69,7 @@ def test_score_file_keeps_going_past_bad_rows_and_resumes(value_model, tmp_path:
         json.dumps({"prompt": PREMISE, "story": "word " * 9000}),
     ]) + "\n")
     out = tmp_path / "scored.jsonl"
-    rows = score_file(src, out, Judges(value=value_model), 48)
+    rows = score_file(src, out, Scorers(value=value_model), 48)
     assert [("error" in r) for r in rows] == [False, True, True, True, True]
     assert rows[0]["id"] == "good" and 0 <= rows[0]["value"]["value_mean"] <= 1
     assert rows[1]["error"] == "empty story" and "too long" in rows[4]["error"]
@@ -77,13 +77,13 @@ def test_score_file_keeps_going_past_bad_rows_and_resumes(value_model, tmp_path:
     # a stopped run continues after the rows already written
     lines = out.read_text().splitlines()
     out.write_text(lines[0] + "\n")
-    again = score_file(src, out, Judges(value=value_model), 48)
+    again = score_file(src, out, Scorers(value=value_model), 48)
     assert len(again) == 5 and len(out.read_text().splitlines()) == 5 and again[0] == rows[0]
 
 
 def test_score_file_refuses_a_missing_or_empty_input(tmp_path: Path, value_model) -> None:  # noqa: ANN001
     with pytest.raises(UserError):
-        score_file(tmp_path / "missing.jsonl", tmp_path / "o.jsonl", Judges(value=value_model), 48)
+        score_file(tmp_path / "missing.jsonl", tmp_path / "o.jsonl", Scorers(value=value_model), 48)
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(UserError):
-        score_file(tmp_path / "empty.jsonl", tmp_path / "o.jsonl", Judges(value=value_model), 48)
+        score_file(tmp_path / "empty.jsonl", tmp_path / "o.jsonl", Scorers(value=value_model), 48)

@@ -10,13 +10,23 @@ a directory given as ``prompts_dir`` overrides any of them. A reply that cannot 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.models.base import LanguageModel
+
+#: Gemma 3 270M, shipped on PyPI: the default independent reader, a model the search never saw
+GEMMA_READER = "llamacpp:gemma3-270m"
+#: flags shared by ``eval``, ``score`` and ``validate-value`` (declared once, here)
+READER = flag("--reader", "independent reader (b): the value function read by another model, or none",
+              none_word=True, metavar="SPEC|none")
+READER_CALIBRATION = flag("--reader-calibration", "calibration JSON of the independent reader", metavar="FILE|auto")
+LLM_JUDGE = flag("--llm-judge", "LLM judge (c), e.g. openai:http://host:8000/v1#model, or none", none_word=True,
+                 metavar="SPEC|none")
 
 CRITERIA = ("interest", "originality", "coherence", "overall")
 PROMPT_FILES = ("system.txt", "rubric.txt", "pairwise.txt")
@@ -31,7 +41,8 @@ class JudgeConfig:
 
     temperature: float = 0.0
     max_tokens: int = 48
-    prompts_dir: str = ""
+    prompts_dir: str = field(default="", metadata=flag(
+        "--judge-prompts", "directory with system.txt / rubric.txt / pairwise.txt", metavar="DIR"))
     seed: int = 0
 
 

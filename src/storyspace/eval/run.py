@@ -27,7 +27,8 @@ from typing import Any, Callable
 from storyspace.assemble import assemble, independent_reader, value_model
 from storyspace.config import ExploreConfig, to_dict
 from storyspace.errors import UserError
-from storyspace.eval.judge import JudgeConfig, LLMJudge
+from storyspace.flags import flag
+from storyspace.eval.judge import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBRATION, JudgeConfig, LLMJudge
 from storyspace.eval.scoring import score_passages, summarize_breakdowns
 from storyspace.eval.systems import SystemSpec, parse_systems, run_system
 from storyspace.explore import check_premise
@@ -40,7 +41,6 @@ from storyspace.value.model import ValueModel
 EVAL_FILE = "eval.json"
 #: what a saved story record must hold to be reused (anything less is redone)
 STORY_KEYS = ("premise_id", "premise", "system", "passages", "story", "value", "breakdowns", "policy_tokens", "curve")
-GEMMA_READER = "llamacpp:gemma3-270m"
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,16 @@ class EvalConfig:
     - ``explore``: search, policy, value model, models and prompts (as ``storyspace explore``).
     """
 
-    systems: tuple[str, ...] = ("single", "best-of-n", "beam", "mcts")
-    n_premises: int = 8
-    budget_tokens: int = 0
-    curve: tuple[int, ...] = (1, 2, 4, 8)
-    beam_k: int = 2
-    reader: str = GEMMA_READER
-    reader_calibration: str = "auto"
-    llm_judge: str = ""
+    systems: tuple[str, ...] = field(default=("single", "best-of-n", "beam", "mcts"), metadata=flag(
+        "--systems", "systems to compare, comma-separated; SYSTEM@SPEC runs one with another policy"))
+    n_premises: int = field(default=8, metadata=flag("--n-premises", "how many premises"))
+    budget_tokens: int = field(default=0, metadata=flag("--budget-tokens", "policy tokens per story; 0 = 8 units"))
+    curve: tuple[int, ...] = field(default=(1, 2, 4, 8), metadata=flag(
+        "--curve", "budgets of the value-vs-budget curve, in units of one story"))
+    beam_k: int = field(default=2, metadata=flag("--beam-k", "expansions per beam"))
+    reader: str = field(default=GEMMA_READER, metadata=READER)
+    reader_calibration: str = field(default="auto", metadata=READER_CALIBRATION)
+    llm_judge: str = field(default="", metadata=LLM_JUDGE)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     explore: ExploreConfig = field(default_factory=ExploreConfig)
 

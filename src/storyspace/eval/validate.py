@@ -7,9 +7,27 @@ pairwise agreement rate over story pairs whose human ratings differ by at least 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from storyspace.corpus import N_STORIES
 from storyspace.eval import stats
+from storyspace.eval.score_file import SCORE_SKIP, ScoreConfig
+from storyspace.flags import flag
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    """- ``n_stories``: how many of the 96 HANNA human stories; ``min_gap``: least human rating
+    gap of a compared pair; ``score``: how each story is read (as ``storyspace score``)."""
+
+    n_stories: int = field(default=96, metadata=N_STORIES)
+    min_gap: float = field(default=1.0, metadata=flag("--min-gap", "least human rating gap of a compared pair"))
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+
+
+#: settings that do not apply to validate-value (no LLM judge there)
+VALIDATE_SKIP = tuple(f"score.{p}" for p in (*SCORE_SKIP, "llm_judge", "judge"))
 
 #: (block, key) of the components compared with the human ratings
 COMPONENTS = (

@@ -18,9 +18,10 @@ the budget cannot pay for ``children``). ``search`` is its one-tree form.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol, Sequence
 
+from storyspace.flags import flag
 from storyspace.search.budget import Budget
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
@@ -73,18 +74,20 @@ class SearchConfig:
       steps so that the story is whole; these expansions are counted apart.
     """
 
-    simulations: int = 24
-    depth: int = 4
-    children: int = 3
-    selection: str = "uct"
-    c_explore: float = 0.7
-    normalize_q: bool = True
-    prior_temperature: float = 1.0
-    parallel_leaves: int = 4
-    virtual_loss: float = 1.0
-    backup: str = "path_mean"
-    rollout_depth: int = 0
-    complete_best_path: bool = True
+    simulations: int = field(default=24, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
+    depth: int = field(default=4, metadata=flag("--depth", "steps per story"))
+    children: int = field(default=3, metadata=flag("--children", "steps proposed per expansion (k)"))
+    selection: str = field(default="uct", metadata=flag("--selection", "selection rule", choices=("uct", "puct")))
+    c_explore: float = field(default=0.7, metadata=flag("--c-explore", "exploration constant"))
+    normalize_q: bool = field(default=True, metadata=flag("--normalize-q", "min-max normalise Q before selection"))
+    prior_temperature: float = field(default=1.0, metadata=flag("--prior-temperature", "PUCT prior temperature"))
+    parallel_leaves: int = field(default=4, metadata=flag("--parallel-leaves", "leaves expanded per batched round"))
+    virtual_loss: float = field(default=1.0, metadata=flag("--virtual-loss", "virtual visits per selected path"))
+    backup: str = field(default="path_mean", metadata=flag("--backup", "what a simulation backs up",
+                                                           choices=("path_mean", "leaf")))
+    rollout_depth: int = field(default=0, metadata=flag("--rollout-depth", "policy rollout steps per new node"))
+    complete_best_path: bool = field(default=True, metadata=flag("--complete-best-path",
+                                                                 "extend the best path to full depth at the end"))
 
 
 def priors(logprobs: Sequence[float], temperature: float) -> list[float]:

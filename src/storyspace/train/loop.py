@@ -28,6 +28,7 @@ from typing import Any, Callable
 from storyspace.assemble import assemble
 from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.explore import Explorer
 from storyspace.models.registry import ModelPool
 from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
@@ -48,9 +49,9 @@ class LoopConfig:
     3 steps of 48 tokens) so that 8 training and 4 held-out premises fit per iteration.
     """
 
-    iterations: int = 2
-    train_premises: int = 8
-    heldout_premises: int = 4
+    iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> ORPO iterations"))
+    train_premises: int = field(default=8, metadata=flag("--train-premises", "premises searched per iteration"))
+    heldout_premises: int = field(default=4, metadata=flag("--heldout-premises", "premises held out for evaluation"))
     explore: ExploreConfig = field(
         default_factory=lambda: ExploreConfig(
             search=SearchConfig(simulations=12, depth=3, children=3, parallel_leaves=4),
@@ -59,6 +60,21 @@ class LoopConfig:
     #: 12 ORPO steps of 4 pairs: one step costs ~20 s on 2 CPU cores (4 x ~300-token sequences)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=12))
     pairs: PairConfig = field(default_factory=PairConfig)
+
+
+def validate_loop(cfg: LoopConfig) -> None:
+    """One-line ``UserError`` for loop settings that cannot run."""
+    from storyspace.config import validate
+    from storyspace.train.orpo import validate_train
+    from storyspace.train.pairs import validate_pairs
+
+    for name, value in (("iterations", cfg.iterations), ("train_premises", cfg.train_premises),
+                        ("heldout_premises", cfg.heldout_premises)):
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    validate(cfg.explore)
+    validate_train(cfg.train)
+    validate_pairs(cfg.pairs)
 
 
 def split_premises(premises: list[str], n_train: int, n_heldout: int) -> tuple[list[str], list[str]]:

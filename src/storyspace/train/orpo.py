@@ -14,11 +14,12 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.models.registry import model_dir, parse_spec
 from storyspace.runs import package_versions
 
@@ -48,11 +49,11 @@ class TrainConfig:
       when asked.
     """
 
-    learning_rate: float = 5e-5
-    beta: float = 0.1
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 4
+    learning_rate: float = field(default=5e-5, metadata=flag("--learning-rate", "ORPO learning rate"))
+    beta: float = field(default=0.1, metadata=flag("--beta", "ORPO lambda (weight of the odds-ratio term)"))
+    epochs: float = field(default=1.0, metadata=flag("--epochs", "epochs over the pairs"))
+    max_steps: int = field(default=-1, metadata=flag("--max-steps", "ORPO steps (overrides epochs when > 0)"))
+    batch_size: int = field(default=4, metadata=flag("--batch-size", "pairs per step"))
     grad_accum: int = 1
     lora_r: int = 16
     lora_alpha: int = 32
@@ -62,6 +63,16 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     seed: int = 0
     bf16: bool = False
+
+
+def validate_train(cfg: TrainConfig) -> None:
+    """One-line ``UserError`` for ORPO settings that cannot train."""
+    if cfg.learning_rate <= 0 or cfg.epochs <= 0 or cfg.beta < 0:
+        raise UserError("--learning-rate and --epochs must be positive, --beta >= 0")
+    if cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.lora_r < 1 or cfg.max_length < 1:
+        raise UserError("batch_size, grad_accum, lora_r and max_length must be positive")
+    if not 0 <= cfg.lora_dropout < 1 or not 0 <= cfg.warmup_ratio < 1:
+        raise UserError("lora_dropout and warmup_ratio must lie in [0, 1)")
 
 
 def check_out_free(out: Path) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.runs import load_run
 from storyspace.search.tree import Tree
 from storyspace.story import Step, Story, passage_messages
@@ -27,9 +28,14 @@ class PairConfig:
     - ``max_similarity``: drop pairs whose texts are this similar or more (difflib ratio).
     - ``min_visits``: a child counts as visited with at least this many visits."""
 
-    min_margin: float = 0.02
-    max_similarity: float = 0.9
-    min_visits: int = 1
+    min_margin: float = field(default=0.02, metadata=flag("--min-margin", "least Q margin chosen - rejected"))
+    max_similarity: float = field(default=0.9, metadata=flag("--max-similarity", "drop pairs at least this similar"))
+    min_visits: int = field(default=1, metadata=flag("--min-visits", "visits a child needs to count"))
+
+
+def validate_pairs(cfg: PairConfig) -> None:
+    if not 0 <= cfg.max_similarity <= 1 or cfg.min_visits < 1:
+        raise UserError("--max-similarity must lie in [0, 1] and --min-visits be positive")
 
 
 def similarity(a: str, b: str) -> float:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+from storyspace.corpus import N_STORIES
+from storyspace.flags import flag
 from storyspace.models.base import LanguageModel
 from storyspace.story import PromptConfig, Step, Story, reader_context, split_steps
 from storyspace.value.coherence import MiniLMEmbedder, judge_yes_probability, pmi_coherence, PMIParams
@@ -33,12 +35,12 @@ class CalibrateConfig:
       ``compare_position``: which step is the contrast's "next passage" (after ~80 tokens);
       ``judge``: include the judge signal (one prompt per passage); ``seed``: shuffling."""
 
-    n_stories: int = 96
-    step_tokens: int = 40
-    positions: int = 4
-    compare_position: int = 2
-    judge: bool = True
-    seed: int = 0
+    n_stories: int = field(default=96, metadata=N_STORIES)
+    step_tokens: int = field(default=40, metadata=flag("--step-tokens", "reader tokens per human step"))
+    positions: int = field(default=4, metadata=flag("--positions", "steps per story used for curiosity"))
+    compare_position: int = field(default=2, metadata=flag("--compare-position", "step of the coherence contrast"))
+    judge: bool = field(default=True, metadata=flag("--judge-signal", "compare the judge's coherence signal too"))
+    seed: int = field(default=0, metadata=flag("--seed", "seed of the shuffled passages"))
 
 
 def auc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -149,7 +151,7 @@ def calibrate(
         "reader": reader_spec,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": f"HANNA human stories ({len(rows)} used)",
-        "config": {**cfg.__dict__, "cosine_cap": cosine_cap},
+        "config": {**asdict(cfg), "cosine_cap": cosine_cap},
         "curiosity": {"mu": round(mu, 4), "sigma": round(sigma, 4), "z0": 0.0, "width": 1.0, "n_steps": len(cur_surprisal)},
         "coherence": {"pmi": {"center": round(pmi_params.center, 4), "scale": round(pmi_params.scale, 4)}, "cosine": {"cap": cosine_cap}},
         "comparison": {

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.runs import read_json
 from storyspace.models.base import LanguageModel
 from storyspace.story import PromptConfig, Story, reader_context
@@ -47,11 +48,12 @@ class ValueConfig:
       backend, Gemma 3 270M on llama.cpp) and refuses other readers.
     """
 
-    coherence: str = "pmi"
-    alpha: float = 1.0
-    beta: float = 1.0
-    cosine_cap: float = 0.6
-    calibration: str = "auto"
+    coherence: str = field(default="pmi", metadata=flag("--coherence", "coherence signal", choices=SIGNALS))
+    alpha: float = field(default=1.0, metadata=flag("--value-alpha", "exponent of curiosity in the step value"))
+    beta: float = field(default=1.0, metadata=flag("--value-beta", "exponent of coherence in the step value"))
+    cosine_cap: float = field(default=0.6, metadata=flag("--cosine-cap", "MiniLM cosine at which coherence is 1"))
+    calibration: str = field(default="auto", metadata=flag("--calibration", "calibration JSON of the reader",
+                                                           metavar="FILE|auto"))
     penalties: PenaltyConfig = field(default_factory=PenaltyConfig)
 
 

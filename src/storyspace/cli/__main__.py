@@ -1,0 +1,7 @@
+"""``python -m storyspace.cli``."""
+
+import sys
+
+from storyspace.cli import main
+
+sys.exit(main())

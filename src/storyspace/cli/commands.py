@@ -1,0 +1,308 @@
+"""What each command does with its parsed arguments (``parser.py`` builds them).
+
+A command reads its settings as configs (defaults < TOML file < flags), checks everything it can
+before a model loads, and shows progress through the one ``Display``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from storyspace.cli.parser import settings
+from storyspace.cli.progress import Display, shown
+from storyspace.errors import Interrupted, UserError
+from storyspace.story import printable
+
+
+def _toml(path: Path | None) -> dict[str, Any] | None:
+    from storyspace.config import read_toml
+
+    return read_toml(path) if path is not None else None
+
+
+def _out(text: str) -> None:
+    """Results go to stdout, printable."""
+    print(printable(text))
+
+
+# -- explore -----------------------------------------------------------------------------------
+def _pick_premise(args: argparse.Namespace) -> str:
+    from storyspace.corpus import read_premises, shipped_premises
+
+    if args.premise is not None and args.premise_file is not None:
+        raise UserError("give a premise or --premise-file, not both")
+    if args.premise is not None:
+        premise = printable(args.premise).strip()
+        if not premise:
+            raise UserError("the premise is empty (nothing printable in it)")
+        return premise
+    premises = read_premises(args.premise_file) if args.premise_file else shipped_premises()
+    if args.premise_index >= len(premises):
+        raise UserError(f"--premise-index {args.premise_index} is out of range (there are {len(premises)})")
+    return premises[args.premise_index]
+
+
+def _default_out(premise: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+
+@contextlib.contextmanager
+def saved_on_interrupt(run_dir: Path) -> Iterator[None]:
+    """Turn Ctrl-C into a message that names the run directory (when it holds a saved run)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from storyspace.runs import RunDir
+
+        if (run_dir / RunDir.RUN).is_file():
+            raise Interrupted(f"interrupted: the run so far is saved in {run_dir} (tree.html to browse it);"
+                              f" continue it with: storyspace explore --resume {run_dir}") from None
+        raise Interrupted("interrupted before the run was saved: nothing was written") from None
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from storyspace.config import ExploreConfig, build, validate
+    from storyspace.explore import Explorer, saved_config
+    from storyspace.models.registry import ModelPool
+
+    given = settings(args).get("explore", {})
+    if args.resume is not None:
+        if args.premise or args.premise_file or args.config or given or args.out:
+            raise UserError("--resume takes no other settings: the run continues with its saved config")
+        out, resumed = args.resume, True
+        cfg = saved_config(out)
+    else:
+        cfg = build(ExploreConfig(), _toml(args.config), given)
+        validate(cfg)
+        premise = _pick_premise(args)
+        out, resumed = args.out or _default_out(premise), False
+    explorer = Explorer(ModelPool(options=cfg.models.options()))
+    with Display(args.quiet) as display, saved_on_interrupt(out):
+        explorer.on_progress = lambda p: display.explore(p, resumed)
+        result = explorer.resume(out) if resumed else explorer.start(premise, cfg, out)
+        budget = result.meta["budget"]
+        _out(result.story.markdown("Best story"))
+        display.console.print(
+            f"[dim]{budget['simulations']} simulations, {budget['nodes']} nodes, {budget['policy_tokens']} policy"
+            f" tokens, {budget['scored_tokens']} scored tokens, {result.meta['timings']['wall_s']} s.[/dim]"
+        )
+        display.console.print(f"Run saved in [bold]{shown(str(result.run.path))}[/bold] (tree.html to browse the tree)")
+    return 0
+
+
+# -- calibrate ---------------------------------------------------------------------------------
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from storyspace.config import ModelsConfig, build, validate_models
+    from storyspace.corpus import human_stories
+    from storyspace.models.registry import ModelPool, cache_dir, parse_spec
+    from storyspace.runs import atomic_write, check_output_file
+    from storyspace.story import PromptConfig
+    from storyspace.value.calibrate import CalibrateConfig, calibrate, comparison_markdown
+
+    given = settings(args)
+    cfg = build(CalibrateConfig(), None, given.get("calibrate", {}))
+    if args.no_judge:
+        cfg = replace(cfg, judge=False)
+    if cfg.n_stories < 1 or cfg.step_tokens < 1 or cfg.positions < 1 or cfg.compare_position < 0:
+        raise UserError("--n-stories, --step-tokens and --positions must be positive, --compare-position >= 0")
+    models = build(ModelsConfig(), None, given.get("models", {}))
+    validate_models(models)
+    ref = parse_spec(models.reference)
+    judge_spec = parse_spec(models.judge) if cfg.judge else None
+    out = args.out or cache_dir() / "calibration" / (re.sub(r"[^A-Za-z0-9.]+", "_", str(ref)) + ".json")
+    check_output_file(Path(out), force=True)
+    pool = ModelPool(options=models.options())
+    reader = pool.get(ref)
+    judge = pool.get(judge_spec) if judge_spec else None
+    stories = human_stories()[: cfg.n_stories]
+    with Display(args.quiet) as display:
+        result = calibrate(reader, str(ref), stories, cfg, PromptConfig(), judge=judge,
+                           on_story=lambda i: display.update("calibrating", i + 1, len(stories)))
+        atomic_write(Path(out), json.dumps(result, indent=1) + "\n")
+        _out(comparison_markdown(result))
+        display.console.print(f"Calibration written to [bold]{shown(str(out))}[/bold]")
+    return 0
+
+
+# -- self-improvement --------------------------------------------------------------------------
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from storyspace.config import build
+    from storyspace.runs import check_output_file
+    from storyspace.train.pairs import PairConfig, run_pairs, validate_pairs, write_pairs
+
+    check_output_file(args.out, force=args.force)
+    cfg = build(PairConfig(), None, settings(args).get("pairs", {}))
+    validate_pairs(cfg)
+    rows = []
+    for run in args.runs:
+        got = run_pairs(run, cfg)
+        print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
+        rows += got
+    n = write_pairs(rows, args.out)
+    _out(f"{n} pairs written to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from storyspace.config import ModelsConfig, build
+    from storyspace.models.registry import check_device, parse_spec
+    from storyspace.train.orpo import TrainConfig, check_out_free, train_orpo, validate_train
+    from storyspace.train.pairs import read_pairs
+
+    given = settings(args)
+    cfg = build(TrainConfig(), None, given.get("train", {}))
+    validate_train(cfg)
+    models = build(ModelsConfig(), None, given.get("models", {}))
+    check_device(models.device)
+    check_out_free(args.out)
+    parse_spec(models.policy)
+    pairs = read_pairs(args.pairs)
+    with Display(False) as display:
+        summary = train_orpo(pairs, models.policy, args.out, cfg, device=models.device, on_log=display.log)
+    _out(f"trained {summary['steps']} steps on {summary['pairs']} pairs in {summary['train_seconds']} s;"
+         f" model in {args.out} (use --model hf:{args.out})")
+    return 0
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    from storyspace.config import build
+    from storyspace.corpus import read_premises, shipped_premises
+    from storyspace.models.registry import ModelPool
+    from storyspace.runs import check_output_dir
+    from storyspace.train.loop import Loop, LoopConfig, validate_loop
+
+    file_data = _toml(args.config)
+    cfg = build(LoopConfig(), {"explore": file_data} if file_data else None, settings(args).get("loop", {}))
+    validate_loop(cfg)
+    check_output_dir(args.out)
+    premises = read_premises(args.premises) if args.premises else shipped_premises()
+    with Display(False) as display:
+        loop = Loop(args.out, premises, cfg, ModelPool(options=cfg.explore.models.options()),
+                    say=lambda msg: display.say(f"[loop] {msg}"))
+        loop.run()
+    _out((args.out / "iterations.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_export_gguf(args: argparse.Namespace) -> int:
+    from storyspace.models.export import export_gguf
+
+    kind = "lora" if args.lora else "model"
+    out = args.out or args.model_dir / f"{kind}.{args.outtype}.gguf"
+    info = export_gguf(args.model_dir, out, args.outtype, lora=args.lora, base=args.base)
+    use = f"--model llamacpp:{out}" if not args.lora else "a llama.cpp LoRA (llama-cpp-python lora_path)"
+    _out(f"wrote {out} ({info['megabytes']} MB, {info['seconds']} s); use it as {use}")
+    return 0
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from storyspace.config import build
+    from storyspace.corpus import read_premises, shipped_premises
+    from storyspace.eval.run import EvalConfig, Evaluation
+
+    file_data = _toml(args.config)
+    cfg = build(EvalConfig(), {"explore": file_data} if file_data else None, settings(args).get("eval", {}))
+    premises = read_premises(args.premises) if args.premises else shipped_premises()
+    with Display(args.quiet) as display:
+        evaluation = Evaluation(cfg, premises, args.out,
+                                on_progress=lambda p: display.update(p.stage, p.done, p.total, p.note))
+        report = evaluation.run()
+    _out(report.read_text(encoding="utf-8"))
+    return 0
+
+
+def _scoring(args: argparse.Namespace, key: str) -> Any:
+    from storyspace.config import build
+
+    if key == "validate":
+        from storyspace.eval.validate import ValidateConfig
+
+        return build(ValidateConfig(), None, settings(args).get(key, {}))
+    from storyspace.eval.score_file import ScoreConfig
+
+    return build(ScoreConfig(), None, settings(args).get(key, {}))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from storyspace.assemble import check_scorers, scorers
+    from storyspace.eval.score_file import read_rows, score_file
+    from storyspace.models.registry import ModelPool
+
+    cfg = _scoring(args, "score")
+    check_scorers(cfg)
+    rows = read_rows(args.stories)
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a directory: give a file name")
+    readers = scorers(ModelPool(options=cfg.models.options()), cfg)
+    with Display(args.quiet) as display:
+        done = score_file(args.stories, args.out, readers, cfg.step_tokens,
+                          on_row=lambda i, n: display.update("scoring", i, n), rows=rows)
+    errors = sum(1 for r in done if "error" in r)
+    _out(f"scored {len(done) - errors} of {len(done)} stories into {args.out}"
+         + (f" ({errors} with an error field)" if errors else ""))
+    return 0
+
+
+def cmd_validate_value(args: argparse.Namespace) -> int:
+    from storyspace.assemble import check_scorers, scorers
+    from storyspace.corpus import human_stories
+    from storyspace.eval.score_file import score_file
+    from storyspace.eval.validate import hanna_rows, validation_markdown, validation_table
+    from storyspace.models.registry import ModelPool
+    from storyspace.runs import atomic_write
+
+    cfg = _scoring(args, "validate")
+    if cfg.n_stories < 1:
+        raise UserError(f"--n-stories must be positive, got {cfg.n_stories}")
+    check_scorers(cfg.score)
+    rows = hanna_rows(human_stories()[: cfg.n_stories])
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"output path {args.out} is a file, not a directory")
+    readers = scorers(ModelPool(options=cfg.score.models.options()), cfg.score)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
+    with Display(args.quiet) as display:
+        done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", readers, cfg.score.step_tokens,
+                          on_row=lambda i, n: display.update("scoring HANNA human stories", i, n), rows=rows)
+    table = validation_table(done, cfg.min_gap)
+    info = (f"Reader of the value model (a) `{cfg.score.models.reference}`, independent reader (b)"
+            f" `{cfg.score.reader or 'off'}`, steps of {cfg.score.step_tokens} tokens.")
+    text = validation_markdown(table, done, cfg.min_gap, info)
+    atomic_write(args.out / "validate.md", text)
+    atomic_write(args.out / "validate.json", json.dumps(table, indent=1) + "\n")
+    _out(text)
+    return 0
+
+
+def cmd_premises(args: argparse.Namespace) -> int:
+    from storyspace.corpus import shipped_premises
+
+    for i, premise in enumerate(shipped_premises()[: args.limit]):
+        _out(f"{i}\t{premise}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "explore": cmd_explore,
+    "calibrate": cmd_calibrate,
+    "pairs": cmd_pairs,
+    "train": cmd_train,
+    "loop": cmd_loop,
+    "export-gguf": cmd_export_gguf,
+    "eval": cmd_eval,
+    "score": cmd_score,
+    "validate-value": cmd_validate_value,
+    "premises": cmd_premises,
+}
