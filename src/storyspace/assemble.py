@@ -49,7 +49,7 @@ def value_model(
 def independent_reader(
     pool: ModelPool, reader_spec: str, calibration: str, cfg: ValueConfig, prompts: PromptConfig
 ) -> ValueModel:
-    """Judge (b) of ``eval`` and ``score``: the same value function read by another model, with
+    """The independent reader (b) of ``eval`` and ``score``: the same value function read by another model, with
     its own calibration and PMI coherence (the other signals need a judge or an embedder)."""
     return value_model(pool, reader_spec, replace(cfg, coherence="pmi", calibration=calibration), prompts)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storyspace.errors import UserError
-from storyspace.eval.judge import load_prompts, parse_choice, parse_ratings
+from storyspace.eval.judge import JudgeConfig, LLMJudge, expected_rating, load_prompts, parse_choice, parse_ratings
 
 
 def test_parse_ratings() -> None:
@@ -37,4 +37,30 @@ def test_prompts_are_editable_files(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not found"):
         load_prompts(str(tmp_path / "nowhere"))
 
-# The judge against a real server (rubric, both orders): tests/eval/test_run.py, LLM-judge test.
+def test_expected_rating_is_the_mean_under_the_judges_distribution() -> None:
+    import math
+
+    assert expected_rating([0.0] * 10) == pytest.approx(5.5)
+    assert expected_rating([math.log(0.5) if k in (2, 4) else -1e9 for k in range(1, 11)]) == pytest.approx(3.0)
+
+
+PREMISE = "A lighthouse keeper finds a message in a bottle."
+STORY = ("She opened the bottle at dawn. The note was in her own handwriting, dated fifty years ahead. "
+         "She read it twice, then climbed the stairs to light the lamp.")
+OTHER = "Bottle bottle. The the the bottle. Let's write a story about a bottle."
+
+
+@pytest.mark.slow
+def test_the_judge_reads_every_verdict_from_a_real_model(embedded) -> None:  # noqa: ANN001
+    judge = LLMJudge(embedded)
+    rating = judge.rate(PREMISE, STORY)
+    assert rating["parsed"] and rating["method"] == "probabilities"
+    assert all(1.0 <= rating[c] <= 10.0 for c in ("interest", "originality", "coherence", "overall"))
+    pair = judge.compare(PREMISE, STORY, OTHER)
+    assert pair["method"] == "probabilities" and None not in pair["choices"] and 0.0 <= pair["x_score"] <= 1.0
+    # a story against itself: the two orders are the same question, so position bias cancels exactly
+    assert judge.compare(PREMISE, STORY, STORY)["x_score"] == pytest.approx(0.5, abs=1e-6)
+    with pytest.raises(UserError, match="judge method"):
+        LLMJudge(embedded, JudgeConfig(method="vibes"))
+
+# The judge behind a real OpenAI-compatible server inside an eval: tests/eval/test_run.py.

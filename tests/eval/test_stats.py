@@ -36,6 +36,7 @@ def test_welch_matches_scipy_and_permutation_p() -> None:
     assert stats.permutation_p(same, same, resamples=500) == pytest.approx(1.0)
     # a permutation p is never 0: (hits + 1) / (resamples + 1)
     assert stats.permutation_p([10.0] * 4, [0.0] * 4, resamples=99) >= 1 / 100
+    assert math.isnan(stats.permutation_p([1.0], [2.0])) and math.isnan(stats.welch_p([1.0], [2.0]))
 
 
 def test_win_matrix_rates_and_bradley_terry() -> None:

@@ -3,7 +3,6 @@ then loaded by the llama.cpp backend."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,56 +11,50 @@ import pytest
 
 from storyspace.errors import UserError
 from storyspace.models.export import export_gguf
-from storyspace.models.registry import ModelPool, embedded_gguf_path, model_dir, parse_spec
+from storyspace.models.registry import ModelPool, embedded_gguf_path
 
 pytestmark = pytest.mark.slow
 
-MSGS = [{"role": "user", "content": "Write the first sentence of a story about a lighthouse keeper."}]
+
+def mean_logprob(model, prompt: str, text: str) -> float:  # noqa: ANN001
+    [lps] = model.logprobs(prompt, [text])
+    return sum(lps) / len(lps)
 
 
-@pytest.fixture(scope="module")
-def trained_like(tmp_path_factory) -> Path:  # noqa: ANN001
-    """A directory laid out like `storyspace train`'s output: merged weights plus adapter/ (here
-    the base weights and a fresh LoRA, which leaves the weights unchanged)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+def test_exported_gguf_reads_the_trained_models_text_not_the_bases(orpo_trained, embedded) -> None:  # noqa: ANN001
+    from tests.conftest import CHOSEN
 
-    base = model_dir(parse_spec("embedded"))
-    out = tmp_path_factory.mktemp("trained") / "model"
-    shutil.copytree(base, out)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                  task_type="CAUSAL_LM"))
-    peft_model.save_pretrained(out / "adapter")
-    return out
-
-
-def test_merged_model_exports_and_runs_on_llamacpp(trained_like, embedded) -> None:  # noqa: ANN001
-    out = trained_like.parent / "policy.q8_0.gguf"
-    info = export_gguf(trained_like, out, "q8_0")
+    trained, pairs, _ = orpo_trained
+    out = trained.parent / "policy.q8_0.gguf"
+    info = export_gguf(trained, out, "q8_0")
     assert out.is_file() and info["megabytes"] > 50
-    model = ModelPool().get(f"llamacpp:{out}")
-    prompt = model.chat_prompt(MSGS)
-    assert prompt == embedded.chat_prompt(MSGS)  # the chat template travels in the GGUF
-    got = model.sample([prompt], 1, 12, 0.9, [0])[0][0]
+    exported = ModelPool().get(f"llamacpp:{out}")
+    tuned = ModelPool(device="cpu").get(f"hf:{trained}")
+    prompt = exported.chat_prompt(pairs[0]["prompt"])
+    assert prompt == embedded.chat_prompt(pairs[0]["prompt"])  # the chat template travels in the GGUF
+    got = exported.sample([prompt], 1, 12, 0.9, [0])[0][0]
     assert got.text.strip() and len(got.logprobs) > 0
-    # q8_0 of the same weights reads text as the float model does (mean log-prob per token)
-    want = embedded.sample([prompt], 1, 24, 0.0, [0])[0][0]
-    [scored] = model.logprobs(prompt, [want.text])
-    assert abs(sum(scored) / len(scored) - want.mean_logprob) < 0.1
+    # the GGUF reads the chosen text as the trained model does (q8_0 of the same weights), and
+    # unlike the base model, which the training moved away from
+    gguf_lp, tuned_lp, base_lp = (mean_logprob(m, prompt, CHOSEN) for m in (exported, tuned, embedded))
+    assert abs(gguf_lp - tuned_lp) < 0.1, (gguf_lp, tuned_lp)
+    assert gguf_lp > base_lp + 0.5, (gguf_lp, base_lp)
     with pytest.raises(UserError, match="already exists"):
-        export_gguf(trained_like, out, "q8_0")
+        export_gguf(trained, out, "q8_0")
 
 
-def test_lora_adapter_exports(trained_like) -> None:  # noqa: ANN001
+def test_trained_lora_adapter_exports(orpo_trained) -> None:  # noqa: ANN001
     import gguf
+    import numpy as np
 
-    out = trained_like.parent / "lora.f16.gguf"
-    export_gguf(trained_like, out, "f16", lora=True)
+    trained, _, _ = orpo_trained
+    out = trained.parent / "lora.f16.gguf"
+    export_gguf(trained, out, "f16", lora=True)
     reader = gguf.GGUFReader(str(out))
     names = [t.name for t in reader.tensors]
     assert names and all(".lora_" in n for n in names)
+    # LoRA starts with B = 0: a trained adapter has moved it
+    assert any(np.abs(np.asarray(t.data, dtype=np.float32)).max() > 0 for t in reader.tensors if ".lora_b" in t.name)
 
 
 def test_cli_export_gguf_bad_input_is_one_line(tmp_path) -> None:  # noqa: ANN001

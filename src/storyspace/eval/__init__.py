@@ -1,1 +1,2 @@
-"""Evaluation: systems at equal policy-token budgets, three judges, statistics and reports."""
+"""Evaluation: systems at equal policy-token budgets, read three ways (value model, independent reader,
+LLM judge), statistics and reports."""

@@ -1,4 +1,4 @@
-"""Judge (c): an LLM judge through any chat model (an ``openai:`` endpoint in practice).
+"""(c) The LLM judge: any chat model as a judge (an ``openai:`` endpoint in practice).
 
 Rubric ratings (1-10 on interest, originality, coherence, overall) of each story, and pairwise
 A-vs-B preferences asked in both orders so that position bias cancels. The prompts are plain
@@ -9,6 +9,8 @@ a directory given as ``prompts_dir`` overrides any of them. A reply that cannot 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,7 +19,7 @@ from typing import Any
 
 from storyspace.errors import UserError
 from storyspace.flags import flag
-from storyspace.models.base import LanguageModel
+from storyspace.models.base import ChatPrompt, LanguageModel
 
 #: Gemma 3 270M, shipped on PyPI: the default independent reader, a model the search never saw
 GEMMA_READER = "llamacpp:gemma3-270m"
@@ -35,10 +37,17 @@ _PLACEHOLDERS = {"rubric.txt": ("{premise}", "{story}"), "pairwise.txt": ("{prem
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """- ``temperature``: 0 = greedy replies (a judge should not roll dice); ``max_tokens``: reply
-    length; ``prompts_dir``: a directory whose ``system.txt`` / ``rubric.txt`` / ``pairwise.txt``
-    replace the shipped prompts; ``seed``: for servers that sample anyway."""
+    """- ``method``: ``probabilities`` reads each verdict from the judge's own log-probs after an
+      answer prefix (``Interest:`` then " 1".." 10"; ``Answer: Story`` then " A" / " B"): an
+      expected rating and P(A), as G-Eval (Liu et al., 2023) does, so every verdict parses and a
+      small judge's format slips do not matter; ``reply`` parses a greedy free reply; ``auto``:
+      probabilities where the backend renders the chat itself (transformers, llama.cpp, an
+      ``openai:`` server with ``chat = false``), replies on a chat endpoint (no prefix possible).
+    - ``temperature``: 0 = greedy replies (a judge should not roll dice); ``max_tokens``: reply
+      length; ``prompts_dir``: a directory whose ``system.txt`` / ``rubric.txt`` / ``pairwise.txt``
+      replace the shipped prompts; ``seed``: for servers that sample anyway."""
 
+    method: str = "auto"
     temperature: float = 0.0
     max_tokens: int = 48
     prompts_dir: str = field(default="", metadata=flag(
@@ -99,29 +108,78 @@ def parse_choice(text: str) -> str | None:
     return m.group(1).upper()
 
 
+#: what the judge's answer is read from in ``probabilities`` mode
+RATINGS = tuple(range(1, 11))
+CHOICE_PREFIX = "Answer: Story"
+
+
+def expected_rating(logprobs: list[float]) -> float:
+    """Mean rating under the judge's distribution over 1..10 (log-probs of each whole answer)."""
+    top = max(logprobs)
+    weights = [math.exp(x - top) for x in logprobs]
+    return sum(k * w for k, w in zip(RATINGS, weights)) / sum(weights)
+
+
 class LLMJudge:
+    METHODS = ("auto", "probabilities", "reply")
+
     def __init__(self, model: LanguageModel, cfg: JudgeConfig = JudgeConfig()) -> None:
+        if cfg.method not in self.METHODS:
+            raise UserError(f"judge method must be one of {', '.join(self.METHODS)}, got {cfg.method!r}")
         self.model = model
         self.cfg = cfg
         self.prompts = load_prompts(cfg.prompts_dir)
 
-    def _ask(self, user: str) -> str:
-        prompt = self.model.chat_prompt([{"role": "system", "content": self.prompts.system},
-                                         {"role": "user", "content": user}])
+    def _prompt(self, user: str) -> str:
+        return self.model.chat_prompt([{"role": "system", "content": self.prompts.system},
+                                       {"role": "user", "content": user}])
+
+    def reads_probabilities(self, prompt: str) -> bool:
+        """Whether verdicts come from log-probs: a prefix can follow the prompt (not a chat endpoint)."""
+        if self.cfg.method == "auto":
+            return not isinstance(prompt, ChatPrompt)
+        return self.cfg.method == "probabilities"
+
+    def _reply(self, prompt: str) -> str:
         sample = self.model.sample([prompt], 1, self.cfg.max_tokens, self.cfg.temperature, [self.cfg.seed])[0][0]
         return sample.text
 
     def rate(self, premise: str, story: str) -> dict[str, Any]:
-        """{criterion: rating} for the criteria parsed, ``parsed`` (all four found), ``raw``."""
-        raw = self._ask(self.prompts.rubric.format(premise=premise, story=story))
-        ratings = parse_ratings(raw)
-        return {**ratings, "parsed": all(c in ratings for c in CRITERIA), "raw": raw}
+        """{criterion: rating} for the criteria read, ``parsed`` (all four), ``method`` and ``raw``
+        (the reply, or each criterion's probabilities over 1..10)."""
+        prompt = self._prompt(self.prompts.rubric.format(premise=premise, story=story))
+        if not self.reads_probabilities(prompt):
+            raw = self._reply(prompt)
+            ratings = parse_ratings(raw)
+            return {**ratings, "parsed": all(c in ratings for c in CRITERIA), "method": "reply", "raw": raw}
+        out: dict[str, Any] = {}
+        dists = {}
+        for c in CRITERIA:
+            lps = [sum(x) for x in self.model.logprobs(str(prompt) + f"{c.capitalize()}:", [f" {k}\n" for k in RATINGS])]
+            out[c] = round(expected_rating(lps), 4)
+            top = max(lps)
+            total = sum(math.exp(x - top) for x in lps)
+            dists[c] = [round(math.exp(x - top) / total, 4) for x in lps]
+        return {**out, "parsed": True, "method": "probabilities", "raw": json.dumps(dists)}
+
+    def _p_a(self, prompt: str) -> float:
+        """P(the judge answers A) among A and B after the answer prefix."""
+        a, b = (sum(x) for x in self.model.logprobs(str(prompt) + CHOICE_PREFIX, [" A", " B"]))
+        return 1.0 / (1.0 + math.exp(b - a))
 
     def compare(self, premise: str, story_x: str, story_y: str) -> dict[str, Any]:
-        """x against y in both orders: ``x_score`` = share of the parsed orders that preferred x
-        (None when neither order parsed), the choices, and the raw replies."""
-        first = self._ask(self.prompts.pairwise.format(premise=premise, story_a=story_x, story_b=story_y))
-        second = self._ask(self.prompts.pairwise.format(premise=premise, story_a=story_y, story_b=story_x))
+        """x against y in both orders: ``x_score`` = how much the judge preferred x, averaged over
+        the orders that gave a verdict (None when neither did), the choices, and the raw replies
+        (or P(A) of each order)."""
+        p1 = self._prompt(self.prompts.pairwise.format(premise=premise, story_a=story_x, story_b=story_y))
+        p2 = self._prompt(self.prompts.pairwise.format(premise=premise, story_a=story_y, story_b=story_x))
+        if self.reads_probabilities(p1):
+            a1, a2 = self._p_a(p1), self._p_a(p2)
+            c1, c2 = ("A" if a1 >= 0.5 else "B"), ("A" if a2 >= 0.5 else "B")
+            return {"x_score": round((a1 + (1.0 - a2)) / 2.0, 4), "choices": [c1, c2],
+                    "raw": [f"P(A) = {a1:.4f}", f"P(A) = {a2:.4f}"], "method": "probabilities",
+                    "position_bias": c1 == c2}
+        first, second = self._reply(p1), self._reply(p2)
         c1, c2 = parse_choice(first), parse_choice(second)
         votes = []
         if c1 is not None:
@@ -133,4 +191,5 @@ class LLMJudge:
             "choices": [c1, c2],
             "raw": [first, second],
             "position_bias": c1 is not None and c1 == c2,  # same letter both times: position, not story
+            "method": "reply",
         }

@@ -123,7 +123,7 @@ def report_markdown(
         f"{n_premises} premises × {len(systems)} systems; budget **{budget.tokens} policy tokens per story**"
         f" (one unit = one whole single-pass story = {budget.depth} steps × {budget.passage_cost} tokens ="
         f" {budget.unit}); policy `{e.models.policy_spec}`, value model reader `{e.models.reference}`"
-        f" (judge a), independent reader `{cfg.reader or 'off'}` (judge b), LLM judge `{cfg.llm_judge or 'off'}`"
+        f" (a), independent reader `{cfg.reader or 'off'}` (b), LLM judge `{cfg.llm_judge or 'off'}` (c)"
         f" (judge c). Search: {e.search.children} children, {e.search.parallel_leaves} leaves per round,"
         f" {e.search.selection} c={e.search.c_explore}; beam k = {cfg.beam_k}; seed {e.seed}.",
         "",
@@ -171,7 +171,7 @@ def report_markdown(
     tokens = curve_points(records, "policy_tokens")
     mults = sorted({m for c in curves.values() for m in c})
     if mults:
-        lines += ["## Best story value (judge a) vs budget", "",
+        lines += ["## Best story value (value model, a) vs budget", "",
                   "Mean over premises of the value of the story each system returns with m units of budget"
                   " (in brackets: the policy tokens it actually spent, mean).", "",
                   "| system | " + " | ".join(f"{m}x ({m * budget.unit} tok)" for m in mults) + " |",

@@ -5,10 +5,10 @@ comparison), so that a killed evaluation re-run with the same ``--out`` goes on 
 Layout of an eval directory::
 
     eval.json             settings, premises, status
-    stories/P.SYSTEM.json one story of one system for premise P, with judge (a)
+    stories/P.SYSTEM.json one story of one system for premise P, with the value model's reading (a)
     trees/P.mcts.json     the search tree behind an mcts story
-    reader/P.SYSTEM.json  judge (b): the story read by the independent reader
-    llm/...               judge (c): rubric ratings and pairwise comparisons
+    reader/P.SYSTEM.json  (b): the story read by the independent reader
+    llm/...               (c) the LLM judge: rubric ratings and pairwise comparisons
     stories.jsonl         every story with all its scores (written at the end)
     report.md, value_distributions.png, budget_curve.png
 """
@@ -36,6 +36,7 @@ from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.runs import atomic_write, check_output_dir, package_versions, read_json_object
 from storyspace.seeding import derive_seed
 from storyspace.search.budget import Budget
+from storyspace.story import Story
 from storyspace.value.model import ValueModel
 
 EVAL_FILE = "eval.json"
@@ -53,9 +54,9 @@ class EvalConfig:
       whole single-pass story (``depth * step_tokens``, plus plan tokens with plans).
     - ``curve``: budgets, in units, of the "best value vs budget" curve (those within the budget).
     - ``beam_k``: expansions per beam; the width follows from the budget.
-    - ``reader``: judge (b), the independent reader; "" turns it off. ``reader_calibration``:
+    - ``reader``: (b), the independent reader; "" turns it off. ``reader_calibration``:
       ``auto`` = the shipped calibration of that reader, or a ``storyspace calibrate`` JSON.
-    - ``llm_judge``: judge (c), any model spec (``openai:URL#MODEL``); "" = off.
+    - ``llm_judge``: (c), the LLM judge: any model spec (``openai:URL#MODEL``); "" = off.
     - ``explore``: search, policy, value model, models and prompts (as ``storyspace explore``).
     """
 
@@ -175,14 +176,14 @@ class Evaluation:
 
     # -- models --------------------------------------------------------------------------------
     def value_model(self) -> ValueModel:
-        """Judge (a): the search's own value model (frozen reference reader)."""
+        """(a): the search's own value model (frozen reference reader)."""
         if self._value_model is None:
             e = self.cfg.explore
             self._value_model = value_model(self.pool, e.models.reference, e.value, e.prompts, e.models.judge)
         return self._value_model
 
     def reader_model(self) -> ValueModel:
-        """Judge (b): the same value function read by another model (PMI coherence)."""
+        """(b): the independent reader, the same value function read by another model (PMI coherence)."""
         e = self.cfg.explore
         return independent_reader(self.pool, self.cfg.reader, self.cfg.reader_calibration, e.value, e.prompts)
 
@@ -215,7 +216,7 @@ class Evaluation:
             "policy": policy_spec,
             "passages": [x.step.get("passage", "") for x in run.expansions],
             "plans": [x.step.get("plan", "") for x in run.expansions],
-            "story": "\n\n".join(x.step.get("passage", "") for x in run.expansions if x.step.get("passage")),
+            "story": Story.from_steps(premise, [x.step for x in run.expansions]).text(),
             "value": summarize_breakdowns(breakdowns),
             "breakdowns": breakdowns,
             "budget_tokens": budget.tokens,
@@ -242,9 +243,9 @@ class Evaluation:
         self.on_progress(EvalProgress("stories", total, total))
         return out
 
-    # -- judges --------------------------------------------------------------------------------
+    # -- readings ------------------------------------------------------------------------------
     def read_stories(self, records: list[dict[str, Any]]) -> None:
-        """Judge (b) for every story (adds ``reader`` to each record)."""
+        """(b), the independent reader, for every story (adds ``reader`` to each record)."""
         if not self.cfg.reader:
             return
         vm = None
@@ -263,7 +264,7 @@ class Evaluation:
         self.on_progress(EvalProgress("reader", len(records), len(records)))
 
     def llm_judge(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Judge (c): rubric ratings of every story and pairwise comparisons of every two systems
+        """(c), the LLM judge: rubric ratings of every story and pairwise comparisons of every two systems
         on each premise, both orders (adds ``llm`` to each record; returns the comparisons)."""
         if not self.cfg.llm_judge:
             return []

@@ -1,8 +1,8 @@
 """``storyspace score``: score a JSONL file of stories as a user would score their own drafts.
 
 Each input line is a JSON object with ``prompt`` and ``story``; each output line is that object
-with ``value`` (judge a: story value = mean and minimum step value, and each component's mean),
-``reader`` (judge b) and ``llm`` (judge c) when those judges are given, or with an ``error`` when
+with ``value`` ((a) the value model: story value = mean and minimum step value, and each component's mean),
+``reader`` ((b) the independent reader) and ``llm`` ((c) the LLM judge) when they are on, or with an ``error`` when
 the row cannot be scored (the other rows go on). The output is written line by line; a run that
 was stopped continues after the rows already in the output.
 """
@@ -78,27 +78,27 @@ def read_rows(path: Path) -> list[dict[str, Any] | str]:
     return rows
 
 
-def score_row(row: dict[str, Any], judges: Scorers, step_tokens: int) -> dict[str, Any]:
+def score_row(row: dict[str, Any], scorers: Scorers, step_tokens: int) -> dict[str, Any]:
     prompt, story = row.get("prompt"), row.get("story")
     if not isinstance(prompt, str) or not isinstance(story, str):
         return {**row, "error": "needs string fields 'prompt' and 'story'"}
     try:
-        a = score_story(judges.value, prompt, story, step_tokens)
+        a = score_story(scorers.value, prompt, story, step_tokens)
     except UserError as exc:
         return {**row, "error": str(exc)}
     out = {**row, "value": a["summary"], "step_values": [b["value"] for b in a["breakdowns"]]}
-    if judges.reader is not None:
-        b = score_passages(judges.reader, prompt.strip(), a["steps"])
+    if scorers.reader is not None:
+        b = score_passages(scorers.reader, prompt.strip(), a["steps"])
         out["reader"] = summarize_breakdowns(b)
-    if judges.llm is not None:
-        out["llm"] = judges.llm.rate(prompt.strip(), story.strip())
+    if scorers.llm is not None:
+        out["llm"] = scorers.llm.rate(prompt.strip(), story.strip())
     return out
 
 
 def score_file(
     src: Path,
     out: Path,
-    judges: Scorers,
+    scorers: Scorers,
     step_tokens: int,
     on_row: Callable[[int, int], None] | None = None,
     rows: list[dict[str, Any] | str] | None = None,
@@ -125,7 +125,7 @@ def score_file(
             if on_row is not None:
                 on_row(i, len(rows))
             row = rows[i]
-            scored = {"error": row} if isinstance(row, str) else score_row(row, judges, step_tokens)
+            scored = {"error": row} if isinstance(row, str) else score_row(row, scorers, step_tokens)
             fh.write(json.dumps(scored) + "\n")
             fh.flush()
             done.append(scored)

@@ -1,6 +1,6 @@
 """Score any story with a value model: cut it into steps, value each step in context, summarise.
 
-Used for judge (a) (the search's own value model) and judge (b) (the same value function read by
+Used for (a) the search's own value model and (b) the independent reader (the same value function read by
 an independent model) of ``storyspace eval``, and by ``storyspace score`` / ``validate-value``.
 """
 

@@ -71,11 +71,12 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
 
 def permutation_p(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: int = 10000) -> float:
     """Two-sided permutation test of the difference in means (``scipy.stats.permutation_test``;
-    exact when there are fewer distinct splits than ``resamples``, else (hits + 1) / (resamples + 1))."""
+    exact when there are fewer distinct splits than ``resamples``, else (hits + 1) / (resamples + 1));
+    nan with fewer than two values a side (as ``welch_p``)."""
     from scipy import stats
 
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.size == 0 or y.size == 0:
+    if x.size < 2 or y.size < 2:
         return math.nan
 
     def mean_difference(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:

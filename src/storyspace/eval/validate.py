@@ -81,7 +81,7 @@ def validation_markdown(table: Sequence[dict[str, Any]], rows: Sequence[dict[str
         (info + " " if info else "") + f"{len(rows) - errors} stories scored ({errors} could not be). "
         f"rho: Spearman, 95% bootstrap CI; agreement: share of story pairs whose human ratings differ by "
         f">= {min_gap:g} point that the component orders as the humans did (ties half). "
-        "`value.*` = judge (a), the search's value model; `reader.*` = judge (b), the independent reader.",
+        "`value.*` = (a), the search's value model; `reader.*` = (b), the independent reader.",
         "",
         "| component | human rating | n | Spearman rho [95% CI] | pairwise agreement (pairs) |",
         "|---|---|---|---|---|",

@@ -19,7 +19,7 @@ from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import load_run
 from storyspace.search.tree import Tree
-from storyspace.story import Step, Story, passage_messages
+from storyspace.story import Story, passage_messages
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
         chosen, rejected = best.step.get("passage", ""), worst.step.get("passage", "")
         if margin < pair_cfg.min_margin or not chosen or similarity(chosen, rejected) >= pair_cfg.max_similarity:
             continue
-        story = Story(premise, tuple(Step.from_dict(s) for s in tree.steps(node.id)))
+        story = Story.from_steps(premise, tree.steps(node.id))
         out.append(
             {
                 "prompt": passage_messages(story, cfg.prompts),

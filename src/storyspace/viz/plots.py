@@ -97,7 +97,7 @@ def plot_budget_curve(curves: dict[str, dict[int, list[float]]], unit: int, path
         ax.set_xticks(ticks, [f"{m}x" for m in ticks])
         ax.minorticks_off()
     ax.set_xlabel(f"budget (units of {unit} policy tokens = one single-pass story)")
-    ax.set_ylabel("story value (judge a)")
+    ax.set_ylabel("story value (value model, a)")
     ax.set_title("best value found vs budget")
     ax.legend(fontsize=8)
     fig.tight_layout()
