@@ -158,7 +158,7 @@ def test_explore_end_to_end_writes_the_run_directory(tmp_path) -> None:  # noqa:
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_ends_with_the_same_tree(tmp_path) -> None:  # noqa: ANN001
+def test_kill_9_or_ctrl_c_then_resume_ends_with_the_same_tree(tmp_path) -> None:  # noqa: ANN001
     args = ["--seed", "5", "--simulations", "6", "--depth", "3", "--children", "2", "--step-tokens", "16",
             "--parallel-leaves", "1", "--quiet"]
     premise = "A cartographer maps a city that rearranges itself every night."
@@ -193,3 +193,25 @@ def test_kill_9_then_resume_ends_with_the_same_tree(tmp_path) -> None:  # noqa: 
     assert (killed / "story.md").read_text() == (whole / "story.md").read_text()
     meta = json.loads((killed / "run.json").read_text())
     assert meta["status"] == "finished" and len(meta["timings"]["sessions"]) == 2
+
+    # Ctrl-C: exit 130, one line naming the run directory, tree.html on disk; it resumes alike
+    stopped = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, "-m", "storyspace.cli", "explore", premise, "--out", str(stopped), *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads((stopped / "tree.json").read_text())["simulations"] >= 2:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert f"saved in {stopped}" in last and f"--resume {stopped}" in last
+    assert (stopped / "tree.html").is_file()
+    assert run_cli("explore", "--resume", str(stopped)).returncode == 0
+    assert json.loads((stopped / "tree.json").read_text()) == a

@@ -83,20 +83,11 @@ def test_eval_end_to_end_then_resume(tmp_path: Path, eval_pool) -> None:  # noqa
 
 
 @pytest.mark.slow
-def test_eval_with_an_llm_judge_on_a_real_server(tmp_path: Path, eval_pool) -> None:  # noqa: ANN001
-    from storyspace.models.local_server import LlamaServer
-
-    from storyspace.models.openai import OpenAIConfig
-    from storyspace.models.registry import BackendOptions
-
-    # the server renders nothing itself here (chat = false): the judge's verdicts are read from
-    # its log-probs after an answer prefix (echo scoring; SmolLM2 needs the BOS realignment)
-    pool = ModelPool(options=BackendOptions(device="cpu", openai=OpenAIConfig(chat=False, score_prefix="<|im_start|>")))
-    with LlamaServer(log=tmp_path / "server.log") as server:
-        cfg = tiny(systems=("single", "best-of-n"), n_premises=1, reader="", llm_judge=server.spec,
-                   judge=JudgeConfig(max_tokens=24))
-        out = tmp_path / "eval"
-        text = Evaluation(cfg, PREMISES, out, pool).run().read_text()
+def test_eval_with_an_llm_judge_reads_every_verdict(tmp_path: Path, eval_pool) -> None:  # noqa: ANN001
+    # an in-process judge renders the chat itself: verdicts come from its probabilities
+    cfg = tiny(systems=("single", "best-of-n"), n_premises=1, reader="", llm_judge="embedded")
+    out = tmp_path / "eval"
+    text = Evaluation(cfg, PREMISES, out, eval_pool).run().read_text()
     assert "(c) LLM judge, pairwise A/B** (1 comparisons; 0 unparsed answers" in text
     assert "LLM rubric replies parsed in full: 2/2" in text
     rows = [json.loads(x) for x in (out / "stories.jsonl").read_text().splitlines()]
@@ -107,3 +98,20 @@ def test_eval_with_an_llm_judge_on_a_real_server(tmp_path: Path, eval_pool) -> N
     pair = json.loads((out / "llm" / "p00.pair.single.vs.best-of-n.json").read_text())
     assert len(pair["raw"]) == 2 and pair["x"] == "single"  # asked in both orders
     assert None not in pair["choices"] and 0.0 <= pair["x_score"] <= 1.0
+
+
+@pytest.mark.slow
+def test_an_llm_judge_behind_a_chat_endpoint_answers_in_replies(tmp_path: Path) -> None:
+    from storyspace.eval.judge import LLMJudge
+    from storyspace.models.local_server import LlamaServer
+    from storyspace.models.openai import OpenAIConfig, OpenAIModel
+
+    with LlamaServer(log=tmp_path / "server.log") as server:
+        judge = LLMJudge(OpenAIModel(server.spec, server.spec.split(":", 1)[1], OpenAIConfig()),
+                         JudgeConfig(max_tokens=24))
+        rating = judge.rate(PREMISES[0], "She read the message twice and climbed the stairs.")
+        pair = judge.compare(PREMISES[0], "She read the message twice.", "The bottle was empty.")
+    assert rating["method"] == "reply" and rating["raw"].strip() and isinstance(rating["parsed"], bool)
+    assert all(1 <= rating[c] <= 10 for c in CRITERIA if c in rating)
+    # the pairwise question is answered with a letter first, which the reply parser reads
+    assert pair["method"] == "reply" and len(pair["raw"]) == 2 and None not in pair["choices"]
