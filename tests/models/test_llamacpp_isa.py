@@ -35,7 +35,9 @@ def test_classify_reads_the_extension_of_each_instruction() -> None:
     assert classify("vmovdqu8", "(%rax),%zmm1{%k1}{z}") == {"avx512"}
     assert classify("vaddps", "%xmm17,%xmm1,%xmm2") == {"avx512"}
     assert classify("vaddps", "(%rax){1to8},%ymm1,%ymm2") == {"avx512", "avx"}
-    assert classify("vpdpbusd", "%ymm1,%ymm2,%ymm3") == {"avx_vnni", "avx2"}
+    assert classify("vpdpbusd", "%ymm1,%ymm2,%ymm3", vex=True) == {"avx_vnni", "avx2"}
+    assert classify("vpdpbusd", "%ymm1,%ymm2,%ymm3") == {"avx512", "avx2"}  # no {vex}: the EVEX form
+    assert extensions_in(["  10:\t{vex} vpdpbusd %ymm1,%ymm2,%ymm3"]) == {"avx_vnni", "avx2"}
     assert classify("vfmadd231ps", "%ymm1,%ymm2,%ymm3") == {"fma", "avx"}
     assert classify("vpaddd", "%ymm1,%ymm2,%ymm3") == {"avx2"}
     assert classify("vpaddd", "%xmm1,%xmm2,%xmm3") == set()  # AVX-128 integer: in every AVX CPU

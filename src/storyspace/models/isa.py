@@ -41,15 +41,17 @@ CPU_FLAG = {
 }
 
 
-def classify(mnemonic: str, operands: str) -> set[str]:
-    """The extensions one disassembled instruction (AT&T syntax) needs."""
+def classify(mnemonic: str, operands: str, vex: bool = False) -> set[str]:
+    """The extensions one disassembled instruction (AT&T syntax) needs; ``vex``: objdump marked it
+    ``{vex}`` (it does so for the VEX form of an instruction that also has an EVEX form, such as
+    AVX-VNNI's ``vpdpbusd``; unmarked, that one is AVX-512 VNNI)."""
     out: set[str] = set()
     if _AMX.match(mnemonic):
         out.add("amx")
     if _AVX512_REG.search(operands):  # zmm, opmask, high registers, EVEX broadcast / rounding
         out.add("avx512")
     elif _VNNI.match(mnemonic):
-        out.add("avx_vnni")
+        out.add("avx_vnni" if vex else "avx512")
     if _FMA.match(mnemonic):
         out.add("fma")
     if _F16C.match(mnemonic):
@@ -68,10 +70,12 @@ def extensions_in(lines: Iterable[str]) -> set[str]:
         parts = line.split("\t")
         if len(parts) < 2 or not parts[0].rstrip().endswith(":"):
             continue
-        insn = parts[1].replace("{vex}", "").strip().split(None, 1)
+        text = parts[1].strip()
+        vex = text.startswith("{vex}")
+        insn = text.replace("{vex}", "").replace("{evex}", "").strip().split(None, 1)
         if not insn:
             continue
-        used |= classify(insn[0], insn[1] if len(insn) > 1 else "")
+        used |= classify(insn[0], insn[1] if len(insn) > 1 else "", vex)
     return used
 
 
