@@ -40,7 +40,21 @@ def test_validate_value_and_score_commands(tmp_path: Path, capsys) -> None:  # n
     assert main([*args, "--reader", "none"]) == 0
     text = capsys.readouterr().out
     assert "| value.value_mean | Surprise | 4 |" in text and (out / "validate.md").read_text().strip() == text.strip()
-    assert len(json.loads((out / "validate.json").read_text())) == 12  # 6 components x 2 ratings
+    hanna = json.loads((out / "validate.json").read_text())["hanna"]
+    assert set(hanna) == {"Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity"}
+    assert set(hanna["Surprise"]["value.value_mean"]) == {"agreement", "rho", "pairs"}
+    assert (out / "validate.png").stat().st_size > 1000
+    # the contrast suite on two stories: every corruption type at story and step level
+    out2 = tmp_path / "contrast"
+    assert main(["validate-value", "--suite", "contrast", "--contrast-stories", "2", "--contrast-words", "80", "--out", str(out2),
+                 "--reference", "llamacpp:embedded", "--step-tokens", "48", "--reader", "none", "--quiet"]) == 0
+    contrast = json.loads((out2 / "validate.json").read_text())["contrast"]
+    from storyspace.eval.contrast import CORRUPTIONS
+
+    for level in ("story", "step"):
+        assert set(contrast[level]) == set(CORRUPTIONS)
+        assert all(v["pairs"] == 2 and 0.0 <= v["agreement"] <= 1.0 for v in contrast[level].values())
+    assert "contrast suite" in capsys.readouterr().out
     # scoring your own stories, judge (b) included
     src = tmp_path / "mine.jsonl"
     src.write_text(json.dumps({"prompt": "A cat learns to read.", "story": "The cat opened the book. It read the "

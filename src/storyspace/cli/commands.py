@@ -256,16 +256,23 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.assemble import check_scorers, scorers
     from storyspace.corpus import human_stories
+    from storyspace.eval import contrast
     from storyspace.eval.score_file import score_file
-    from storyspace.eval.validate import hanna_rows, validation_markdown, validation_table
+    from storyspace.eval.validate import (
+        contrast_markdown,
+        hanna_json,
+        hanna_rows,
+        validation_markdown,
+        validation_table,
+    )
     from storyspace.models.registry import ModelPool
     from storyspace.runs import atomic_write
+    from storyspace.viz.plots import plot_validation
 
     cfg = _scoring(args, "validate")
-    if cfg.n_stories < 1:
-        raise UserError(f"--n-stories must be positive, got {cfg.n_stories}")
+    if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1:
+        raise UserError("--n-stories, --contrast-stories and --contrast-words must be positive")
     check_scorers(cfg.score)
-    rows = hanna_rows(human_stories()[: cfg.n_stories])
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"output path {args.out} is a file, not a directory")
     readers = scorers(ModelPool(options=cfg.score.models.options()), cfg.score)
@@ -273,15 +280,36 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
-    with Display(args.quiet) as display:
-        done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", readers, cfg.score.step_tokens,
-                          on_row=lambda i, n: display.update("scoring HANNA human stories", i, n), rows=rows)
-    table = validation_table(done, cfg.min_gap)
+    texts, result = [], {}
     info = (f"Reader of the value model (a) `{cfg.score.models.reference}`, independent reader (b)"
             f" `{cfg.score.reader or 'off'}`, steps of {cfg.score.step_tokens} tokens.")
-    text = validation_markdown(table, done, cfg.min_gap, info)
+    step_tokens = cfg.score.step_tokens
+    with Display(args.quiet) as display:
+        if cfg.suite in ("hanna", "all"):
+            done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", readers, step_tokens,
+                              on_row=lambda i, n: display.update("HANNA human stories", i, n),
+                              rows=hanna_rows(human_stories()[: cfg.n_stories]))
+            table = validation_table(done, cfg.min_gap)
+            texts.append(validation_markdown(table, done, cfg.min_gap, info))
+            result["hanna"] = hanna_json(table)
+        if cfg.suite in ("contrast", "all"):
+            stories = contrast.shortened(human_stories()[: cfg.contrast_stories], cfg.contrast_words)
+            scored = score_file(args.out / "contrast_stories.jsonl", args.out / "contrast_scored.jsonl", readers,
+                                step_tokens, on_row=lambda i, n: display.update("contrast: stories", i, n),
+                                rows=contrast.story_rows(stories, cfg.seed))
+            cases = contrast.step_cases(stories, step_tokens, readers.value.reader.count_tokens, cfg.seed)
+            steps = []
+            for i, case in enumerate(cases):
+                display.update("contrast: steps", i, len(cases))
+                steps.append(contrast.score_step_case(readers.value, case))
+            display.update("contrast: steps", len(cases), len(cases))
+            atomic_write(args.out / "contrast_steps.jsonl", "".join(json.dumps(s) + "\n" for s in steps))
+            result["contrast"] = contrast.contrast_table(scored, steps)
+            texts.append(contrast_markdown(result["contrast"], len(stories), len(steps)))
+    text = "\n".join(texts)
     atomic_write(args.out / "validate.md", text)
-    atomic_write(args.out / "validate.json", json.dumps(table, indent=1) + "\n")
+    atomic_write(args.out / "validate.json", json.dumps(result, indent=1) + "\n")
+    plot_validation(result.get("hanna"), result.get("contrast"), args.out / "validate.png")
     _out(text)
     return 0
 

@@ -16,13 +16,24 @@ from storyspace.eval.score_file import SCORE_SKIP, ScoreConfig
 from storyspace.flags import flag
 
 
+SUITES = ("hanna", "contrast", "all")
+
+
 @dataclass(frozen=True)
 class ValidateConfig:
     """- ``n_stories``: how many of the 96 HANNA human stories; ``min_gap``: least human rating
     gap of a compared pair; ``score``: how each story is read (as ``storyspace score``)."""
 
+    suite: str = field(default="hanna", metadata=flag(
+        "--suite", "hanna: human ratings; contrast: originals vs corrupted versions; all: both",
+        choices=SUITES))
     n_stories: int = field(default=96, metadata=N_STORIES)
+    contrast_stories: int = field(default=24, metadata=flag(
+        "--contrast-stories", "HANNA stories the contrast suite corrupts (9 versions each)"))
+    contrast_words: int = field(default=160, metadata=flag(
+        "--contrast-words", "the contrast suite reads each story's opening: whole sentences up to this many words"))
     min_gap: float = field(default=1.0, metadata=flag("--min-gap", "least human rating gap of a compared pair"))
+    seed: int = field(default=0, metadata=flag("--seed", "seed of the corruptions"))
     score: ScoreConfig = field(default_factory=ScoreConfig)
 
 
@@ -42,7 +53,8 @@ COMPONENTS = (
     ("reader", "coherence"),
     ("reader", "surprisal"),
 )
-HUMAN = (("human_surprise", "Surprise"), ("human_coherence", "Coherence"))
+HUMAN = (("human_relevance", "Relevance"), ("human_coherence", "Coherence"), ("human_empathy", "Empathy"),
+         ("human_surprise", "Surprise"), ("human_engagement", "Engagement"), ("human_complexity", "Complexity"))
 
 
 def hanna_rows(stories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,6 +76,8 @@ def validation_table(rows: Sequence[dict[str, Any]], min_gap: float = 1.0, seed:
             continue
         comp = [float(r[block][key]) for r in have]
         for human_key, human_name in HUMAN:
+            if not all(human_key in r for r in have):
+                continue
             hum = [float(r[human_key]) for r in have]
             rho, lo, hi = stats.spearman_ci(comp, hum, seed=seed)
             agree, pairs = stats.pairwise_agreement(comp, hum, min_gap)
@@ -91,4 +105,34 @@ def validation_markdown(table: Sequence[dict[str, Any]], rows: Sequence[dict[str
             f"| {t['component']} | {t['human']} | {t['n']} | {t['rho']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}] "
             f"| {t['agreement']:.3f} ({t['pairs']}) |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def hanna_json(table: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{criterion: {component: {"agreement", "rho", "pairs"}}}`` (the story value is
+    ``value.value_mean``)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for t in table:
+        out.setdefault(t["human"], {})[t["component"]] = {"agreement": t["agreement"], "rho": t["rho"],
+                                                          "pairs": t["pairs"]}
+    return out
+
+
+def contrast_markdown(table: dict[str, dict[str, dict]], n_stories: int, n_steps: int) -> str:
+    from storyspace.eval.contrast import CORRUPTIONS
+
+    lines = [
+        "# The value model vs corrupted stories (contrast suite)",
+        "",
+        f"{n_stories} HANNA human stories (their openings), each against 8 corrupted versions (story value `value.value_mean`), and"
+        f" at {n_steps} story positions the true next step against 8 corrupted steps (step value). Agreement: share"
+        " of pairs where the original scored higher (ties half); the target is >= 0.95 for every type.",
+        "",
+        "| corruption | story level (pairs) | step level (pairs) |",
+        "|---|---|---|",
+    ]
+    for kind in CORRUPTIONS:
+        s, t = table["story"].get(kind, {}), table["step"].get(kind, {})
+        lines.append(f"| {kind} | {s.get('agreement', float('nan')):.3f} ({s.get('pairs', 0)}) |"
+                     f" {t.get('agreement', float('nan')):.3f} ({t.get('pairs', 0)}) |")
     return "\n".join(lines) + "\n"

@@ -103,3 +103,33 @@ def plot_budget_curve(curves: dict[str, dict[int, list[float]]], unit: int, path
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_validation(hanna: dict[str, dict[str, dict]] | None, contrast: dict[str, dict[str, dict]] | None,
+                    path: Path, component: str = "value.value_mean") -> None:
+    """Left: pairwise agreement of the story value with each human rating (HANNA); right: how
+    often the original beats each corruption (contrast suite), story and step level."""
+    plt = _pyplot()
+    panels = [p for p in (("hanna", hanna), ("contrast", contrast)) if p[1]]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(6 * max(1, len(panels)), 3.6), squeeze=False)
+    for ax, (name, data) in zip(axes[0], panels):
+        if name == "hanna":
+            crit = [c for c in data if component in data[c]]
+            ax.bar(crit, [data[c][component]["agreement"] for c in crit], color="#4a8")
+            ax.set_title(f"HANNA: {component} vs human ratings")
+            ax.set_ylabel("pairwise agreement")
+            ax.tick_params(axis="x", rotation=30)
+        else:
+            kinds = list(data["story"])
+            xs = range(len(kinds))
+            ax.bar([x - 0.2 for x in xs], [data["story"][k]["agreement"] for k in kinds], 0.4, label="story")
+            ax.bar([x + 0.2 for x in xs], [data["step"][k]["agreement"] for k in kinds], 0.4, label="step")
+            ax.set_xticks(list(xs), kinds, rotation=30)
+            ax.axhline(0.95, color="#a33", lw=1, ls="--", label="target 0.95")
+            ax.set_title("contrast: original preferred over corruption")
+            ax.legend(fontsize=8)
+        ax.axhline(0.5, color="#888", lw=1, ls=":")
+        ax.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
