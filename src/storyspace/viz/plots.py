@@ -127,7 +127,7 @@ def plot_validation(hanna: dict[str, dict[str, dict]] | None, contrast: dict[str
             ax.set_xticks(list(xs), kinds, rotation=30)
             ax.axhline(0.95, color="#a33", lw=1, ls="--", label="target 0.95")
             ax.set_title("contrast: original preferred over corruption")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="lower left")
         ax.axhline(0.5, color="#888", lw=1, ls=":")
         ax.set_ylim(0, 1)
     fig.tight_layout()
