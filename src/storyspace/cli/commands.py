@@ -101,20 +101,19 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 # -- calibrate ---------------------------------------------------------------------------------
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from storyspace.config import ModelsConfig, build, validate_models
+    from storyspace.config import ModelsConfig, validate_models
     from storyspace.corpus import human_stories
     from storyspace.models.registry import ModelPool, cache_dir, parse_spec
     from storyspace.runs import atomic_write, check_output_file
     from storyspace.story import PromptConfig
     from storyspace.value.calibrate import CalibrateConfig, calibrate, comparison_markdown
 
-    given = settings(args)
-    cfg = build(CalibrateConfig(), None, given.get("calibrate", {}))
+    cfg = _configured(args, CalibrateConfig(), "calibrate")
     if args.no_judge:
         cfg = replace(cfg, judge=False)
     if cfg.n_stories < 1 or cfg.step_tokens < 1 or cfg.positions < 1 or cfg.compare_position < 0:
         raise UserError("--n-stories, --step-tokens and --positions must be positive, --compare-position >= 0")
-    models = build(ModelsConfig(), None, given.get("models", {}))
+    models = _configured(args, ModelsConfig(), "models")
     validate_models(models)
     ref = parse_spec(models.reference)
     judge_spec = parse_spec(models.judge) if cfg.judge else None
@@ -135,12 +134,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 # -- self-improvement --------------------------------------------------------------------------
 def cmd_pairs(args: argparse.Namespace) -> int:
-    from storyspace.config import build
     from storyspace.runs import check_output_file
     from storyspace.train.pairs import PairConfig, run_pairs, validate_pairs, write_pairs
 
     check_output_file(args.out, force=args.force)
-    cfg = build(PairConfig(), None, settings(args).get("pairs", {}))
+    cfg = _configured(args, PairConfig(), "pairs")
     validate_pairs(cfg)
     rows = []
     for run in args.runs:
@@ -153,15 +151,14 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from storyspace.config import ModelsConfig, build
+    from storyspace.config import ModelsConfig
     from storyspace.models.registry import check_device, parse_spec
     from storyspace.train.orpo import TrainConfig, check_out_free, train_orpo, validate_train
     from storyspace.train.pairs import read_pairs
 
-    given = settings(args)
-    cfg = build(TrainConfig(), None, given.get("train", {}))
+    cfg = _configured(args, TrainConfig(), "train")
     validate_train(cfg)
-    models = build(ModelsConfig(), None, given.get("models", {}))
+    models = _configured(args, ModelsConfig(), "models")
     check_device(models.device)
     check_out_free(args.out)
     parse_spec(models.policy)
@@ -221,24 +218,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scoring(args: argparse.Namespace, key: str) -> Any:
+def _configured(args: argparse.Namespace, base: Any, key: str) -> Any:
+    """``base`` with the flags given under ``key`` (a command without a TOML file)."""
     from storyspace.config import build
 
-    if key == "validate":
-        from storyspace.eval.validate import ValidateConfig
-
-        return build(ValidateConfig(), None, settings(args).get(key, {}))
-    from storyspace.eval.score_file import ScoreConfig
-
-    return build(ScoreConfig(), None, settings(args).get(key, {}))
+    return build(base, None, settings(args).get(key, {}))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from storyspace.assemble import check_scorers, scorers
-    from storyspace.eval.score_file import read_rows, score_file
+    from storyspace.eval.score_file import ScoreConfig, read_rows, score_file
     from storyspace.models.registry import ModelPool
 
-    cfg = _scoring(args, "score")
+    cfg = _configured(args, ScoreConfig(), "score")
     check_scorers(cfg)
     rows = read_rows(args.stories)
     if args.out.is_dir():
@@ -259,6 +251,7 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.eval import contrast
     from storyspace.eval.score_file import score_file
     from storyspace.eval.validate import (
+        ValidateConfig,
         contrast_markdown,
         hanna_json,
         hanna_rows,
@@ -269,7 +262,7 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.runs import atomic_write
     from storyspace.viz.plots import plot_validation
 
-    cfg = _scoring(args, "validate")
+    cfg = _configured(args, ValidateConfig(), "validate")
     if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1:
         raise UserError("--n-stories, --contrast-stories and --contrast-words must be positive")
     check_scorers(cfg.score)
