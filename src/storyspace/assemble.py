@@ -22,9 +22,12 @@ if TYPE_CHECKING:
     from storyspace.eval.score_file import ScoreConfig, Scorers
 
 
-def check_specs(cfg: ExploreConfig, policy: str | None = None) -> None:
-    """Fail fast, before any model loads, on unknown specs, missing files or a missing calibration."""
+def check_specs(cfg: ExploreConfig, policy: str | None = None, value: bool = True) -> None:
+    """Fail fast, before any model loads, on unknown specs, missing files or a missing calibration
+    (``value``: check the value model's reader, judge and calibration too)."""
     parse_spec(policy or cfg.models.policy_spec)
+    if not value:
+        return
     reader = str(parse_spec(cfg.models.reference))
     if cfg.value.coherence == "judge":
         parse_spec(cfg.models.judge)
@@ -62,10 +65,6 @@ class Parts:
     policy: LanguageModel
     value_model: ValueModel
 
-    @property
-    def reader(self) -> LanguageModel:
-        return self.value_model.reader
-
     def world(self, premise: str) -> StoryWorld:
         return StoryWorld(premise, self.policy, self.value_model, self.cfg.policy, self.cfg.prompts)
 
@@ -78,7 +77,7 @@ class Parts:
 def assemble(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None, vm: ValueModel | None = None) -> Parts:
     """Policy (``policy`` or the config's, with ``models.backend`` applied) and value model
     (``vm``, or the one the config describes) from ``pool``."""
-    check_specs(cfg, policy)
+    check_specs(cfg, policy, value=vm is None)
     if vm is None:
         vm = value_model(pool, cfg.models.reference, cfg.value, cfg.prompts, cfg.models.judge)
     return Parts(cfg=cfg, policy=pool.get(policy or cfg.models.policy_spec), value_model=vm)

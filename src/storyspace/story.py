@@ -170,12 +170,18 @@ def words(text: str) -> list[str]:
 _SENTENCES = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+|\n\s*\n")
 
 
+def sentences(text: str) -> list[str]:
+    """A text cut after each sentence end (a closing quote stays with its sentence) and at blank
+    lines: the one sentence splitter of the package."""
+    return [p.strip() for p in _SENTENCES.split(text.strip()) if p and p.strip()]
+
+
 def split_steps(text: str, step_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
     """Whole sentences grouped into steps of at least ``step_tokens`` tokens of the reader that
     counts them (a last short group joins the step before it); a sentence longer than a step is a
     step of its own. The one way a human story is cut into steps (``score``, ``validate-value``,
     ``calibrate``)."""
-    parts = [p.strip() for p in _SENTENCES.split(text.strip()) if p and p.strip()]
+    parts = sentences(text)
     steps: list[str] = []
     cur: list[str] = []
     for part in parts:

@@ -174,13 +174,11 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from storyspace.config import build
     from storyspace.corpus import read_premises, shipped_premises
     from storyspace.models.registry import ModelPool
-    from storyspace.runs import check_output_dir
     from storyspace.train.loop import Loop, LoopConfig, validate_loop
 
     file_data = _toml(args.config)
     cfg = build(LoopConfig(), {"explore": file_data} if file_data else None, settings(args).get("loop", {}))
     validate_loop(cfg)
-    check_output_dir(args.out)
     premises = read_premises(args.premises) if args.premises else shipped_premises()
     with Display(False) as display:
         loop = Loop(args.out, premises, cfg, ModelPool(options=cfg.explore.models.options()),
@@ -259,15 +257,14 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
         validation_table,
     )
     from storyspace.models.registry import ModelPool
-    from storyspace.runs import atomic_write
+    from storyspace.runs import atomic_write, check_output_dir
     from storyspace.viz.plots import plot_validation
 
     cfg = _configured(args, ValidateConfig(), "validate")
     if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1:
         raise UserError("--n-stories, --contrast-stories and --contrast-words must be positive")
     check_scorers(cfg.score)
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"output path {args.out} is a file, not a directory")
+    check_output_dir(args.out)
     readers = scorers(ModelPool(options=cfg.score.models.options()), cfg.score)
     try:
         args.out.mkdir(parents=True, exist_ok=True)

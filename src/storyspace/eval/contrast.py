@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Sequence
+
+from storyspace.story import sentences as story_sentences
 
 #: corruption types, in report order
 CORRUPTIONS = ("shuffled", "loop", "copy", "splice", "off_prompt", "meta", "cut_off", "filler")
@@ -31,21 +32,9 @@ FILLER = (
     "The situation was very interesting.",
 )
 
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
-
-
 def sentences(text: str) -> list[str]:
-    """A text cut after each sentence end (closing quotes stay with their sentence)."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        return []
-    out, start = [], 0
-    for m in _SENTENCE.finditer(text):
-        out.append(text[start : m.end()].strip())
-        start = m.end()
-    if start < len(text):
-        out.append(text[start:].strip())
-    return [s for s in out if s]
+    """The story read as one paragraph, cut into sentences (``story.sentences``)."""
+    return story_sentences(" ".join(text.split()))
 
 
 def meta_examples() -> list[str]:

@@ -145,8 +145,6 @@ class Evaluation:
             if {"config": saved.get("config"), "premises": saved.get("premises")} != json.loads(json.dumps(settings)):
                 raise UserError(f"{self.out} holds an evaluation with other settings or premises: use another --out")
             return
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"output path {self.out} is a file, not a directory")
         if self.out.exists() and any(self.out.iterdir()):
             raise UserError(f"output directory {self.out} is not empty and holds no evaluation")
         if not self.premises:

@@ -294,6 +294,11 @@ BatchExpand = Callable[[Sequence[tuple[int, Sequence[Sequence[dict[str, Any]]], 
                        list[list[list[Expansion]]]]
 
 
+#: under a token budget, a tree whose rounds spend no token this many times in a row (they select
+#: only finished stories, or the model proposes nothing) is done searching
+IDLE_ROUNDS = 16
+
+
 def search_trees(
     trees: Sequence[Tree],
     models: Sequence[StepModel],
@@ -347,11 +352,6 @@ def search_trees(
             done = None if on_round is None else (lambda t, i=i: on_round(i, t))
             complete(tree, models[i], replace(cfg, children=k), seeds[i], done)
     return trees
-
-
-#: under a token budget, a tree whose rounds spend no token this many times in a row (they select
-#: only finished stories, or the model proposes nothing) is done searching
-IDLE_ROUNDS = 16
 
 
 def search(

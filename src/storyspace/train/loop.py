@@ -31,7 +31,7 @@ from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.explore import Explorer
 from storyspace.models.registry import ModelPool
-from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
+from storyspace.runs import RunDir, atomic_write, check_output_dir, load_run, read_json_object
 from storyspace.search.mcts import SearchConfig
 from storyspace.seeding import derive_seed
 from storyspace.search.baselines import single_pass
@@ -125,8 +125,7 @@ class Loop:
             "heldout_premises": self.heldout,
         }
         path = self.out / "loop.json"
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"--out {self.out} is a file: give a directory for the loop")
+        check_output_dir(self.out)
         if path.exists():
             old = read_json_object(path, "loop.json")
             new = json.loads(json.dumps(meta))
