@@ -219,3 +219,12 @@ def test_control_characters_never_reach_story_md_html_or_stdout(tmp_path, capsys
     assert main(["pairs", str(run), "--out", str(tmp_path / "p.jsonl")]) == 0
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err
+
+
+@pytest.mark.parametrize("command", [["eval", "--reader", "none"], ["loop"], ["validate-value"]])
+def test_stderr_is_exactly_one_line_even_where_progress_bars_would_start(command, tmp_path, capsys) -> None:  # noqa: ANN001
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main([*command, "--out", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("storyspace: error: ") and err.count("\n") == 1 and err.endswith("\n")

@@ -32,15 +32,19 @@ class Display:
                                  disable=quiet)
         self._tasks: dict[str, Any] = {}
         self._said_premise = False
+        self._live = False
 
     def __enter__(self) -> "Display":
-        self.progress.__enter__()
-        return self
+        return self  # the bars start at the first update: an error before it prints only its line
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        if self._live:
+            self.progress.stop()
 
     def update(self, stage: str, done: int, total: int, note: str = "") -> None:
+        if not self._live:
+            self._live = True
+            self.progress.start()
         if stage not in self._tasks:
             self._tasks[stage] = self.progress.add_task(shown(stage), total=total, note="")
         self.progress.update(self._tasks[stage], completed=done, total=total, note=f"[dim]{shown(note)}[/dim]")
