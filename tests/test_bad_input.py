@@ -228,3 +228,41 @@ def test_stderr_is_exactly_one_line_even_where_progress_bars_would_start(command
     assert main([*command, "--out", str(afile)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("storyspace: error: ") and err.count("\n") == 1 and err.endswith("\n")
+
+
+def test_a_run_saved_before_the_learned_value_resumes_with_its_own_formula(tmp_path) -> None:  # noqa: ANN001
+    from storyspace.runs import load_run
+
+    run = write_run(tmp_path / "run")
+    meta = json.loads((run / "run.json").read_text())
+    del meta["config"]["value"]["combine"]
+    (run / "run.json").write_text(json.dumps(meta))
+    assert load_run(run).config.value.combine == "product"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit-value", "--out", "w.json", "--features", "surprisal_z,bogus"], "unknown feature(s) bogus"),
+        (["fit-value", "--out", "w.json", "--folds", "1"], "--folds must be at least 2"),
+        (["fit-value", "--out", "w.json", "--temperature", "0"], "--temperature > 0"),
+        (["fit-value", "--out", "w.json", "--criteria", " , "], "names no HANNA rating"),
+        (["explore", "A premise", "--value-weights", "missing.json"], "value weights file not found"),
+        (["score", "s.jsonl", "--out", "o.jsonl", "--combine", "product", "--value-weights", "missing.json"],
+         "stories file not found"),
+    ],
+)
+def test_bad_value_fitting_settings_are_one_line(args, message, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    refused(args, capsys, tmp_path, message)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_file_that_is_not_readings_is_refused(tmp_path, capsys) -> None:  # noqa: ANN001
+    bad = tmp_path / "r.jsonl"
+    bad.write_text('{"kind": "story"}\n')
+    refused(["fit-value", "--out", str(tmp_path / "w.json"), "--readings", str(bad)], capsys, tmp_path,
+            "is not a readings file")
+    bad.write_text(json.dumps({"readings_of": "embedded", "step_tokens": 32, "contrast_words": 160, "seed": 0}) + "\n")
+    refused(["fit-value", "--out", str(tmp_path / "w.json"), "--readings", str(bad)], capsys, tmp_path,
+            "was read with other settings: step_tokens 32 (now 64)")

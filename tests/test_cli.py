@@ -12,6 +12,7 @@ import time
 import pytest
 
 from storyspace.cli import main
+from storyspace.value.learned import load_weights
 
 TINY = ["--simulations", "3", "--depth", "2", "--children", "2", "--step-tokens", "16", "--quiet"]
 
@@ -144,12 +145,13 @@ def test_explore_end_to_end_writes_the_run_directory(tmp_path) -> None:  # noqa:
     assert tree["simulations"] == 3
     nodes = tree["nodes"]
     assert len(tree["best_path"]) == 3  # root + 2 steps: completed to full depth
+    weights = load_weights("auto", "embedded")
     for node in nodes[1:]:
         assert {"id", "parent", "depth", "step", "visits", "q", "prior", "value", "breakdown"} <= set(node)
         b = node["breakdown"]
         assert {"surprisal", "curiosity", "coherence", "penalty", "value"} <= set(b)
         assert 0.0 <= node["value"] <= 1.0
-        assert node["value"] == pytest.approx(b["curiosity"] * b["coherence"] * b["penalty"], abs=1e-4)
+        assert node["value"] == pytest.approx(weights.value(b), abs=1e-4)  # the shipped learned value
     story = (out / "story.md").read_text()
     for node_id in tree["best_path"][1:]:
         assert nodes[node_id]["step"]["passage"] in story

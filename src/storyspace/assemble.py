@@ -15,6 +15,7 @@ from storyspace.config import ExploreConfig
 from storyspace.models.base import LanguageModel
 from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.story import PromptConfig
+from storyspace.value.learned import load_weights
 from storyspace.value.model import ValueConfig, ValueModel, load_calibration
 from storyspace.world import StoryWorld
 
@@ -32,6 +33,13 @@ def check_specs(cfg: ExploreConfig, policy: str | None = None, value: bool = Tru
     if cfg.value.coherence == "judge":
         parse_spec(cfg.models.judge)
     load_calibration(cfg.value.calibration, reader)
+    check_weights(cfg.value, reader)
+
+
+def check_weights(cfg: ValueConfig, reader_spec: str) -> None:
+    """The learned weights load (``combine = "learned"``): one-line error before any model loads."""
+    if cfg.combine == "learned":
+        load_weights(cfg.weights, reader_spec)
 
 
 def value_model(
@@ -52,9 +60,12 @@ def value_model(
 def independent_reader(
     pool: ModelPool, reader_spec: str, calibration: str, cfg: ValueConfig, prompts: PromptConfig
 ) -> ValueModel:
-    """The independent reader (b) of ``eval`` and ``score``: the same value function read by another model, with
-    its own calibration and PMI coherence (the other signals need a judge or an embedder)."""
-    return value_model(pool, reader_spec, replace(cfg, coherence="pmi", calibration=calibration), prompts)
+    """The independent reader (b) of ``eval`` and ``score``: DESIGN.md's value formula (``product``:
+    curiosity x PMI coherence x penalties) read by another model with its own calibration. It
+    never uses the learned weights, which were fitted on the value model's reader and on the
+    pairs (a) is measured by: (b) stays a judge the value model was not tuned to."""
+    return value_model(pool, reader_spec, replace(cfg, coherence="pmi", calibration=calibration, combine="product"),
+                       prompts)
 
 
 @dataclass
@@ -93,6 +104,7 @@ def check_scorers(cfg: "ScoreConfig") -> None:
     validate_models(cfg.models)
     validate_value(cfg.value)
     load_calibration(cfg.value.calibration, str(parse_spec(cfg.models.reference)))
+    check_weights(cfg.value, str(parse_spec(cfg.models.reference)))
     if cfg.value.coherence == "judge":
         parse_spec(cfg.models.judge)
     if cfg.reader:

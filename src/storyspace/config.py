@@ -227,8 +227,10 @@ def validate_value(v: ValueConfig) -> None:
     if v.cosine_cap <= 0 or v.alpha < 0 or v.beta < 0:
         raise UserError("value.cosine_cap must be > 0 and value.alpha, value.beta >= 0")
     pen = v.penalties
-    if not (0 <= pen.cut_off_factor <= 1 and 0 <= pen.meta_factor <= 1):
-        raise UserError("value.penalties.cut_off_factor and meta_factor must lie in [0, 1]")
+    if not (0 <= pen.cut_off_factor <= 1 and 0 <= pen.meta_factor <= 1 and 0 <= pen.sentence_copy_factor <= 1):
+        raise UserError("value.penalties.cut_off_factor, meta_factor and sentence_copy_factor must lie in [0, 1]")
+    if pen.sentence_min_words < 1:
+        raise UserError("value.penalties.sentence_min_words must be >= 1")
     if pen.repeat_ngram < 1 or pen.copy_ngram < 1 or pen.repeat_weight < 0 or pen.copy_weight < 0:
         raise UserError("value.penalties: n-gram sizes must be >= 1 and weights >= 0")
     for i, pattern in enumerate(v.penalties.meta_patterns):

@@ -172,8 +172,12 @@ def load_run(path: Path) -> SavedRun:
         raise UserError(f"{where}: no timings")
     if not isinstance(meta.get("budget", {}), dict):
         raise UserError(f"{where}: budget is not a table")
+    config = meta["config"]
+    if isinstance(config.get("value"), dict) and "combine" not in config["value"]:
+        # saved before the learned value existed: the run goes on valuing as it began
+        config = {**config, "value": {**config["value"], "combine": "product"}}
     try:
-        cfg = from_dict(ExploreConfig, meta["config"], "run.json config")
+        cfg = from_dict(ExploreConfig, config, "run.json config")
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from exc
     validate(cfg)

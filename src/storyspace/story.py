@@ -11,6 +11,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from storyspace.models.base import Segments
+
+#: between two passages of a story, in its text and wherever the reader reads it
+PASSAGE_SEPARATOR = "\n\n"
+
 #: Unicode categories never kept in a premise, a passage or anything we print: control codes
 #: (escape sequences), format characters (bidi overrides, zero-width spaces), lone surrogates
 _UNPRINTABLE = ("Cc", "Cf", "Cs")
@@ -45,7 +50,7 @@ class Story:
 
     def text(self) -> str:
         """The story's prose: passages only, one paragraph each."""
-        return "\n\n".join(s.passage for s in self.steps if s.passage)
+        return PASSAGE_SEPARATOR.join(s.passage for s in self.steps if s.passage)
 
     def extend(self, step: Step) -> "Story":
         return Story(self.premise, (*self.steps, step))
@@ -112,13 +117,16 @@ def reader_context(story: Story, prompts: PromptConfig, with_story: bool = True)
     """Plain text the reference LM reads before a new passage.
 
     ``with_story=False`` gives the neutral context (no premise, no story) used for contextual
-    PMI: how much the story so far lowers the passage's surprisal.
+    PMI: how much the story so far lowers the passage's surprisal. The story is ``Segments``
+    (header, passage, separator, ...), tokenized part by part as ``chain_logprobs`` reads it.
     """
     if not with_story:
         return prompts.reader_neutral
     head = prompts.reader_header.format(premise=story.premise)
-    text = story.text()
-    return head + (text + "\n\n" if text else "")
+    parts = [head]
+    for passage in (s.passage for s in story.steps if s.passage):
+        parts += [passage, PASSAGE_SEPARATOR]
+    return Segments(parts)
 
 
 _SPECIAL_TOKENS = re.compile(r"<\|[^|>]*\|>|</?s>|\[/?INST\]")
@@ -153,6 +161,12 @@ def clean_passage(raw: str) -> CleanPassage:
         return CleanPassage(text=text, cut_off=bool(text), trimmed_chars=0)
     end = ends[-1].end()
     return CleanPassage(text=text[:end].strip(), cut_off=False, trimmed_chars=len(text) - end)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether the text ends at a sentence end (a closing quote or bracket may follow it)."""
+    ends = list(_SENTENCE_END.finditer(text.rstrip()))
+    return bool(ends) and ends[-1].end() == len(text.rstrip())
 
 
 def clean_plan(raw: str) -> str:

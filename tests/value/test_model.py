@@ -40,7 +40,8 @@ def test_auc() -> None:
 
 @pytest.mark.slow
 def test_value_prefers_a_true_continuation_to_an_off_topic_one(embedded) -> None:  # noqa: ANN001
-    vm = ValueModel(embedded, ValueConfig(coherence="pmi"), load_calibration("auto", "embedded"), PromptConfig())
+    cal = load_calibration("auto", "embedded")
+    vm = ValueModel(embedded, ValueConfig(coherence="pmi", combine="product"), cal, PromptConfig())
     true, off = vm.evaluate(STORY, [TRUE_NEXT, OFF_TOPIC], [False, False])
     assert true["pmi"] > off["pmi"]
     assert true["coherence"] > off["coherence"]
@@ -48,6 +49,12 @@ def test_value_prefers_a_true_continuation_to_an_off_topic_one(embedded) -> None
     for b in (true, off):
         assert b["value"] == pytest.approx(b["curiosity"] * b["coherence"] * b["penalty"], abs=1e-5)
         assert b["surprisal"] > 0 and b["surprisal_neutral"] > 0
+    # the default, learned value: the same order, and the value is the shipped weights' formula
+    learned = ValueModel(embedded, ValueConfig(), cal, PromptConfig())
+    true_l, off_l = learned.evaluate(STORY, [TRUE_NEXT, OFF_TOPIC], [False, False])
+    assert true_l["value"] > off_l["value"]
+    assert true_l["value"] == pytest.approx(learned.weights.value(true_l), abs=1e-5)
+    assert true_l["surprisal"] == pytest.approx(true["surprisal"], abs=1e-4)
 
 
 @pytest.mark.slow

@@ -39,3 +39,30 @@ def test_meta_talk_about_the_story_is_penalised_but_prose_is_not() -> None:
     ):
         out = penalties(prose, "", cut_off=False, cfg=cfg)
         assert out["meta"] == 0.0 and out["penalty"] == 1.0
+
+
+def test_a_sentence_repeated_word_for_word_is_penalised() -> None:
+    from storyspace.value.penalties import repeated_sentences
+
+    so_far = "A premise.\nThe air was thick with the scent of leather. A door opened."
+    again = "The air was thick with the scent of leather! As I walked in, a figure emerged."
+    assert repeated_sentences(again, so_far, 4) == 1
+    assert repeated_sentences("A door opened. A door opened. Rain fell on the roof.", "", 4) == 0  # 3 words
+    assert repeated_sentences("She ran to the sea. Then she ran to the sea.", "", 4) == 0  # not word for word
+    cfg = PenaltyConfig()
+    got = penalties(again, so_far, cut_off=False, cfg=cfg)
+    assert got["repeated_sentences"] == 1.0
+    assert got["penalty"] == pytest.approx(max(0.0, 1 - cfg.copy_weight * got["copying"]) * cfg.sentence_copy_factor, abs=1e-3)
+
+
+def test_meta_talk_earlier_in_the_story_taints_the_steps_after_it() -> None:
+    cfg = PenaltyConfig()
+    prose = "A gull screamed over the grey water below her."
+    story = "Let's try to make this into a captivating opening scene."
+    tainted = penalties(prose, "A premise.\n" + story, cut_off=False, cfg=cfg, story_text=story)
+    assert tainted["meta"] == 0.0 and tainted["meta_before"] == 1.0 and tainted["penalty"] == cfg.meta_factor
+    # the premise is not the story: a premise that names "the reader" taints nothing
+    clean = penalties(prose, "The reader finds a letter.\n", cut_off=False, cfg=cfg, story_text="")
+    assert clean["penalty"] == 1.0
+    off = penalties(prose, "x\n" + story, cut_off=False, cfg=PenaltyConfig(meta_taints=False), story_text=story)
+    assert off["penalty"] == 1.0

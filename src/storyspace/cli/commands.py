@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -247,7 +247,7 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.assemble import check_scorers, scorers
     from storyspace.corpus import human_stories
     from storyspace.eval import contrast
-    from storyspace.eval.score_file import score_file
+    from storyspace.eval.score_file import Scorers, score_file
     from storyspace.eval.validate import (
         ValidateConfig,
         contrast_markdown,
@@ -276,16 +276,24 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     step_tokens = cfg.score.step_tokens
     with Display(args.quiet) as display:
         if cfg.suite in ("hanna", "all"):
+            reader = readers.value.reader
+            rows = hanna_rows(human_stories()[: cfg.n_stories])
+            before = reader.usage.scored_tokens
             done = score_file(args.out / "stories.jsonl", args.out / "scored.jsonl", readers, step_tokens,
-                              on_row=lambda i, n: display.update("HANNA human stories", i, n),
-                              rows=hanna_rows(human_stories()[: cfg.n_stories]))
+                              on_row=lambda i, n: display.update("HANNA human stories", i, n), rows=rows)
+            story_tokens = sum(reader.count_tokens(r["story"]) for r in rows)
+            scored = reader.usage.scored_tokens - before
+            cost = (f" The value model's reader scored {scored / story_tokens:.2f} tokens per story token"
+                    f" ({scored} for {story_tokens}; 0 when the scores were resumed from the output)." if story_tokens else "")
             table = validation_table(done, cfg.min_gap)
-            texts.append(validation_markdown(table, done, cfg.min_gap, info))
+            texts.append(validation_markdown(table, done, cfg.min_gap, info + cost))
             result["hanna"] = hanna_json(table)
         if cfg.suite in ("contrast", "all"):
             stories = contrast.shortened(human_stories()[: cfg.contrast_stories], cfg.contrast_words)
-            scored = score_file(args.out / "contrast_stories.jsonl", args.out / "contrast_scored.jsonl", readers,
-                                step_tokens, on_row=lambda i, n: display.update("contrast: stories", i, n),
+            # the contrast suite measures the value model (a) alone
+            scored = score_file(args.out / "contrast_stories.jsonl", args.out / "contrast_scored.jsonl",
+                                Scorers(value=readers.value), step_tokens,
+                                on_row=lambda i, n: display.update("contrast: stories", i, n),
                                 rows=contrast.story_rows(stories, cfg.seed))
             cases = contrast.step_cases(stories, step_tokens, readers.value.reader.count_tokens, cfg.seed)
             steps = []
@@ -301,6 +309,48 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     atomic_write(args.out / "validate.json", json.dumps(result, indent=1) + "\n")
     plot_validation(result.get("hanna"), result.get("contrast"), args.out / "validate.png")
     _out(text)
+    return 0
+
+
+def cmd_fit_value(args: argparse.Namespace) -> int:
+    from storyspace.assemble import value_model
+    from storyspace.config import ModelsConfig
+    from storyspace.corpus import human_stories
+    from storyspace.models.registry import ModelPool, parse_spec
+    from storyspace.runs import atomic_write, check_output_file
+    from storyspace.story import PromptConfig
+    from storyspace.value import fit as fitting
+    from storyspace.value.fit_data import FeatureSettings, dump_items, load_items, make_pairs, read_items
+    from storyspace.value.model import ValueConfig, load_calibration
+
+    cfg = _configured(args, fitting.FitConfig(), "fit")
+    models = _configured(args, ModelsConfig(), "models")
+    value = _configured(args, ValueConfig(combine="product"), "value")
+    fitting.check_fit(cfg)
+    check_output_file(args.out, force=args.force)
+    reader = str(parse_spec(models.reference))
+    # the readings need no weights (the fit makes them): the product form reads and features alike
+    settings_ = FeatureSettings(load_calibration(value.calibration, reader), value)
+    saved = args.readings is not None and args.readings.is_file()
+    items = load_items(args.readings, reader, cfg) if saved else None
+    with Display(args.quiet) as display:
+        if items is None:
+            vm = value_model(ModelPool(options=models.options()), models.reference, settings_.cfg, PromptConfig())
+            items = read_items(vm, human_stories(), cfg.step_tokens, cfg.contrast_words, cfg.seed,
+                               on_item=lambda i, n: display.update("reading", i, n))
+            if args.readings is not None:
+                atomic_write(args.readings, dump_items(items, reader, cfg))
+        pairs = make_pairs(items, settings_, cfg)
+        cv = fitting.cross_validate(pairs, cfg, on_fold=lambda i, n: display.update("cross-validation", i, n))
+        model = fitting.fit(pairs, cfg)
+    in_sample = fitting.pair_agreement(model, pairs)
+    made = {"command": "storyspace fit-value " + " ".join(sys.argv[2:]), "reader": reader,
+            "date": datetime.now().strftime("%Y-%m-%d"), "settings": asdict(cfg), "calibration": value.calibration,
+            "pairs": {k: v["pairs"] for k, v in in_sample.items() if ":" not in k},
+            "cross_validation": cv, "in_sample": in_sample}
+    atomic_write(args.out, json.dumps({**model.as_dict(), "made_by": made}, indent=1) + "\n")
+    weights = ", ".join(f"{f} {w:+.3f}" for f, w in zip(model.features, model.weights))
+    _out(fitting.cv_markdown(cv, in_sample) + f"\nweights (per SD): {weights}; bias {model.bias:+.3f}\nwrote {args.out}")
     return 0
 
 
@@ -322,5 +372,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "eval": cmd_eval,
     "score": cmd_score,
     "validate-value": cmd_validate_value,
+    "fit-value": cmd_fit_value,
     "premises": cmd_premises,
 }

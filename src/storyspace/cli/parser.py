@@ -24,6 +24,8 @@ from storyspace.train.loop import LoopConfig
 from storyspace.train.orpo import TrainConfig
 from storyspace.train.pairs import PairConfig
 from storyspace.value.calibrate import CalibrateConfig
+from storyspace.value.fit import FitConfig
+from storyspace.value.model import ValueConfig
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,6 +61,8 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "eval": (Source("eval", EvalConfig(), skip=("explore.search.simulations", "explore.search.complete_best_path")),),
     "score": (Source("score", ScoreConfig(), skip=SCORE_SKIP),),
     "validate-value": (Source("validate", ValidateConfig(), skip=VALIDATE_SKIP),),
+    "fit-value": (Source("fit", FitConfig()), Source("value", ValueConfig(), only=("calibration",)),
+                  Source("models", ModelsConfig(), only=("reference", "device", "dtype"))),
 }
 
 HELP = {
@@ -71,6 +75,7 @@ HELP = {
     "eval": "compare systems at equal policy-token budgets, judged three ways",
     "score": "score stories (JSON lines with prompt and story)",
     "validate-value": "value components vs the HANNA human ratings",
+    "fit-value": "fit the learned value on HANNA and contrast pairs (cross-validated by prompt)",
     "premises": "list the shipped premises",
 }
 
@@ -132,6 +137,12 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
     elif command == "validate-value":
         p.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="directory for scored.jsonl and validate.md (resumes)")
+        p.add_argument("--quiet", **quiet)
+    elif command == "fit-value":
+        p.add_argument("--out", type=Path, required=True, metavar="FILE", help="weights JSON to write (--value-weights)")
+        p.add_argument("--readings", type=Path, metavar="FILE",
+                       help="the reader's readings: used when the file exists, written when not")
+        p.add_argument("--force", action="store_true", help="replace --out if it exists")
         p.add_argument("--quiet", **quiet)
     elif command == "premises":
         p.add_argument("--limit", type=positive_int, default=96, help="how many (96)")

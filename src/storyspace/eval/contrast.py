@@ -208,11 +208,11 @@ def step_cases(stories: Sequence[dict], step_tokens: int, count_tokens, seed: in
 
 def score_step_case(value_model, case: dict) -> dict:  # noqa: ANN001
     """The value breakdowns of a case's true step and of each corrupted step, in one reader call."""
-    from storyspace.story import Step, Story, clean_passage
+    from storyspace.story import Step, Story, ends_sentence
 
     story = Story(case["prompt"], tuple(Step(p) for p in case["so_far"]))
     passages = [case["true"], *(case["corrupted"][k] for k in CORRUPTIONS)]
-    breakdowns = value_model.evaluate(story, passages, [clean_passage(p).cut_off for p in passages])
+    breakdowns = value_model.evaluate(story, passages, [not ends_sentence(p) for p in passages])
     return {"id": case["id"], "true": breakdowns[0], **dict(zip(CORRUPTIONS, breakdowns[1:]))}
 
 

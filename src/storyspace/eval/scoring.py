@@ -11,7 +11,7 @@ import statistics
 from typing import Any, Sequence
 
 from storyspace.errors import UserError
-from storyspace.story import Step, Story, clean_passage, split_steps
+from storyspace.story import ends_sentence, split_steps
 from storyspace.value.model import ValueModel
 
 #: components summarised per story (means over its steps), besides the value's mean and minimum
@@ -33,14 +33,9 @@ def summarize_breakdowns(breakdowns: Sequence[dict[str, Any]]) -> dict[str, floa
 
 
 def score_passages(value_model: ValueModel, premise: str, passages: Sequence[str]) -> list[dict[str, Any]]:
-    """Each passage valued in the context of the premise and the passages before it."""
-    story = Story(premise)
-    out = []
-    for passage in passages:
-        cut = clean_passage(passage).cut_off
-        out.append(value_model.evaluate(story, [passage], [cut])[0])
-        story = story.extend(Step(passage=passage))
-    return out
+    """Each passage valued in the context of the premise and the passages before it (one
+    pass over the story); a passage that does not end at a sentence end is cut off."""
+    return value_model.evaluate_story(premise, passages, [not ends_sentence(p) for p in passages])
 
 
 def check_story(premise: str, story: str, value_model: ValueModel) -> None:

@@ -19,6 +19,31 @@ class ChatPrompt(str):
         return obj
 
 
+class Segments(str):
+    """A text made of parts that a local backend tokenizes one by one (the first as a prefix,
+    the others as continuations) and joins, so that a story read in one pass
+    (``chain_logprobs``) and read up to a step (``logprobs`` after its context) see the same
+    tokens at every boundary. Everywhere else it is the plain string it joins to."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Sequence[str]) -> "Segments":
+        obj = super().__new__(cls, "".join(parts))
+        obj.parts = tuple(p for p in parts if p)
+        return obj
+
+
+def encode_segments(text: str, prefix: Callable[[str], list[int]], continuation: Callable[[str], list[int]]) -> list[int]:
+    """Token ids of ``text``: ``Segments`` part by part, any other string as one prefix."""
+    parts = getattr(text, "parts", None) if isinstance(text, Segments) else None
+    if not parts:
+        return prefix(str(text))
+    ids = prefix(parts[0])
+    for part in parts[1:]:
+        ids += continuation(part)
+    return ids
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sampled continuation.

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from storyspace.errors import UserError
-from storyspace.models.base import Sample, Usage, cut_at_stop
+from storyspace.models.base import Sample, Segments, Usage, cut_at_stop, encode_segments
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -72,7 +72,10 @@ class HFModel:
         return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
     def encode_prefix(self, text: str) -> list[int]:
-        """Token ids of a text that starts a sequence (BOS added when the tokenizer uses one)."""
+        """Token ids of a text that starts a sequence (BOS added when the tokenizer uses one);
+        ``Segments`` part by part."""
+        if isinstance(text, Segments):
+            return encode_segments(text, self.encode_prefix, self.encode_continuation)
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         bos = self.tokenizer.bos_token_id
         if self._adds_bos and bos is not None and (not ids or ids[0] != bos):
@@ -210,6 +213,40 @@ class HFModel:
         self.usage.score_seconds += time.perf_counter() - start
         self.usage.calls += 1
         return result
+
+    @torch.inference_mode()
+    def chain_logprobs(self, context: str, passages: Sequence[str], separator: str) -> list[list[float]]:
+        """Per-token log-probs of each passage after the context and the passages before it
+        (joined by ``separator``), read from one forward pass over the whole text: the linear-time
+        form of calling ``logprobs(context + sep.join(passages[:k]) + sep, [passages[k]])`` for
+        every k. Tokens are the same as there: the context as a prefix, each passage and each
+        separator encoded on their own."""
+        if not passages:
+            return []
+        start = time.perf_counter()
+        ids = self.encode_prefix(context)
+        if not ids:
+            raise ValueError("chain_logprobs needs a non-empty context")
+        sep = self.encode_continuation(separator)
+        spans = []
+        for k, passage in enumerate(passages):
+            if k:
+                ids += sep
+            toks = self.encode_continuation(passage)
+            spans.append((len(ids), len(ids) + len(toks)))
+            ids += toks
+        if len(ids) > self.context_length:
+            raise UserError(f"text of {len(ids)} tokens does not fit the reader's context ({self.context_length})")
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)
+        logits = self.model(input_ids=x, use_cache=False).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        target = torch.tensor(ids[1:], dtype=torch.long, device=self.device)
+        per_token = logp[:-1].gather(-1, target[:, None]).squeeze(-1).tolist()  # per_token[i]: token i + 1
+        out = [per_token[a - 1 : b - 1] for a, b in spans]
+        self.usage.scored_tokens += sum(b - a for a, b in spans)
+        self.usage.score_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return out
 
     # -- helpers -----------------------------------------------------------------------------
     def _choose(

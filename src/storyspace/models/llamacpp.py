@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from storyspace.errors import UserError
-from storyspace.models.base import Sample, Usage, cut_at_stop
+from storyspace.models.base import Sample, Segments, Usage, cut_at_stop, encode_segments
 from storyspace.models.sampling import choose, log_softmax, row_rng
 
 
@@ -150,6 +150,8 @@ class LlamaCppModel:
         return formatter(messages=list(messages)).prompt
 
     def encode_prefix(self, text: str) -> list[int]:
+        if isinstance(text, Segments):  # part by part, as the transformers backend does
+            return encode_segments(text, self.encode_prefix, self.encode_continuation)
         return self._model.tokenize(text.encode("utf-8"), add_bos=self._adds_bos, special=True)
 
     def encode_continuation(self, text: str) -> list[int]:

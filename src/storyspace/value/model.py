@@ -13,18 +13,23 @@ from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import read_json
 from storyspace.models.base import LanguageModel
-from storyspace.story import PromptConfig, Story, reader_context
+from storyspace.story import PASSAGE_SEPARATOR, PromptConfig, Step, Story, reader_context
 from storyspace.value.coherence import (
     SIGNALS,
     MiniLMEmbedder,
     PMIParams,
     cosine_coherence,
     judge_yes_probability,
-    pmi_coherence,
 )
-from storyspace.value.curiosity import CuriosityParams, curiosity, standardise
-from storyspace.value.penalties import PenaltyConfig, penalties
-from storyspace.value.surprisal import mean_surprisal
+from storyspace.value.curiosity import CuriosityParams
+from storyspace.value.features import Reading, step_features
+from storyspace.value.learned import LinearValue, load_weights
+from storyspace.value.penalties import PenaltyConfig
+from storyspace.value.surprisal import chain_logprobs
+
+#: how the features make the step value: ``product`` (curiosity^alpha * coherence^beta * penalty,
+#: DESIGN.md's formula) or ``learned`` (``learned.LinearValue``, shipped weights)
+COMBINES = ("learned", "product")
 
 #: readers with a shipped calibration (``calibration = "auto"``)
 SHIPPED_CALIBRATIONS = {
@@ -38,6 +43,8 @@ SHIPPED_CALIBRATIONS = {
 class ValueConfig:
     """How a step is valued.
 
+    - ``combine``: how the features make the value (``COMBINES``); ``weights``: the learned
+      weights (``auto``: shipped for the reader, ``learned.SHIPPED_WEIGHTS``).
     - ``coherence``: which signal is the coherence term (pmi | cosine | judge); the default is the
       one that best told true next passages from other stories' and shuffled ones in our
       calibration run (see ``data/calibration/embedded.json``, key ``comparison``).
@@ -48,6 +55,10 @@ class ValueConfig:
       backend, Gemma 3 270M on llama.cpp) and refuses other readers.
     """
 
+    combine: str = field(default="learned", metadata=flag("--combine", "how features make the step value",
+                                                          choices=COMBINES))
+    weights: str = field(default="auto", metadata=flag("--value-weights", "learned weights JSON (fit-value)",
+                                                       metavar="FILE|auto"))
     coherence: str = field(default="pmi", metadata=flag("--coherence", "coherence signal", choices=SIGNALS))
     alpha: float = field(default=1.0, metadata=flag("--value-alpha", "exponent of curiosity in the step value"))
     beta: float = field(default=1.0, metadata=flag("--value-beta", "exponent of coherence in the step value"))
@@ -109,7 +120,12 @@ def step_value(curiosity: float, coherence: float, penalty: float = 1.0, alpha: 
 
 class ValueModel:
     """Values candidate passages for one story state; the reader is frozen (never the policy
-    being trained), the judge is only used when ``coherence == "judge"``."""
+    being trained), the judge is only used when ``coherence == "judge"``.
+
+    Two ways in, one computation: ``evaluate`` reads candidate passages after one story state
+    (the search); ``evaluate_story`` reads a whole story step by step in one pass (``score``,
+    ``validate-value``, eval). Both turn readings into features (``features.step_features``) and
+    features into a value (``value_of``)."""
 
     def __init__(
         self,
@@ -119,56 +135,92 @@ class ValueModel:
         prompts: PromptConfig,
         judge: LanguageModel | None = None,
         embedder: MiniLMEmbedder | None = None,
+        weights: LinearValue | None = None,
     ) -> None:
         if cfg.coherence not in SIGNALS:
             raise UserError(f"unknown coherence signal {cfg.coherence!r} (expected one of {', '.join(SIGNALS)})")
+        if cfg.combine not in COMBINES:
+            raise UserError(f"unknown value combination {cfg.combine!r} (expected one of {', '.join(COMBINES)})")
         if cfg.coherence == "judge" and judge is None:
             raise UserError("coherence 'judge' needs a judge model")
         if cfg.coherence == "cosine" and embedder is None:
             embedder = MiniLMEmbedder()
+        if cfg.combine == "learned" and weights is None:
+            weights = load_weights(cfg.weights, reader.spec)
         self.reader = reader
         self.cfg = cfg
         self.calibration = calibration
         self.prompts = prompts
         self.judge = judge
         self.embedder = embedder
+        self.weights = weights
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, story: Story, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
+        """Candidate passages after one story state: one reader call per context."""
+        ctx = self.reader.logprobs(reader_context(story, self.prompts), list(passages))
+        neu = self.reader.logprobs(reader_context(story, self.prompts, with_story=False), list(passages))
+        so_far = story.premise + "\n" + story.text()
+        return [Reading(p, so_far, c, n, cut, story.text()) for p, c, n, cut in zip(passages, ctx, neu, cut_off)]
+
+    def read_story(self, premise: str, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
+        """A whole story, each passage after the ones before it: time linear in its length
+        (``surprisal.chain_logprobs``), the same numbers as ``read`` step by step."""
+        start = Story(premise)
+        ctx = chain_logprobs(self.reader, reader_context(start, self.prompts), passages, PASSAGE_SEPARATOR)
+        neu = self.reader.logprobs(reader_context(start, self.prompts, with_story=False), list(passages))
+        out = []
+        for k, (p, c, n, cut) in enumerate(zip(passages, ctx, neu, cut_off)):
+            text = PASSAGE_SEPARATOR.join(x for x in passages[:k] if x)
+            out.append(Reading(p, premise + "\n" + text, c, n, cut, text))
+        return out
+
+    # -- valuing -----------------------------------------------------------------------------
+    def value_of(self, x: dict[str, float]) -> float:
+        """The step value of a feature dict (the configured combination)."""
+        if self.cfg.combine == "learned":
+            return self.weights.value(x)  # type: ignore[union-attr]
+        return step_value(x["curiosity"], x["coherence"], x["penalty"], self.cfg.alpha, self.cfg.beta)
 
     def evaluate(self, story: Story, passages: Sequence[str], cut_off: Sequence[bool]) -> list[dict[str, float]]:
         """One breakdown per passage; ``value`` is the step value in [0, 1]."""
         passages = list(passages)
         if not passages:
             return []
-        s_ctx = mean_surprisal(self.reader, reader_context(story, self.prompts), passages)
-        s_neu = mean_surprisal(self.reader, reader_context(story, self.prompts, with_story=False), passages)
+        return self._breakdowns(self.read(story, passages, cut_off), [story] * len(passages))
+
+    def evaluate_story(self, premise: str, passages: Sequence[str], cut_off: Sequence[bool]) -> list[dict[str, float]]:
+        """One breakdown per step of a story, each in the context of the steps before it."""
+        passages = list(passages)
+        if not passages:
+            return []
+        states, story = [], Story(premise)
+        for p in passages:
+            states.append(story)
+            story = story.extend(Step(passage=p))
+        return self._breakdowns(self.read_story(premise, passages, cut_off), states)
+
+    def _breakdowns(self, readings: Sequence[Reading], states: Sequence[Story]) -> list[dict[str, float]]:
         cal = self.calibration
+        feats = [step_features(r, cal.curiosity, cal.pmi, self.cfg.penalties) for r in readings]
+        raw = [f["pmi"] for f in feats]
         if self.cfg.coherence == "cosine":
-            anchor = story.text() or story.premise
-            raw = self.embedder.cosines(anchor, passages)  # type: ignore[union-attr]
-            coh = [cosine_coherence(c, self.cfg.cosine_cap) for c in raw]
+            raw = [self.embedder.cosines(st.text() or st.premise, [r.passage])[0]  # type: ignore[union-attr]
+                   for r, st in zip(readings, states)]
+            for f, c in zip(feats, raw):
+                f["coherence"] = cosine_coherence(c, self.cfg.cosine_cap)
         elif self.cfg.coherence == "judge":
-            raw = judge_yes_probability(self.judge, story, passages)  # type: ignore[arg-type]
-            coh = list(raw)
-        else:
-            raw = [n - c for n, c in zip(s_neu, s_ctx)]
-            coh = [pmi_coherence(p, cal.pmi) for p in raw]
-        so_far = story.premise + "\n" + story.text()
+            raw = [judge_yes_probability(self.judge, st, [r.passage])[0]  # type: ignore[arg-type]
+                   for r, st in zip(readings, states)]
+            for f, c in zip(feats, raw):
+                f["coherence"] = c
         out = []
-        for i, passage in enumerate(passages):
-            cur = curiosity(s_ctx[i], cal.curiosity)
-            pen = penalties(passage, so_far, cut_off[i], self.cfg.penalties)
-            value = step_value(cur, coh[i], pen["penalty"], self.cfg.alpha, self.cfg.beta)
-            out.append(
-                {
-                    "value": round(value, 6),
-                    "surprisal": round(s_ctx[i], 4),
-                    "surprisal_z": round(standardise(s_ctx[i], cal.curiosity), 4),
-                    "surprisal_neutral": round(s_neu[i], 4),
-                    "pmi": round(s_neu[i] - s_ctx[i], 4),
-                    "curiosity": round(cur, 6),
-                    "coherence_signal": self.cfg.coherence,
-                    "coherence_raw": round(float(raw[i]), 6),
-                    "coherence": round(coh[i], 6),
-                    **pen,
-                }
-            )
+        for f, c in zip(feats, raw):
+            value = self.value_of(f)
+            out.append({
+                "value": round(value, 6),
+                **{k: (round(v, 6) if math.isfinite(v) else v) for k, v in f.items()},
+                "coherence_signal": self.cfg.coherence,
+                "coherence_raw": round(float(c), 6) if math.isfinite(float(c)) else float(c),
+            })
         return out

@@ -1,0 +1,1 @@
+"""Shipped learned value weights (``storyspace fit-value``)."""

@@ -1,0 +1,124 @@
+"""The readings ``fit-value`` learns from, and the training pairs made of them.
+
+Reading is the slow part (the reference reader over every story, corruption and step case);
+features and pairs are pure functions of the readings, so a fit can be re-run with other
+features or settings from a saved ``readings.jsonl`` without the reader.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from storyspace.errors import UserError
+from storyspace.eval import contrast
+from storyspace.story import Step, Story, ends_sentence, split_steps
+from storyspace.value.features import Reading, step_features
+from storyspace.value.fit import FitConfig, Pair
+from storyspace.value.model import Calibration, ValueConfig, ValueModel
+
+
+def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: int, contrast_words: int, seed: int,
+               on_item: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """One item per text the fit uses: each whole human story (``hanna``, with its ratings),
+    each story's opening and its corruptions (``story``), and each step case (``step``: the
+    true next step and its corruptions, read after the same story so far)."""
+    count = vm.reader.count_tokens
+    short = contrast.shortened(stories, contrast_words)
+    jobs: list[tuple[str, Any]] = [("hanna", s) for s in stories]
+    jobs += [("story", r) for r in contrast.story_rows(short, seed)]
+    jobs += [("step", c) for c in contrast.step_cases(short, step_tokens, count, seed)]
+    items = []
+    for i, (kind, job) in enumerate(jobs):
+        if on_item is not None:
+            on_item(i, len(jobs))
+        if kind == "step":
+            story = Story(job["prompt"], tuple(Step(p) for p in job["so_far"]))
+            passages = [job["true"], *(job["corrupted"][k] for k in contrast.CORRUPTIONS)]
+            readings = vm.read(story, passages, [not ends_sentence(p) for p in passages])
+            items.append({"kind": "step", "id": job["id"],
+                          "versions": ["original", *contrast.CORRUPTIONS], "readings": [asdict(r) for r in readings]})
+            continue
+        text = job["human_story"] if kind == "hanna" else job["story"]
+        steps = split_steps(text, step_tokens, count)
+        readings = vm.read_story(job["prompt"].strip(), steps, [not ends_sentence(p) for p in steps])
+        item = {"kind": kind, "id": job["id"], "version": job.get("version", "original"),
+                "readings": [asdict(r) for r in readings]}
+        if kind == "hanna":
+            item["ratings"] = {k: v for k, v in job.items() if k.startswith("human_") and k != "human_story"}
+        items.append(item)
+    if on_item is not None:
+        on_item(len(jobs), len(jobs))
+    return items
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """What turns readings into features without a reader: a ``ValueModel`` has both too."""
+
+    calibration: Calibration
+    cfg: ValueConfig
+
+
+def features_of(readings: Sequence[dict[str, Any]], vm_like: Any) -> list[dict[str, float]]:
+    """Step features of saved readings (``vm_like``: a ``FeatureSettings`` or a ``ValueModel``)."""
+    cal = vm_like.calibration
+    return [step_features(Reading(**r), cal.curiosity, cal.pmi, vm_like.cfg.penalties) for r in readings]
+
+
+def make_pairs(items: Sequence[dict[str, Any]], vm_like: Any, cfg: FitConfig) -> list[Pair]:
+    """Contrast story pairs, contrast step pairs, and HANNA rating pairs (see ``fit``)."""
+    pairs: list[Pair] = []
+    stories: dict[tuple[str, str], list[dict[str, float]]] = {}
+    hanna = []
+    for it in items:
+        if it["kind"] == "step":
+            feats = features_of(it["readings"], vm_like)
+            for version, f in zip(it["versions"][1:], feats[1:]):
+                pairs.append(Pair((str(it["id"]),), "step", version, [feats[0]], [f]))
+        elif it["kind"] == "story":
+            stories[(str(it["id"]), it["version"])] = features_of(it["readings"], vm_like)
+        else:
+            hanna.append(it)
+    for (sid, version), feats in stories.items():
+        if version != "original" and (sid, "original") in stories:
+            pairs.append(Pair((sid,), "story", version, stories[(sid, "original")], feats))
+    criteria = [c.strip() for c in cfg.criteria.split(",") if c.strip()]
+    rated = [(str(it["id"]), sum(it["ratings"][c] for c in criteria) / len(criteria),
+              features_of(it["readings"], vm_like)) for it in hanna]
+    for (ia, ra, fa), (ib, rb, fb) in itertools.combinations(rated, 2):
+        if abs(ra - rb) >= cfg.min_gap:
+            better, worse = ((fa, fb) if ra > rb else (fb, fa))
+            pairs.append(Pair((ia, ib), "hanna", "rating", better, worse, cfg.hanna_weight))
+    return pairs
+
+
+def _header(reader: str, cfg: FitConfig) -> dict[str, Any]:
+    return {"readings_of": reader, "step_tokens": cfg.step_tokens, "contrast_words": cfg.contrast_words,
+            "seed": cfg.seed}
+
+
+def dump_items(items: Sequence[dict[str, Any]], reader: str, cfg: FitConfig) -> str:
+    """JSON lines: a header (which reader read what), then one item per line."""
+    return "".join(json.dumps(x) + "\n" for x in [_header(reader, cfg), *items])
+
+
+def load_items(path: Path, reader: str, cfg: FitConfig) -> list[dict[str, Any]]:
+    """Saved readings; one-line errors when the file is not readings or was read otherwise."""
+    try:
+        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read readings file {path}: {exc}") from exc
+    if not lines or not isinstance(lines[0], dict) or "readings_of" not in lines[0]:
+        raise UserError(f"{path} is not a readings file (storyspace fit-value --readings)")
+    want = _header(reader, cfg)
+    if lines[0] != want:
+        diff = ", ".join(f"{k} {lines[0].get(k)!r} (now {v!r})" for k, v in want.items() if lines[0].get(k) != v)
+        raise UserError(f"readings file {path} was read with other settings: {diff}")
+    items = lines[1:]
+    if not all(isinstance(it, dict) and "kind" in it and "readings" in it for it in items):
+        raise UserError(f"readings file {path} holds lines that are not readings")
+    return items

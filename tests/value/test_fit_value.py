@@ -1,0 +1,44 @@
+"""fit-value end to end: the real reader's readings of two HANNA stories, then the command fitting
+from saved readings into a weights file that the value model loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storyspace.cli import main
+from storyspace.corpus import human_stories
+from storyspace.eval.contrast import CORRUPTIONS
+from storyspace.story import PromptConfig
+from storyspace.value.fit import FitConfig
+from storyspace.value.fit_data import dump_items, make_pairs, read_items
+from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+
+
+@pytest.mark.slow
+def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # noqa: ANN001
+    vm = ValueModel(embedded, ValueConfig(combine="product"), load_calibration("auto", "embedded"), PromptConfig())
+    cfg = FitConfig(step_tokens=32, contrast_words=60, folds=2)
+    items = read_items(vm, human_stories()[:2], cfg.step_tokens, cfg.contrast_words, cfg.seed)
+    kinds = [it["kind"] for it in items]
+    assert kinds.count("hanna") == 2 and kinds.count("story") == 2 * (1 + len(CORRUPTIONS)) and "step" in kinds
+    pairs = make_pairs(items, vm, cfg)
+    assert {p.corruption for p in pairs if p.kind == "story"} == set(CORRUPTIONS)
+    readings = tmp_path / "readings.jsonl"
+    readings.write_text(dump_items(items, "embedded", cfg))
+    out = tmp_path / "w.json"
+    assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--step-tokens", "32",
+                 "--contrast-words", "60", "--folds", "2", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "| story:loop |" in text and f"wrote {out}" in text
+    weights = json.loads(out.read_text())
+    assert weights["made_by"]["pairs"]["story"] == 2 * len(CORRUPTIONS)
+    assert "story:shuffled" in weights["made_by"]["cross_validation"]
+    # the value model reads with them
+    learned = ValueModel(embedded, ValueConfig(weights=str(out)), vm.calibration, PromptConfig())
+    b = learned.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
+    assert 0.0 <= b["value"] <= 1.0 and b["value"] == pytest.approx(learned.weights.value(b), abs=1e-5)
+    # the output is not overwritten without --force
+    assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--quiet"]) == 2
+    assert "exists (use --force" in capsys.readouterr().err
