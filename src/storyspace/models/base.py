@@ -35,9 +35,9 @@ class Segments(str):
 
 def encode_segments(text: str, prefix: Callable[[str], list[int]], continuation: Callable[[str], list[int]]) -> list[int]:
     """Token ids of ``text``: ``Segments`` part by part, any other string as one prefix."""
-    parts = getattr(text, "parts", None) if isinstance(text, Segments) else None
-    if not parts:
+    if not isinstance(text, Segments) or not text.parts:
         return prefix(str(text))
+    parts = text.parts
     ids = prefix(parts[0])
     for part in parts[1:]:
         ids += continuation(part)

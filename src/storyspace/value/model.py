@@ -160,8 +160,8 @@ class ValueModel:
         """Candidate passages after one story state: one reader call per context."""
         ctx = self.reader.logprobs(reader_context(story, self.prompts), list(passages))
         neu = self.reader.logprobs(reader_context(story, self.prompts, with_story=False), list(passages))
-        so_far = story.premise + "\n" + story.text()
-        return [Reading(p, so_far, c, n, cut, story.text()) for p, c, n, cut in zip(passages, ctx, neu, cut_off)]
+        text = story.text()
+        return [Reading(p, story.premise + "\n" + text, c, n, cut, text) for p, c, n, cut in zip(passages, ctx, neu, cut_off)]
 
     def read_story(self, premise: str, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
         """A whole story, each passage after the ones before it: time linear in its length
@@ -205,8 +205,15 @@ class ValueModel:
         feats = [step_features(r, cal.curiosity, cal.pmi, self.cfg.penalties) for r in readings]
         raw = [f["pmi"] for f in feats]
         if self.cfg.coherence == "cosine":
-            raw = [self.embedder.cosines(st.text() or st.premise, [r.passage])[0]  # type: ignore[union-attr]
-                   for r, st in zip(readings, states)]
+            # one embedding call per story state (the search's candidates share theirs)
+            by_anchor: dict[str, list[int]] = {}
+            for i, st in enumerate(states):
+                by_anchor.setdefault(st.text() or st.premise, []).append(i)
+            raw = [0.0] * len(readings)
+            for anchor, idx in by_anchor.items():
+                got = self.embedder.cosines(anchor, [readings[i].passage for i in idx])  # type: ignore[union-attr]
+                for i, c in zip(idx, got):
+                    raw[i] = c
             for f, c in zip(feats, raw):
                 f["coherence"] = cosine_coherence(c, self.cfg.cosine_cap)
         elif self.cfg.coherence == "judge":
