@@ -34,11 +34,17 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     assert "| story:loop |" in text and f"wrote {out}" in text
     weights = json.loads(out.read_text())
     assert weights["made_by"]["pairs"]["story"] == 2 * len(CORRUPTIONS)
+    assert "premise_sim" in weights["features"]
+    # the MiniLM similarities were filled in and kept in the readings file
+    saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]
+    sims = [r["premise_sim"] for it in saved for r in it["readings"]]
+    assert len(sims) == sum(len(it["readings"]) for it in items) and all(-1.0 <= x <= 1.0 for x in sims)
     assert "story:shuffled" in weights["made_by"]["cross_validation"]
     # the value model reads with them
     learned = ValueModel(embedded, ValueConfig(weights=str(out)), vm.calibration, PromptConfig())
     b = learned.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
     assert 0.0 <= b["value"] <= 1.0 and b["value"] == pytest.approx(learned.weights.value(b), abs=1e-5)
+    assert learned.embedder is not None and -1.0 <= b["premise_sim"] <= 1.0
     # the output is not overwritten without --force
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--quiet"]) == 2
     assert "exists (use --force" in capsys.readouterr().err

@@ -98,3 +98,11 @@ def test_make_pairs_from_readings() -> None:
     assert kinds == [("hanna", "rating")] * 3 + [("step", "loop"), ("step", "meta"), ("story", "loop")]
     best = [p for p in pairs if p.kind == "hanna" and set(p.groups) == {"0", "2"}][0]
     assert best.better[0]["surprisal"] == pytest.approx(4.0)  # story 2 is rated higher
+
+
+def test_premise_of_a_saved_reading() -> None:
+    from storyspace.value.fit_data import premise_of
+
+    assert premise_of({"so_far": "A premise.\n", "story": ""}) == "A premise."
+    assert premise_of({"so_far": "Two\nlines.\nOne step.", "story": "One step."}) == "Two\nlines."
+    assert premise_of({"so_far": "Old file.\nOne step."}) == "Old file."  # saved before ``story`` was kept

@@ -63,4 +63,17 @@ def test_evaluate_story_equals_the_search_s_step_values(embedded, combine) -> No
         assert got["value"] == pytest.approx(want["value"], abs=1e-4)
         assert got["surprisal"] == pytest.approx(want["surprisal"], abs=1e-3)
         assert got["copying"] == want["copying"]
+        assert got.get("premise_sim", 0.0) == pytest.approx(want.get("premise_sim", 0.0), abs=1e-4)
         story = story.extend(Step(passage))
+
+
+@pytest.mark.slow
+def test_premise_similarity_keeps_a_passage_on_the_prompt(embedded) -> None:  # noqa: ANN001
+    """The shipped weights use MiniLM's premise similarity: the value model embeds, a passage about
+    the premise is nearer to it than one from another story, and the product form does not embed."""
+    vm = ValueModel(embedded, ValueConfig(), load_calibration("auto", "embedded"), PromptConfig())
+    assert vm.weights is not None and "premise_sim" in vm.weights.features and vm.embedder is not None
+    on, off = vm.evaluate(Story(PREMISE), [PASSAGES[0], "The stock market fell sharply on Tuesday."], [False, False])
+    assert on["premise_sim"] > off["premise_sim"] + 0.2
+    plain = ValueModel(embedded, ValueConfig(combine="product"), vm.calibration, PromptConfig())
+    assert plain.embedder is None and "premise_sim" not in plain.evaluate(Story(PREMISE), [PASSAGES[0]], [False])[0]

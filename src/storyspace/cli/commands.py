@@ -320,7 +320,10 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.runs import atomic_write, check_output_file
     from storyspace.story import PromptConfig
     from storyspace.value import fit as fitting
-    from storyspace.value.fit_data import FeatureSettings, dump_items, load_items, make_pairs, read_items
+    from storyspace.value.coherence import MiniLMEmbedder
+    from storyspace.value.fit_data import (FeatureSettings, add_similarities, dump_items, load_items, make_pairs,
+                                           read_items)
+    from storyspace.value.learned import EMBEDDED_FEATURES
     from storyspace.value.model import ValueConfig, load_calibration
 
     cfg = _configured(args, fitting.FitConfig(), "fit")
@@ -338,8 +341,13 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
             vm = value_model(ModelPool(options=models.options()), models.reference, settings_.cfg, PromptConfig())
             items = read_items(vm, human_stories(), cfg.step_tokens, cfg.contrast_words, cfg.seed,
                                on_item=lambda i, n: display.update("reading", i, n))
-            if args.readings is not None:
-                atomic_write(args.readings, dump_items(items, reader, cfg))
+        filled = 0
+        missing = any(r.get("premise_sim") is None for it in items for r in it["readings"])
+        if missing and (not saved or any(f in EMBEDDED_FEATURES for f in cfg.feature_list)):
+            # MiniLM similarities: a cheap second look (~1 min), kept in the readings file once made
+            filled = add_similarities(items, MiniLMEmbedder(), on_step=lambda i, n: display.update("embedding", i, n))
+        if args.readings is not None and (filled or not saved):
+            atomic_write(args.readings, dump_items(items, reader, cfg))
         pairs = make_pairs(items, settings_, cfg)
         cv = fitting.cross_validate(pairs, cfg, on_fold=lambda i, n: display.update("cross-validation", i, n))
         model = fitting.fit(pairs, cfg)

@@ -2,7 +2,8 @@
 
 A ``Reading`` holds per-token log-probs of one passage under the reference reader in two
 contexts: after the premise and the story so far (``ctx``), and after a neutral context with
-neither (``neutral``). Every component of the step value is a function of a reading and of the
+neither (``neutral``); and, when the value model embeds text (MiniLM), the cosine between the
+passage and the premise (``premise_sim``: does the passage stay on the prompt?). Every component of the step value is a function of a reading and of the
 text (``step_features``), so the search (``ValueModel.evaluate``) and the scoring of whole stories
 (``ValueModel.evaluate_story``) compute identical values from identical readings.
 """
@@ -33,6 +34,7 @@ class Reading:
     neutral: Sequence[float]
     cut_off: bool
     story: str = ""  # the story so far without the premise (meta talk there taints the step)
+    premise_sim: float | None = None  # MiniLM cosine of passage and premise (None: not embedded)
 
 
 def predictable_share(logprobs: Sequence[float]) -> float:
@@ -58,4 +60,6 @@ def step_features(r: Reading, cur: CuriosityParams, pmi: PMIParams, pen: Penalty
         "log_words": math.log1p(len(words(r.passage))),
         **penalties(r.passage, r.so_far, r.cut_off, pen, r.story),
     }
+    if r.premise_sim is not None:
+        out["premise_sim"] = r.premise_sim
     return out

@@ -41,7 +41,7 @@ class FitConfig:
 
     features: str = field(default=",".join(DEFAULT_FEATURES), metadata=flag(
         "--features", "comma-separated features of the learned value"))
-    l2: float = field(default=0.01, metadata=flag("--l2", "L2 penalty on the weights"))
+    l2: float = field(default=0.1, metadata=flag("--l2", "L2 penalty on the weights"))
     temperature: float = field(default=10.0, metadata=flag("--temperature", "Bradley-Terry temperature"))
     folds: int = field(default=5, metadata=flag("--folds", "cross-validation folds (grouped by prompt)"))
     seed: int = field(default=0, metadata=flag("--seed", "seed of the folds and the corruptions"))

@@ -55,6 +55,34 @@ def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: i
     return items
 
 
+def premise_of(reading: dict[str, Any]) -> str:
+    """The premise a saved reading was read under (``so_far`` is premise, newline, story so far;
+    readings saved before ``story`` was kept split at the first newline)."""
+    so_far, story = reading["so_far"], reading.get("story")
+    if story is None:
+        return so_far.split("\n", 1)[0]
+    return so_far[: len(so_far) - len(story) - 1] if story else so_far[:-1]
+
+
+def add_similarities(items: Sequence[dict[str, Any]], embedder: Any,
+                     on_step: Callable[[int, int], None] | None = None, batch: int = 64) -> int:
+    """Fill in ``premise_sim`` (MiniLM cosine of passage and premise) where a saved reading lacks
+    it, in place; each distinct text is embedded once. Returns how many readings were filled."""
+    todo = [r for it in items for r in it["readings"] if r.get("premise_sim") is None]
+    texts = sorted({t for r in todo for t in (r["passage"], premise_of(r))})
+    vectors: dict[str, Any] = {}
+    for i in range(0, len(texts), batch):
+        if on_step is not None:
+            on_step(i, len(texts))
+        chunk = texts[i : i + batch]
+        vectors.update(zip(chunk, embedder.embed(chunk)))
+    for r in todo:
+        r["premise_sim"] = round(float(vectors[r["passage"]] @ vectors[premise_of(r)]), 6)
+    if on_step is not None:
+        on_step(len(texts), len(texts))
+    return len(todo)
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """What turns readings into features without a reader: a ``ValueModel`` has both too."""

@@ -26,7 +26,10 @@ SHIPPED_WEIGHTS = {"embedded": "embedded.json", "llamacpp:embedded": "embedded.j
 
 #: features a weights file may use (all computed by ``features.step_features``)
 FEATURES = ("surprisal_z", "curiosity", "pmi", "coherence", "surprisal_sd", "predictable", "log_words",
-            "repetition", "copying")
+            "repetition", "copying", "premise_sim")
+
+#: features that need the passages embedded (MiniLM): a value model using them loads the embedder
+EMBEDDED_FEATURES = ("premise_sim",)
 
 
 def sigmoid(x: float) -> float:
@@ -52,6 +55,10 @@ class LinearValue:
         numbers = (*self.mean, *self.sd, *self.weights, self.bias)
         if not all(math.isfinite(x) for x in numbers) or min(self.sd, default=1.0) <= 0:
             raise UserError("invalid value weights: numbers must be finite and every sd positive")
+
+    @property
+    def needs_embedder(self) -> bool:
+        return any(f in EMBEDDED_FEATURES for f in self.features)
 
     def score(self, x: Mapping[str, float]) -> float:
         """The linear score before the sigmoid; a non-finite feature (an empty passage) is -inf."""

@@ -143,10 +143,12 @@ class ValueModel:
             raise UserError(f"unknown value combination {cfg.combine!r} (expected one of {', '.join(COMBINES)})")
         if cfg.coherence == "judge" and judge is None:
             raise UserError("coherence 'judge' needs a judge model")
-        if cfg.coherence == "cosine" and embedder is None:
-            embedder = MiniLMEmbedder()
         if cfg.combine == "learned" and weights is None:
             weights = load_weights(cfg.weights, reader.spec)
+        wants_embedder = cfg.coherence == "cosine" or (weights is not None and cfg.combine == "learned"
+                                                             and weights.needs_embedder)
+        if wants_embedder and embedder is None:
+            embedder = MiniLMEmbedder()
         self.reader = reader
         self.cfg = cfg
         self.calibration = calibration
@@ -160,8 +162,10 @@ class ValueModel:
         """Candidate passages after one story state: one reader call per context."""
         ctx = self.reader.logprobs(reader_context(story, self.prompts), list(passages))
         neu = self.reader.logprobs(reader_context(story, self.prompts, with_story=False), list(passages))
+        sims = self.premise_sims(story.premise, passages)
         text = story.text()
-        return [Reading(p, story.premise + "\n" + text, c, n, cut, text) for p, c, n, cut in zip(passages, ctx, neu, cut_off)]
+        return [Reading(p, story.premise + "\n" + text, c, n, cut, text, sim)
+                for p, c, n, cut, sim in zip(passages, ctx, neu, cut_off, sims)]
 
     def read_story(self, premise: str, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
         """A whole story, each passage after the ones before it: time linear in its length
@@ -169,11 +173,18 @@ class ValueModel:
         start = Story(premise)
         ctx = chain_logprobs(self.reader, reader_context(start, self.prompts), passages, PASSAGE_SEPARATOR)
         neu = self.reader.logprobs(reader_context(start, self.prompts, with_story=False), list(passages))
+        sims = self.premise_sims(premise, passages)
         out = []
-        for k, (p, c, n, cut) in enumerate(zip(passages, ctx, neu, cut_off)):
+        for k, (p, c, n, cut, sim) in enumerate(zip(passages, ctx, neu, cut_off, sims)):
             text = PASSAGE_SEPARATOR.join(x for x in passages[:k] if x)
-            out.append(Reading(p, premise + "\n" + text, c, n, cut, text))
+            out.append(Reading(p, premise + "\n" + text, c, n, cut, text, sim))
         return out
+
+    def premise_sims(self, premise: str, passages: Sequence[str]) -> list[float | None]:
+        """MiniLM cosine of each passage with the premise; None without an embedder."""
+        if self.embedder is None or not passages:
+            return [None] * len(passages)
+        return [round(float(c), 6) for c in self.embedder.cosines(premise, list(passages))]
 
     # -- valuing -----------------------------------------------------------------------------
     def value_of(self, x: dict[str, float]) -> float:
