@@ -106,3 +106,23 @@ def test_premise_of_a_saved_reading() -> None:
     assert premise_of({"so_far": "A premise.\n", "story": ""}) == "A premise."
     assert premise_of({"so_far": "Two\nlines.\nOne step.", "story": "One step."}) == "Two\nlines."
     assert premise_of({"so_far": "Old file.\nOne step."}) == "Old file."  # saved before ``story`` was kept
+
+
+def test_hanna_criteria_are_cross_validated_per_fold_model() -> None:
+    """Ten hand-made HANNA stories: the better rated the less surprising. Each is valued by the fold
+    model that did not see it, and every pair with a rating gap counts once."""
+    from storyspace.value.fit_data import hanna_cross_validated, make_pairs
+    from storyspace.value.model import ValueConfig, load_calibration
+
+    class Like:
+        calibration = load_calibration("auto", "embedded")
+        cfg = ValueConfig()
+
+    items = [_item("hanna", i, "original", -1.0 - 0.2 * i,
+                   ratings={"human_coherence": 1.0 + 0.5 * i, "human_surprise": 3.0}) for i in range(10)]
+    cfg = FitConfig(features="surprisal_z", folds=2, l2=0.001)
+    pairs = make_pairs(items, Like(), cfg)
+    got = hanna_cross_validated(items, Like(), pairs, cfg)
+    gaps = sum(1 for a in range(10) for b in range(a + 1, 10) if 0.5 * (b - a) >= 1.0)
+    assert got["human_coherence"]["pairs"] == gaps and got["human_coherence"]["pooled"] == 1.0
+    assert "human_surprise" not in got  # no two stories differ on it

@@ -17,7 +17,7 @@ from storyspace.errors import UserError
 from storyspace.eval import contrast
 from storyspace.story import Step, Story, ends_sentence, split_steps
 from storyspace.value.features import Reading, step_features
-from storyspace.value.fit import FitConfig, Pair
+from storyspace.value.fit import FitConfig, Pair, fit, fold_of, story_value
 from storyspace.value.model import Calibration, ValueConfig, ValueModel
 
 
@@ -122,6 +122,54 @@ def make_pairs(items: Sequence[dict[str, Any]], vm_like: Any, cfg: FitConfig) ->
             better, worse = ((fa, fb) if ra > rb else (fb, fa))
             pairs.append(Pair((ia, ib), "hanna", "rating", better, worse, cfg.hanna_weight))
     return pairs
+
+
+#: HANNA's six criteria, in its order
+HANNA_CRITERIA = ("human_relevance", "human_coherence", "human_empathy", "human_surprise", "human_engagement",
+                  "human_complexity")
+
+
+def hanna_cross_validated(items: Sequence[dict[str, Any]], vm_like: Any, pairs: Sequence[Pair],
+                          cfg: FitConfig) -> dict[str, dict[str, Any]]:
+    """Per HANNA criterion: agreement of story values with the human ratings, each story valued by
+    the fold model that never saw its prompt (the folds of ``fit.cross_validate``), over pairs of
+    stories whose rating differs by at least ``min_gap`` (ties half): pooled over all such pairs,
+    and mean ± SD over the folds of the pairs whose two stories share a fold."""
+    import statistics
+
+    hanna = [(str(it["id"]), it["ratings"], features_of(it["readings"], vm_like)) for it in items
+             if it["kind"] == "hanna"]
+    fold = fold_of([g for p in pairs for g in p.groups], cfg.folds, cfg.seed)
+    value: dict[str, float] = {}
+    for k in range(cfg.folds):
+        model = fit([p for p in pairs if all(fold[g] != k for g in p.groups)], cfg)
+        value.update({sid: story_value(model, feats) for sid, _, feats in hanna if fold.get(sid) == k})
+    out: dict[str, dict[str, Any]] = {}
+    for crit in HANNA_CRITERIA:
+        rows: list[tuple[float, int | None]] = []  # (win, the fold both stories share, else None)
+        for (ia, ra, _), (ib, rb, _) in itertools.combinations(hanna, 2):
+            if ia not in value or ib not in value or crit not in ra or crit not in rb:
+                continue
+            if abs(ra[crit] - rb[crit]) < cfg.min_gap:
+                continue
+            hi, lo = (ia, ib) if ra[crit] > rb[crit] else (ib, ia)
+            win = 1.0 if value[hi] > value[lo] else 0.5 if value[hi] == value[lo] else 0.0
+            rows.append((win, fold[ia] if fold[ia] == fold[ib] else None))
+        if not rows:
+            continue
+        within = [statistics.fmean(w for w, f in rows if f == k) for k in range(cfg.folds) if any(f == k for _, f in rows)]
+        out[crit] = {"pooled": statistics.fmean(w for w, _ in rows), "pairs": len(rows),
+                     "mean": statistics.fmean(within) if within else float("nan"),
+                     "sd": statistics.stdev(within) if len(within) > 1 else 0.0}
+    return out
+
+
+def hanna_markdown(cv: dict[str, dict[str, Any]]) -> str:
+    """``hanna_cross_validated`` as a table."""
+    lines = ["| HANNA criterion | cross-validated agreement, pooled (mean ± SD within folds) | pairs |", "|---|---|---|"]
+    for crit, v in cv.items():
+        lines.append(f"| {crit.removeprefix('human_')} | {v['pooled']:.3f} ({v['mean']:.3f} ± {v['sd']:.3f}) | {v['pairs']} |")
+    return "\n".join(lines) + "\n"
 
 
 def _header(reader: str, cfg: FitConfig) -> dict[str, Any]:
