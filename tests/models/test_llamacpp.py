@@ -99,3 +99,15 @@ def test_usage_counts_tokens(lc) -> None:  # noqa: ANN001
     lc.logprobs("Story:\n", ["One two three."])
     assert lc.usage.generated_tokens - before[0] == sum(len(s.token_ids) for s in out)
     assert lc.usage.scored_tokens > before[1]
+
+
+def test_after_reset_cache_a_reading_depends_on_its_text_alone(lc) -> None:  # noqa: ANN001
+    """Prefixes re-used from earlier calls were computed in other batches; after ``reset_cache``
+    a reading is computed from scratch, the same whatever was read before."""
+    ctx, conts = "The old lighthouse keeper climbed the stairs.", [" At the top he found a letter.", " It rained."]
+    lc.reset_cache()
+    fresh = lc.logprobs(ctx, conts)
+    lc.logprobs("A different story about a cat and a dog.", [" The dog barked twice at the moon."])
+    lc.logprobs(ctx + " At the top", [" he found a letter and a key."])
+    lc.reset_cache()
+    assert lc.logprobs(ctx, conts) == fresh

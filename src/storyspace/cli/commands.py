@@ -76,13 +76,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     given = settings(args).get("explore", {})
     if args.resume is not None:
-        if args.premise or args.premise_file or args.config or given or args.out:
+        if args.premise or args.premise_file or args.config or given or args.out or settings(args).get("ray"):
             raise UserError("--resume takes no other settings: the run continues with its saved config")
         out, resumed = args.resume, True
         cfg = saved_config(out)
     else:
-        cfg = build(ExploreConfig(), _toml(args.config), given)
+        file_data = _toml(args.config)
+        ray = _ray_config(file_data, args)
+        cfg = build(ExploreConfig(), file_data, given)
         validate(cfg)
+        if ray.enabled:
+            return _explore_many(args, cfg, ray)
         premise = _pick_premise(args)
         out, resumed = args.out or _default_out(premise), False
     explorer = Explorer(ModelPool(options=cfg.models.options()))
@@ -96,6 +100,26 @@ def cmd_explore(args: argparse.Namespace) -> int:
             f" tokens, {budget['scored_tokens']} scored tokens, {result.meta['timings']['wall_s']} s.[/dim]"
         )
         display.console.print(f"Run saved in [bold]{shown(str(result.run.path))}[/bold] (tree.html to browse the tree)")
+    return 0
+
+
+def _explore_many(args: argparse.Namespace, cfg: Any, ray: Any) -> int:
+    """``explore --ray``: every premise of ``--premise-file`` into ``--out DIR/NNN-slug``."""
+    from storyspace.corpus import read_premises
+    from storyspace.distributed.explore_many import explore_many
+
+    if args.premise is not None or args.premise_file is None or args.out is None:
+        raise UserError("explore --ray explores every premise of --premise-file into --out DIR: give both, "
+                        "and no premise argument")
+    premises = read_premises(args.premise_file)
+    with Display(args.quiet) as display:
+        result = explore_many(premises, cfg, args.out, ray,
+                              on_progress=lambda done, total, note: display.update("premises", done, total, note))
+    lines = ["| run | simulations | nodes | policy tokens |", "|---|---|---|---|"]
+    lines += [f"| {r['run']} | {r['budget'].get('simulations', '')} | {r['budget'].get('nodes', '')} |"
+              f" {r['budget'].get('policy_tokens', '')} |" for r in result["runs"]]
+    lines += [f"failed after {f['attempts']} tries: {f['task']}: {f['error']}" for f in result["failed"]]
+    _out("\n".join(lines) + f"\n{len(result['runs'])} of {len(premises)} premises explored in {args.out}")
     return 0
 
 
@@ -177,12 +201,13 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from storyspace.train.loop import Loop, LoopConfig, validate_loop
 
     file_data = _toml(args.config)
+    ray = _ray_config(file_data, args)
     cfg = build(LoopConfig(), {"explore": file_data} if file_data else None, settings(args).get("loop", {}))
     validate_loop(cfg)
     premises = read_premises(args.premises) if args.premises else shipped_premises()
     with Display(False) as display:
         loop = Loop(args.out, premises, cfg, ModelPool(options=cfg.explore.models.options()),
-                    say=lambda msg: display.say(f"[loop] {msg}"))
+                    say=lambda msg: display.say(f"[loop] {msg}"), ray=ray)
         loop.run()
     _out((args.out / "iterations.md").read_text(encoding="utf-8"))
     return 0
@@ -206,14 +231,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from storyspace.eval.run import EvalConfig, Evaluation
 
     file_data = _toml(args.config)
+    ray = _ray_config(file_data, args)
     cfg = build(EvalConfig(), {"explore": file_data} if file_data else None, settings(args).get("eval", {}))
     premises = read_premises(args.premises) if args.premises else shipped_premises()
     with Display(args.quiet) as display:
-        evaluation = Evaluation(cfg, premises, args.out,
+        evaluation = Evaluation(cfg, premises, args.out, ray=ray,
                                 on_progress=lambda p: display.update(p.stage, p.done, p.total, p.note))
         report = evaluation.run()
     _out(report.read_text(encoding="utf-8"))
     return 0
+
+
+def _ray_config(file_data: dict[str, Any] | None, args: argparse.Namespace) -> Any:
+    """``[ray]`` of the TOML file (taken out of it) < the ``--ray*`` flags; validated."""
+    from storyspace.config import build
+    from storyspace.distributed.config import RayConfig, validate_ray
+
+    table = file_data.pop("ray", None) if file_data else None
+    if table is not None and not isinstance(table, dict):
+        raise UserError("[ray] in the config file must be a table")
+    cfg = build(RayConfig(), table, settings(args).get("ray", {}))
+    validate_ray(cfg)
+    return cfg
 
 
 def _configured(args: argparse.Namespace, base: Any, key: str) -> Any:
@@ -321,8 +360,8 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.story import PromptConfig
     from storyspace.value import fit as fitting
     from storyspace.value.coherence import MiniLMEmbedder
-    from storyspace.value.fit_data import (FeatureSettings, add_similarities, dump_items, load_items, make_pairs,
-                                           read_items)
+    from storyspace.value.fit_data import (FeatureSettings, add_similarities, dump_items, hanna_cross_validated,
+                                           hanna_markdown, load_items, make_pairs, read_items)
     from storyspace.value.learned import EMBEDDED_FEATURES
     from storyspace.value.model import ValueConfig, load_calibration
 
@@ -350,15 +389,17 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
             atomic_write(args.readings, dump_items(items, reader, cfg))
         pairs = make_pairs(items, settings_, cfg)
         cv = fitting.cross_validate(pairs, cfg, on_fold=lambda i, n: display.update("cross-validation", i, n))
+        display.update("cross-validation: HANNA criteria", 0, 1)
+        per_criterion = hanna_cross_validated(items, settings_, pairs, cfg)
         model = fitting.fit(pairs, cfg)
     in_sample = fitting.pair_agreement(model, pairs)
     made = {"command": "storyspace fit-value " + " ".join(sys.argv[2:]), "reader": reader,
             "date": datetime.now().strftime("%Y-%m-%d"), "settings": asdict(cfg), "calibration": value.calibration,
             "pairs": {k: v["pairs"] for k, v in in_sample.items() if ":" not in k},
-            "cross_validation": cv, "in_sample": in_sample}
+            "cross_validation": cv, "hanna_criteria_cv": per_criterion, "in_sample": in_sample}
     atomic_write(args.out, json.dumps({**model.as_dict(), "made_by": made}, indent=1) + "\n")
     weights = ", ".join(f"{f} {w:+.3f}" for f, w in zip(model.features, model.weights))
-    _out(fitting.cv_markdown(cv, in_sample) + f"\nweights (per SD): {weights}; bias {model.bias:+.3f}\nwrote {args.out}")
+    _out(fitting.cv_markdown(cv, in_sample) + "\n" + hanna_markdown(per_criterion) + f"\nweights (per SD): {weights}; bias {model.bias:+.3f}\nwrote {args.out}")
     return 0
 
 

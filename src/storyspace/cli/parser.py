@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from storyspace import __version__
 from storyspace.config import ExploreConfig, ModelsConfig
+from storyspace.distributed.config import RayConfig
 from storyspace.errors import UserError
 from storyspace.eval.run import EvalConfig
 from storyspace.eval.score_file import SCORE_SKIP, ScoreConfig
@@ -52,13 +53,14 @@ class Source:
 
 #: the settings each command takes, by config
 SOURCES: dict[str, tuple[Source, ...]] = {
-    "explore": (Source("explore", ExploreConfig()),),
+    "explore": (Source("explore", ExploreConfig()), Source("ray", RayConfig())),
     "calibrate": (Source("calibrate", CalibrateConfig()),
                   Source("models", ModelsConfig(), only=("reference", "judge", "device", "dtype"))),
     "pairs": (Source("pairs", PairConfig()),),
     "train": (Source("train", TrainConfig()), Source("models", ModelsConfig(), only=("policy", "device"))),
-    "loop": (Source("loop", LoopConfig()),),
-    "eval": (Source("eval", EvalConfig(), skip=("explore.search.simulations", "explore.search.complete_best_path")),),
+    "loop": (Source("loop", LoopConfig()), Source("ray", RayConfig())),
+    "eval": (Source("eval", EvalConfig(), skip=("explore.search.simulations", "explore.search.complete_best_path")),
+             Source("ray", RayConfig())),
     "score": (Source("score", ScoreConfig(), skip=SCORE_SKIP),),
     "validate-value": (Source("validate", ValidateConfig(), skip=VALIDATE_SKIP),),
     "fit-value": (Source("fit", FitConfig()), Source("value", ValueConfig(), only=("calibration",)),
@@ -95,7 +97,7 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
     if command == "explore":
         p.add_argument("premise", nargs="?", help="the story prompt (default: a shipped HANNA premise)")
         p.add_argument("--premise-file", type=Path, metavar="FILE",
-                       help="premises, one per line or JSON lines with 'prompt'")
+                       help="premises, one per line or JSON lines with 'prompt' (with --ray: all of them)")
         p.add_argument("--premise-index", type=non_negative_int, default=0, metavar="N", help="which premise of the file/set (0)")
         p.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML settings (see storyspace.config)")
         p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<time>-<premise>)")

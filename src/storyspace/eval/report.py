@@ -112,7 +112,8 @@ def curve_points(records: Sequence[dict[str, Any]], key: str = "value_mean") -> 
 
 
 def report_markdown(
-    records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any, systems: Sequence[str]
+    records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any, systems: Sequence[str],
+    failed: Sequence[dict[str, Any]] = (),
 ) -> str:
     e = cfg.explore
     budget = cfg.budget()
@@ -181,15 +182,20 @@ def report_markdown(
             t = tokens.get(s, {})
             lines.append(f"| {s} | " + " | ".join(
                 f"{_f(float(np.mean(c[m])))} ({np.mean(t[m]):.0f})" if m in c else "" for m in mults) + " |")
+    if failed:
+        lines += ["", "## Failed", "",
+                  "Tasks that failed on every try (their premises are left out of every table above; re-run the"
+                  " command to try them again; `failed.json`):", "", "| stage | task | tries | error |", "|---|---|---|---|"]
+        lines += [f"| {f['stage']} | {f['task']} | {f['attempts']} | {str(f['error']).replace('|', '/')} |" for f in failed]
     lines += ["", "Plots: `value_distributions.png`, `budget_curve.png`; every story with its scores: `stories.jsonl`.", ""]
     return "\n".join(lines)
 
 
 def write_report(out: Path, records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any,
-                 systems: Sequence[str]) -> None:
+                 systems: Sequence[str], failed: Sequence[dict[str, Any]] = ()) -> None:
     from storyspace.viz.plots import plot_budget_curve, plot_value_distributions
 
-    atomic_write(out / "report.md", report_markdown(records, comparisons, cfg, systems))
+    atomic_write(out / "report.md", report_markdown(records, comparisons, cfg, systems, failed))
     groups = {}
     for source, key, label in (("value", "value_mean", "(a) value model"), ("reader", "value_mean", "(b) independent reader"),
                                ("llm", "overall", "(c) LLM judge overall")):

@@ -9,8 +9,13 @@ Layout of an eval directory::
     trees/P.mcts.json     the search tree behind an mcts story
     reader/P.SYSTEM.json  (b): the story read by the independent reader
     llm/...               (c) the LLM judge: rubric ratings and pairwise comparisons
-    stories.jsonl         every story with all its scores (written at the end)
+    failed.json           (story, reader) tasks that failed on every try on a Ray cluster
+    stories.jsonl         every story with all its scores (written at the end; without the
+                          wall-clock field, so that it depends on the seeds alone)
     report.md, value_distributions.png, budget_curve.png
+
+With ``--ray`` the stories and the independent reader's readings run on Ray actors, each holding
+its own models (``distributed.pool``); this process alone writes the directory, as results arrive.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any, Callable
 
 from storyspace.assemble import assemble, independent_reader, value_model
 from storyspace.config import ExploreConfig, to_dict
+from storyspace.distributed.config import RayConfig
+from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.eval.judge import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBRATION, JudgeConfig, LLMJudge
@@ -42,6 +49,8 @@ from storyspace.value.model import ValueModel
 EVAL_FILE = "eval.json"
 #: what a saved story record must hold to be reused (anything less is redone)
 STORY_KEYS = ("premise_id", "premise", "system", "passages", "story", "value", "breakdowns", "policy_tokens", "curve")
+#: fields of a story record that depend on the machine, not on the seeds (kept out of stories.jsonl)
+VOLATILE_KEYS = ("wall_s",)
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ class Evaluation:
         out: Path,
         pool: ModelPool | None = None,
         on_progress: Callable[[EvalProgress], None] | None = None,
+        ray: RayConfig | None = None,
     ) -> None:
         validate_eval(cfg)
         self.cfg = cfg
@@ -125,7 +135,11 @@ class Evaluation:
         self.systems = parse_systems(cfg.systems)
         self.pool = pool or ModelPool(options=cfg.explore.models.options())
         self.on_progress = on_progress or (lambda p: None)
+        self.ray = ray
+        self.failed: list[dict[str, Any]] = []
         self._value_model: ValueModel | None = None
+        self._workers: LocalPool | RayPool | None = None
+        self._reader: ValueModel | None = None
 
     # -- the directory --------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -189,6 +203,37 @@ class Evaluation:
     def seed(self, pi: int) -> int:
         return derive_seed(self.cfg.explore.seed, "eval", pi)
 
+    def workers(self) -> LocalPool | RayPool:
+        """Where the stories and readings are made: here, or Ray actors each holding an
+        ``Evaluation`` of the same settings (started at the first need, closed by ``run``)."""
+        if self._workers is None:
+            self._workers = make_pool(self.ray, lambda: self, Evaluation,
+                                      {"cfg": self.cfg, "premises": self.premises, "out": self.out})
+        return self._workers
+
+    def _map(self, stage: str, tasks: list[Task], done: int, total: int) -> Any:
+        """Outcomes of ``tasks`` as they arrive, with progress (failures go to ``failed``)."""
+        if not tasks:
+            return
+        workers = self.workers()
+        notes = {t.key: t for t in tasks}
+        first = tasks[0].key
+        self.on_progress(EvalProgress(stage, done, total, workers.status() or first))
+        for outcome in workers.map(tasks):
+            done += 1
+            if outcome.ok:
+                yield outcome
+            else:
+                self.failed.append({"stage": stage, "task": outcome.task.key, "error": outcome.error,
+                                    "attempts": outcome.attempts})
+            notes.pop(outcome.task.key, None)
+            self.on_progress(EvalProgress(stage, done, total, workers.status() or next(iter(notes), "")))
+
+    def make_story(self, pi: int, label: str) -> dict[str, Any]:
+        """One system's story for premise ``pi``: ``{"record": ..., "tree": ... or None}`` (no files written)."""
+        system = next(s for s in self.systems if s.label == label)
+        return self.run_system(pi, system)
+
     def run_system(self, pi: int, system: SystemSpec) -> dict[str, Any]:
         e = self.cfg.explore
         premise = self.premises[pi]
@@ -203,10 +248,8 @@ class Evaluation:
         start = time.perf_counter()
         run = run_system(system.name, world, e.search, budget, seed, multiples, self.cfg.beam_k,
                          root={"premise": premise})
-        if run.tree is not None:
-            self._write(self._path("trees", pi, system.label), run.tree.to_json())
         breakdowns = [x.breakdown for x in run.expansions]
-        return {
+        record = {
             "premise_id": pi,
             "premise": premise,
             "system": system.label,
@@ -225,41 +268,54 @@ class Evaluation:
             "settings": run.settings,
             "curve": {str(m): v for m, v in sorted(run.curve.items())},
         }
+        return {"record": record, "tree": run.tree.to_json() if run.tree is not None else None}
 
     def stories(self) -> list[dict[str, Any]]:
-        """Every (premise, system) story, run where missing (saved one by one)."""
-        total = len(self.premises) * len(self.systems)
-        out = []
-        for n, (pi, system) in enumerate(itertools.product(range(len(self.premises)), self.systems)):
-            path = self._path("stories", pi, system.label)
-            record = self._read(path, STORY_KEYS)
-            if record is None:
-                self.on_progress(EvalProgress("stories", n, total, f"premise {pi + 1}: {system.label}"))
-                record = self.run_system(pi, system)
-                self._write(path, record)
-            out.append(record)
-        self.on_progress(EvalProgress("stories", total, total))
-        return out
+        """Every (premise, system) story, made where missing (saved one by one as they arrive;
+        a story that failed on every try is left out and listed in ``failed``)."""
+        keys = list(itertools.product(range(len(self.premises)), [s.label for s in self.systems]))
+        have = {k: self._read(self._path("stories", *k), STORY_KEYS) for k in keys}
+        todo = [Task(f"p{pi:02d}.{label}", "make_story", {"pi": pi, "label": label}) for (pi, label), rec in have.items()
+                if rec is None]
+        for outcome in self._map("stories", todo, len(keys) - len(todo), len(keys)):
+            pi, label = outcome.task.kwargs["pi"], outcome.task.kwargs["label"]
+            if outcome.result["tree"] is not None:
+                self._write(self._path("trees", pi, label), outcome.result["tree"])
+            self._write(self._path("stories", pi, label), outcome.result["record"])
+            have[(pi, label)] = outcome.result["record"]
+        self.on_progress(EvalProgress("stories", len(keys), len(keys)))
+        return [rec for rec in have.values() if rec is not None]
 
     # -- readings ------------------------------------------------------------------------------
     def read_stories(self, records: list[dict[str, Any]]) -> None:
         """(b), the independent reader, for every story (adds ``reader`` to each record)."""
         if not self.cfg.reader:
             return
-        vm = None
-        for n, rec in enumerate(records):
-            path = self._path("reader", rec["premise_id"], rec["system"])
-            got = self._read(path, ("reader", "summary", "breakdowns"))
+        keys = ("reader", "summary", "breakdowns")
+        todo = []
+        for i, rec in enumerate(records):
+            got = self._read(self._path("reader", rec["premise_id"], rec["system"]), keys)
             if got is None:
-                self.on_progress(EvalProgress("reader", n, len(records), f"premise {rec['premise_id'] + 1}: {rec['system']}"))
-                vm = vm or self.reader_model()
-                passages = [p for p in rec["passages"] if p]
-                breakdowns = score_passages(vm, rec["premise"], passages)
-                got = {"reader": str(parse_spec(self.cfg.reader)), "summary": summarize_breakdowns(breakdowns),
-                       "breakdowns": breakdowns}
-                self._write(path, got)
-            rec["reader"] = got
+                todo.append(Task(f"p{rec['premise_id']:02d}.{rec['system']} (b)", "read_record",
+                                 {"premise": rec["premise"], "passages": rec["passages"], "index": i}))
+            else:
+                rec["reader"] = got
+        for outcome in self._map("reader", todo, len(records) - len(todo), len(records)):
+            rec = records[outcome.task.kwargs["index"]]
+            self._write(self._path("reader", rec["premise_id"], rec["system"]), outcome.result)
+            rec["reader"] = outcome.result
         self.on_progress(EvalProgress("reader", len(records), len(records)))
+
+    def read_record(self, premise: str, passages: list[str], index: int = 0) -> dict[str, Any]:
+        """(b) of one story (no files written); ``index`` only tells the caller which story."""
+        if self._reader is None:
+            self._reader = self.reader_model()
+        reset = getattr(self._reader.reader, "reset_cache", None)
+        if reset is not None:  # llama.cpp: the reading must not depend on the stories read before it
+            reset()
+        breakdowns = score_passages(self._reader, premise, [p for p in passages if p])
+        return {"reader": str(parse_spec(self.cfg.reader)), "summary": summarize_breakdowns(breakdowns),
+                "breakdowns": breakdowns}
 
     def llm_judge(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """(c), the LLM judge: rubric ratings of every story and pairwise comparisons of every two systems
@@ -304,19 +360,40 @@ class Evaluation:
     def run(self) -> Path:
         from storyspace.eval.report import write_report
 
+        if self.ray is not None and self.ray.enabled:
+            self.workers()  # connect first: a cluster that is not there is a one-line error at once
         self.prepare()
-        records = self.stories()
-        self.read_stories(records)
+        try:
+            records = self.stories()
+            self.read_stories(records)
+        finally:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
+        records = self._complete_premises(records)
         comparisons = self.llm_judge(records)
         with open(self.out / ".stories.jsonl.tmp", "w") as fh:
             for rec in records:
-                fh.write(json.dumps(rec) + "\n")
+                fh.write(json.dumps({k: v for k, v in rec.items() if k not in VOLATILE_KEYS}) + "\n")
         (self.out / ".stories.jsonl.tmp").replace(self.out / "stories.jsonl")
-        write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems])
+        write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems], self.failed)
+        if self.failed or (self.out / "failed.json").exists():
+            atomic_write(self.out / "failed.json", json.dumps(self.failed, indent=1) + "\n")
         meta = read_json_object(self.out / EVAL_FILE, EVAL_FILE)
-        meta.update(status="finished", updated=_now())
+        meta.update(status="finished with failures" if self.failed else "finished", updated=_now())
         atomic_write(self.out / EVAL_FILE, json.dumps(meta, indent=1) + "\n")
         return self.out / "report.md"
+
+    def _complete_premises(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records of premises whose every system has a story (and a reading, when (b) is on):
+        the systems are compared on the same premises; the others are reported as failed."""
+        want = {s.label for s in self.systems}
+        by: dict[int, list[dict[str, Any]]] = {}
+        for rec in records:
+            by.setdefault(rec["premise_id"], []).append(rec)
+        ok = {pi for pi, recs in by.items() if {r["system"] for r in recs} == want
+              and (not self.cfg.reader or all("reader" in r for r in recs))}
+        return [r for r in records if r["premise_id"] in ok]
 
 
 def _now() -> str:

@@ -124,6 +124,15 @@ class LlamaCppModel:
         if getattr(self, "_model", None) is not None:
             self._model.close()
 
+    def reset_cache(self) -> None:
+        """Forget every cached prefix and clear the KV cache: what the next calls compute depends
+        on nothing computed before. (Re-used prefixes were computed in other batches, which moves
+        llama.cpp's logits slightly; a reading that must be a function of its text alone, such as
+        eval's independent reader on any number of Ray workers, starts with this.)"""
+        self._ll.llama_memory_clear(self._mem, True)
+        self._cached.clear()
+        self._bank = 0
+
     def __del__(self) -> None:
         try:
             self.close()

@@ -7,6 +7,12 @@ a single-pass story (no search: one sample per step) and of the MCTS story at th
 as iteration 0. Every finished piece (a search run, a pairs file, a model, an evaluation) is on
 disk before the next starts, so a killed loop continues from the last finished premise.
 
+With ``--ray`` the searches and single-pass stories of an iteration run on Ray actors (each
+holding its own models; the loop directory must be readable by the workers, where policy i > 0
+lives) and ORPO runs as one Ray task that takes a GPU when the cluster has one; this process alone
+writes the loop directory. A premise whose search fails on every try is listed in
+``failed.json`` and ``iterations.md`` and left out (of the pairs, or of the held-out means).
+
 Layout of the loop directory::
 
     loop.json                 settings and base model
@@ -27,6 +33,8 @@ from typing import Any, Callable
 
 from storyspace.assemble import assemble
 from storyspace.config import ExploreConfig, from_dict, to_dict
+from storyspace.distributed.config import RayConfig
+from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.explore import Explorer
@@ -107,13 +115,29 @@ class Loop:
         cfg: LoopConfig,
         pool: ModelPool,
         say: Callable[[str], None] = lambda _: None,
+        ray: RayConfig | None = None,
     ) -> None:
         self.out = out
         self.cfg = cfg
         self.pool = pool
         self.say = say
+        self.premises = premises
         self.train_set, self.heldout = split_premises(premises, cfg.train_premises, cfg.heldout_premises)
         self.base = cfg.explore.models.policy
+        self.ray = ray
+        self.failed: list[dict[str, Any]] = []
+        self._workers: LocalPool | RayPool | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.ray is not None and self.ray.enabled
+
+    def workers(self) -> LocalPool | RayPool:
+        """Ray actors each holding a ``Loop`` of the same settings (``loop_worker``)."""
+        if self._workers is None:
+            self._workers = make_pool(self.ray, lambda: self, loop_worker,
+                                      {"out": self.out, "premises": self.premises, "cfg": self.cfg})
+        return self._workers
 
     # -- state on disk ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -144,9 +168,16 @@ class Loop:
         atomic_write(path, json.dumps(meta, indent=1) + "\n")
 
     def policy_spec(self, i: int) -> str:
-        return self.base if i == 0 else f"hf:{self.out / f'iter{i}' / 'model'}"
+        # absolute: a Ray worker (or the ORPO task) may run in another directory
+        return self.base if i == 0 else f"hf:{(self.out / f'iter{i}' / 'model').absolute()}"
 
     # -- pieces ------------------------------------------------------------------------------------
+    def _explore_cfg(self, policy: str, seed: int) -> ExploreConfig:
+        data = to_dict(self.cfg.explore)
+        data["models"]["policy"] = policy
+        data["seed"] = seed
+        return from_dict(ExploreConfig, data)
+
     def _explore(self, premise: str, policy: str, run: Path, seed: int) -> Path:
         """One explore run, finished, resumed, or started."""
         if (run / RunDir.RUN).exists():
@@ -157,22 +188,49 @@ class Loop:
         if run.exists():  # created but nothing saved yet
             for p in run.iterdir():
                 p.unlink()
-        data = to_dict(self.cfg.explore)
-        data["models"]["policy"] = policy
-        data["seed"] = seed
-        cfg = from_dict(ExploreConfig, data)
-        Explorer(self.pool).start(premise, cfg, run)
+        Explorer(self.pool).start(premise, self._explore_cfg(policy, seed), run)
         return run
+
+    def explore_files(self, premise: str, policy: str, seed: int, name: str) -> dict[str, Any]:
+        """(On a worker.) One whole explore run's files, for the driver to write."""
+        from storyspace.distributed.explore_many import explore_files
+
+        return explore_files(Explorer(self.pool), premise, self._explore_cfg(policy, seed), name)
+
+    def _explore_all(self, jobs: list[tuple[str, str, Path, int]], what: str) -> list[Path]:
+        """Explore runs (premise, policy, run dir, seed), here one after the other or on the
+        workers; returns the run directories that are finished (failures are recorded)."""
+        from storyspace.distributed.explore_many import finished, write_run
+
+        if not self.distributed:
+            for j, (premise, policy, run, seed) in enumerate(jobs):
+                self.say(f"{what} {j + 1}/{len(jobs)}")
+                self._explore(premise, policy, run, seed)
+            return [run for _, _, run, _ in jobs]
+        tasks = [Task(str(run.relative_to(self.out)), "explore_files",
+                      {"premise": premise, "policy": policy, "seed": seed, "name": run.name})
+                 for premise, policy, run, seed in jobs if not finished(run)]
+        self.say(f"{what}: {len(tasks)} of {len(jobs)} on Ray")
+        for outcome in self.workers().map(tasks):
+            if outcome.ok:
+                write_run(self.out / outcome.task.key, outcome.result["files"])
+            else:
+                self._fail(outcome)
+        return [run for _, _, run, _ in jobs if finished(run)]
+
+    def _fail(self, outcome: Any) -> None:
+        self.failed.append({"task": outcome.task.key, "error": outcome.error, "attempts": outcome.attempts})
+        self.say(f"failed after {outcome.attempts} tries: {outcome.task.key}: {outcome.error}")
+        atomic_write(self.out / "failed.json", json.dumps(self.failed, indent=1) + "\n")
 
     def search_and_pairs(self, i: int) -> Path:
         pairs_path = self.out / f"iter{i}" / "pairs.jsonl"
         if pairs_path.exists():
             return pairs_path
+        jobs = [(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
+                 derive_seed(self.cfg.explore.seed, "train", i, j)) for j, premise in enumerate(self.train_set)]
         rows = []
-        for j, premise in enumerate(self.train_set):
-            self.say(f"iteration {i}: searching training premise {j + 1}/{len(self.train_set)}")
-            run = self._explore(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
-                                derive_seed(self.cfg.explore.seed, "train", i, j))
+        for run in self._explore_all(jobs, f"iteration {i}: searching training premise"):
             rows += run_pairs(run, self.cfg.pairs)
         write_pairs(rows, pairs_path)
         return pairs_path
@@ -187,6 +245,13 @@ class Loop:
         self.say(f"iteration {i}: ORPO on {len(pairs)} pairs -> policy {i + 1}")
         if model.exists():  # a half-written directory cannot exist (atomic rename), an empty one can
             model.rmdir()
+        if self.distributed:
+            from storyspace.distributed.pool import run_task
+
+            files = run_task(self.ray, train_files, {"pairs": pairs, "policy": self.policy_spec(i),  # type: ignore[arg-type]
+                                                     "cfg": self.cfg.train, "device": self.cfg.explore.models.device})
+            write_tree(model, files)
+            return model
         train_orpo(pairs, self.policy_spec(i), model, self.cfg.train, device=self.cfg.explore.models.device)
         return model
 
@@ -204,43 +269,97 @@ class Loop:
     def evaluate(self, i: int) -> dict[str, Any]:
         """Held-out single-pass and MCTS step values of policy i (each premise saved as it ends)."""
         root = self.out / "eval" / f"policy{i}"
-        single, mcts = [], []
-        for j, premise in enumerate(self.heldout):
-            seed = derive_seed(self.cfg.explore.seed, "heldout", j)
-            sp = root / "single" / f"p{j:02d}.json"
-            if not sp.exists():
-                self.say(f"policy {i}: single-pass story for held-out premise {j + 1}/{len(self.heldout)}")
-                atomic_write(sp, json.dumps(self.single_pass(self.policy_spec(i), premise, seed), indent=1) + "\n")
-            single += _values(read_json_object(sp, "single-pass record"), sp)
-            self.say(f"policy {i}: MCTS story for held-out premise {j + 1}/{len(self.heldout)}")
-            run = self._explore(premise, self.policy_spec(i), root / "mcts" / f"p{j:02d}", seed)
+        policy = self.policy_spec(i)
+        seeds = [derive_seed(self.cfg.explore.seed, "heldout", j) for j in range(len(self.heldout))]
+        paths = [root / "single" / f"p{j:02d}.json" for j in range(len(self.heldout))]
+        todo = [Task(str(paths[j].relative_to(self.out)), "single_pass", {"policy": policy, "premise": premise,
+                                                                          "seed": seeds[j]})
+                for j, premise in enumerate(self.heldout) if not paths[j].exists()]
+        if todo:
+            self.say(f"policy {i}: single-pass stories for {len(todo)} held-out premises")
+            for outcome in (self.workers() if self.distributed else LocalPool(self)).map(todo):
+                if outcome.ok:
+                    atomic_write(self.out / outcome.task.key, json.dumps(outcome.result, indent=1) + "\n")
+                else:
+                    self._fail(outcome)
+        single = [v for sp in paths if sp.exists() for v in _values(read_json_object(sp, "single-pass record"), sp)]
+        jobs = [(premise, policy, root / "mcts" / f"p{j:02d}", seeds[j]) for j, premise in enumerate(self.heldout)]
+        mcts = []
+        for run in self._explore_all(jobs, f"policy {i}: MCTS story for held-out premise"):
             tree = load_run(run).tree
             mcts += [tree.nodes[n].value for n in tree.best_path()[1:]]
-        return {"iteration": i, "policy": self.policy_spec(i), "single": _mean_sd(single), "mcts": _mean_sd(mcts)}
+        return {"iteration": i, "policy": policy, "single": _mean_sd(single), "mcts": _mean_sd(mcts)}
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
+        if self.distributed:
+            self.workers()  # connect first: a cluster that is not there is a one-line error at once
         self.prepare()
-        rows = [self.evaluate(0)]
-        self._report(rows)
-        for i in range(self.cfg.iterations):
-            pairs_path = self.search_and_pairs(i)
-            model = self.train(i, pairs_path)
-            row = self.evaluate(i + 1)
-            row["pairs"] = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
-            trained = read_json_object(model / "train.json", "train.json")
-            row["orpo"] = trained.get("final", {})
-            row["train_seconds"] = trained.get("train_seconds")
-            rows.append(row)
+        try:
+            rows = [self.evaluate(0)]
             self._report(rows)
+            for i in range(self.cfg.iterations):
+                pairs_path = self.search_and_pairs(i)
+                model = self.train(i, pairs_path)
+                row = self.evaluate(i + 1)
+                row["pairs"] = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
+                trained = read_json_object(model / "train.json", "train.json")
+                row["orpo"] = trained.get("final", {})
+                row["train_seconds"] = trained.get("train_seconds")
+                rows.append(row)
+                self._report(rows)
+        finally:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
         return rows
 
     def _report(self, rows: list[dict[str, Any]]) -> None:
         from storyspace.viz.plots import plot_iterations
 
         atomic_write(self.out / "iterations.json", json.dumps(rows, indent=1) + "\n")
-        atomic_write(self.out / "iterations.md", iterations_markdown(rows, self.cfg))
+        text = iterations_markdown(rows, self.cfg)
+        if self.failed:
+            text += "\nFailed on every try (left out; re-run the command to try again):\n\n" + "".join(
+                f"- {f['task']} ({f['attempts']} tries): {f['error']}\n" for f in self.failed)
+        atomic_write(self.out / "iterations.md", text)
         plot_iterations(rows, self.out / "iterations.png")
+
+
+def loop_worker(out: Path, premises: list[str], cfg: LoopConfig) -> Loop:
+    """What a Ray actor holds: a ``Loop`` of the same settings with its own models (it never writes)."""
+    return Loop(out, premises, cfg, ModelPool(options=cfg.explore.models.options()))
+
+
+def train_files(pairs: list[dict[str, Any]], policy: str, cfg: TrainConfig, device: str) -> dict[str, bytes]:
+    """(A Ray task.) ORPO into a private temporary directory; the model directory's files
+    (relative path -> bytes), for the driver to write."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="storyspace-orpo-") as tmp:
+        model = Path(tmp) / "model"
+        train_orpo(pairs, policy, model, cfg, device=device)
+        return {str(p.relative_to(model)): p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file()}
+
+
+def write_tree(path: Path, files: dict[str, bytes]) -> None:
+    """A directory of files made whole in a temporary sibling, then renamed into place."""
+    import shutil
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        for rel, data in files.items():
+            target = work / rel
+            if not target.resolve().is_relative_to(work.resolve()):
+                raise UserError(f"refusing to write {rel} outside {path}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        work.rename(path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def iterations_markdown(rows: list[dict[str, Any]], cfg: LoopConfig) -> str:
