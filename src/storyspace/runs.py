@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -95,6 +96,11 @@ def package_versions() -> dict[str, str]:
             continue
     return out
 
+
+
+def premise_slug(premise: str) -> str:
+    """A premise as a short file-name part: lower-case words joined by '-' (at most 40 characters)."""
+    return re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
 
 @dataclass(frozen=True)
 class RunDir:

@@ -51,8 +51,9 @@ def _pick_premise(args: argparse.Namespace) -> str:
 
 
 def _default_out(premise: str) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
-    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{slug}"
+    from storyspace.runs import premise_slug
+
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{premise_slug(premise)}"
 
 
 @contextlib.contextmanager

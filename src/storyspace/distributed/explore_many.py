@@ -10,7 +10,6 @@ run is finished, so a killed driver loses at most the searches in flight.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -19,14 +18,13 @@ from storyspace.config import ExploreConfig
 from storyspace.distributed.config import RayConfig
 from storyspace.distributed.pool import Task, make_pool
 from storyspace.errors import UserError
-from storyspace.runs import RunDir, atomic_write
+from storyspace.runs import RunDir, atomic_write, premise_slug
 
 FAILED = "failed.json"
 
 
 def run_name(index: int, premise: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
-    return f"{index:03d}-{slug}"
+    return f"{index:03d}-{premise_slug(premise)}"
 
 
 class ExploreJob:

@@ -77,9 +77,6 @@ class Worker:
     def run(self, method: str, kwargs: dict[str, Any]) -> Any:
         return getattr(self.job, method)(**kwargs)
 
-    def pid(self) -> int:
-        return os.getpid()
-
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """A TCP connect to HOST:PORT (or ray://HOST:PORT) before Ray's own, slower, retries."""
@@ -203,9 +200,6 @@ class RayPool:
     def status(self) -> str:
         """What each worker is doing, e.g. ``w0 p03.mcts · w1 p04.beam``."""
         return " · ".join(f"w{i} {key}" for i, key in sorted(self.doing.items()))
-
-    def pids(self) -> list[int]:
-        return self._ray.get([a.pid.remote() for a in self.actors])
 
     def close(self) -> None:
         for a in self.actors:
