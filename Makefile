@@ -72,7 +72,14 @@ run: $(STAMP)
 	@if [ -n "$$PREMISE" ]; then HF_HUB_OFFLINE=1 $(BIN)/storyspace explore "$$PREMISE" $(ARGS); \
 	else HF_HUB_OFFLINE=1 $(BIN)/storyspace explore $(ARGS); fi
 
-test: $(STAMP) $(LLAMA)
+# The studio's browser tests run Debian's Chromium (Playwright drives it; it downloads no browser).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
+test: $(STAMP) $(LLAMA) $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP) $(LLAMA)

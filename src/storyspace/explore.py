@@ -99,12 +99,17 @@ class Explorer:
             "timings": {"sessions": []},
         }
         tree = Tree.new(cfg.search.depth, {"premise": premise})
-        return self._run(run, meta, parts, tree)
+        with run.writer():
+            return self._run(run, meta, parts, tree)
 
     def resume(self, out: Path) -> ExploreResult:
-        saved = load_run(out)
-        parts = assemble(self.pool, saved.config)
-        return self._run(saved.run, saved.meta, parts, saved.tree)
+        """Continue a saved run (as its one writer: a run that another explore or the studio is
+        changing is refused with a one-line error)."""
+        checked = load_run(out)  # a damaged run is refused before anything is written (the lock file)
+        with checked.run.writer():
+            saved = load_run(out)  # read again as the writer
+            parts = assemble(self.pool, saved.config)
+            return self._run(saved.run, saved.meta, parts, saved.tree)
 
     def _run(self, run: RunDir, meta: dict, parts: Parts, tree: Tree) -> ExploreResult:
         cfg = parts.cfg

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
+import time
 import re
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from storyspace.errors import UserError
 
@@ -102,6 +105,10 @@ def premise_slug(premise: str) -> str:
     """A premise as a short file-name part: lower-case words joined by '-' (at most 40 characters)."""
     return re.sub(r"[^a-z0-9]+", "-", premise.lower())[:40].strip("-") or "story"
 
+class RunBusy(UserError):
+    """Another writer holds the run (an explore still running, or a studio edit)."""
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path
@@ -110,6 +117,8 @@ class RunDir:
     TREE = "tree.json"
     STORY = "story.md"
     HTML = "tree.html"
+    PINNED = "pinned.md"
+    LOCK = ".lock"
 
     @classmethod
     def check_free(cls, path: Path) -> None:
@@ -138,6 +147,27 @@ class RunDir:
 
     def read_json(self, name: str) -> dict[str, Any]:
         return read_json_object(self.path / name, name)
+
+    @contextlib.contextmanager
+    def writer(self, wait_s: float = 0.0) -> Iterator[None]:
+        """Be the run's one writer while inside (an advisory ``flock`` on ``.lock``, across
+        processes and threads): an explore, a resume and each studio edit take it, so that two
+        writers never interleave their read-modify-write of the run. Waits up to ``wait_s``
+        seconds, then a one-line ``RunBusy``."""
+        fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise RunBusy(f"run {self.path} is being changed by another writer; try again when it is done")
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         atomic_write(self.path / name, json.dumps(data, indent=1, ensure_ascii=False) + "\n")

@@ -162,14 +162,23 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     from storyspace.runs import check_output_file
     from storyspace.train.pairs import PairConfig, run_pairs, validate_pairs, write_pairs
 
+    if bool(args.runs) == bool(args.from_study):
+        raise UserError("give explore run directories or --from-study STUDY_DIR (one of them)")
     check_output_file(args.out, force=args.force)
-    cfg = _configured(args, PairConfig(), "pairs")
-    validate_pairs(cfg)
-    rows = []
-    for run in args.runs:
-        got = run_pairs(run, cfg)
-        print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
-        rows += got
+    if args.from_study:
+        from storyspace.study.preferences import study_preferences
+
+        rows = study_preferences(args.from_study)
+        if not rows:
+            raise UserError(f"no pair of {args.from_study} has a majority choice yet: nothing to write")
+    else:
+        cfg = _configured(args, PairConfig(), "pairs")
+        validate_pairs(cfg)
+        rows = []
+        for run in args.runs:
+            got = run_pairs(run, cfg)
+            print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
+            rows += got
     n = write_pairs(rows, args.out)
     _out(f"{n} pairs written to {args.out}")
     return 0
@@ -412,6 +421,40 @@ def cmd_premises(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- studio and studies ------------------------------------------------------------------------
+def cmd_studio(args: argparse.Namespace) -> int:
+    from storyspace.studio.app import read_base_config
+    from storyspace.studio.server import serve
+
+    base = read_base_config(args.config)
+    try:
+        serve(args.runs_dir, args.host, args.port, not args.no_browser, base, say=_out)
+    except KeyboardInterrupt:
+        _out("studio stopped")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from storyspace.study.create import StudyConfig, create_study
+
+    if args.action == "create":
+        if not args.sources or args.out is None or args.study_dir is not None:
+            raise UserError("study create takes --from DIR... and --out STUDY_DIR")
+        cfg = _configured(args, StudyConfig(), "study")
+        study = create_study(args.sources, args.out, cfg)
+        _out(f"{len(study['pairs'])} pairs (of {study['available']} found) in {args.out}/study.json;"
+             f" rate them in the studio: storyspace studio {args.out.parent}")
+        return 0
+    if args.study_dir is None or args.sources or args.out is not None:
+        raise UserError("study report takes STUDY_DIR only")
+    from storyspace.study.report import PLOT, REPORT, report_markdown, study_report
+
+    report = study_report(args.study_dir)
+    _out(report_markdown(report))
+    _out(f"written: {args.study_dir / REPORT}, {args.study_dir / PLOT}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explore": cmd_explore,
     "calibrate": cmd_calibrate,
@@ -424,4 +467,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate-value": cmd_validate_value,
     "fit-value": cmd_fit_value,
     "premises": cmd_premises,
+    "studio": cmd_studio,
+    "study": cmd_study,
 }

@@ -23,6 +23,7 @@ from storyspace.eval.validate import VALIDATE_SKIP, ValidateConfig
 from storyspace.flags import Flag, add_flags, config_flags, non_negative_int, overrides, positive_int
 from storyspace.train.loop import LoopConfig
 from storyspace.train.orpo import TrainConfig
+from storyspace.study.create import StudyConfig
 from storyspace.train.pairs import PairConfig
 from storyspace.value.calibrate import CalibrateConfig
 from storyspace.value.fit import FitConfig
@@ -63,6 +64,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
              Source("ray", RayConfig())),
     "score": (Source("score", ScoreConfig(), skip=SCORE_SKIP),),
     "validate-value": (Source("validate", ValidateConfig(), skip=VALIDATE_SKIP),),
+    "study": (Source("study", StudyConfig()),),
     "fit-value": (Source("fit", FitConfig()), Source("value", ValueConfig(), only=("calibration",)),
                   Source("models", ModelsConfig(), only=("reference", "device", "dtype"))),
 }
@@ -79,6 +81,8 @@ HELP = {
     "validate-value": "value components vs the HANNA human ratings",
     "fit-value": "fit the learned value on HANNA and contrast pairs (cross-validated by prompt)",
     "premises": "list the shipped premises",
+    "studio": "the studio: explore, steer and rate story trees in the browser",
+    "study": "human A/B studies: create one from runs or an eval, report the judges' agreement",
 }
 
 
@@ -108,7 +112,8 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", type=Path, metavar="FILE", help="calibration JSON to write (default: in the cache)")
         p.add_argument("--quiet", **quiet)
     elif command == "pairs":
-        p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="explore run directories")
+        p.add_argument("runs", nargs="*", type=Path, metavar="RUN_DIR", help="explore run directories")
+        p.add_argument("--from-study", type=Path, metavar="STUDY_DIR", help="people's choices of a study instead")
         p.add_argument("--out", type=Path, required=True, metavar="FILE", help="pairs JSONL to write")
         p.add_argument("--force", action="store_true", help="replace --out if it exists")
     elif command == "train":
@@ -146,6 +151,19 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
                        help="the reader's readings: used when the file exists, written when not")
         p.add_argument("--force", action="store_true", help="replace --out if it exists")
         p.add_argument("--quiet", **quiet)
+    elif command == "studio":
+        p.add_argument("runs_dir", nargs="?", type=Path, default=Path("runs"), metavar="RUNS_DIR",
+                       help="the folder of runs and studies (runs)")
+        p.add_argument("--port", type=positive_int, default=8765, metavar="N", help="port (8765)")
+        p.add_argument("--host", default="127.0.0.1", metavar="H", help="address (127.0.0.1; others with a warning)")
+        p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+        p.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML settings of the runs started there")
+    elif command == "study":
+        p.add_argument("action", choices=["create", "report"], help="create a study, or report its ratings")
+        p.add_argument("study_dir", nargs="?", type=Path, metavar="STUDY_DIR", help="the study (report)")
+        p.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="DIR",
+                       help="explore run directories, or one eval directory (create)")
+        p.add_argument("--out", type=Path, metavar="STUDY_DIR", help="the new study's directory (create)")
     elif command == "premises":
         p.add_argument("--limit", type=positive_int, default=96, help="how many (96)")
 

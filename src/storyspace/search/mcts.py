@@ -129,23 +129,25 @@ def child_score(
     return q + cfg.c_explore * math.sqrt(math.log(max(n_parent, 1.0)) / n_child)
 
 
-def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None) -> int:
-    """Walk from the root by the selection rule (ties: lowest id) to a node without children."""
+def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None, start: int = 0) -> int:
+    """Walk from ``start`` (the root) by the selection rule (ties: lowest id) to a node without
+    children."""
     virtual = virtual or {}
     bounds = q_bounds(tree) if cfg.normalize_q else (0.0, 1.0)
-    node = 0
+    node = start
     while tree.nodes[node].children:
         kids = tree.nodes[node].children
         node = max(kids, key=lambda c: (child_score(tree, node, c, cfg, virtual, bounds), -c))
     return node
 
 
-def select_batch(tree: Tree, cfg: SearchConfig, want: int) -> list[int]:
-    """Up to ``want`` distinct leaves, each selected under the virtual loss of the ones before."""
+def select_batch(tree: Tree, cfg: SearchConfig, want: int, start: int = 0) -> list[int]:
+    """Up to ``want`` distinct leaves under ``start``, each selected under the virtual loss of the
+    ones before."""
     virtual: dict[int, float] = {}
     leaves: list[int] = []
     for _ in range(want):
-        leaf = select_leaf(tree, cfg, virtual)
+        leaf = select_leaf(tree, cfg, virtual, start)
         if leaf in leaves:
             break
         leaves.append(leaf)
@@ -237,20 +239,22 @@ def rollout_estimates(
     return {n: sum(v) / len(v) for n, v in values.items()}
 
 
-def select_round(tree: Tree, cfg: SearchConfig, want: int) -> tuple[list[int], list[int]]:
-    """A round's leaves (up to ``want``) and those of them to expand; finished stories among them
-    are backed up again here."""
-    leaves = select_batch(tree, cfg, max(1, want))
+def select_round(tree: Tree, cfg: SearchConfig, want: int, start: int = 0) -> tuple[list[int], list[int]]:
+    """A round's leaves (up to ``want``, under ``start``) and those of them to expand; finished
+    stories among them are backed up again here."""
+    leaves = select_batch(tree, cfg, max(1, want), start)
     for leaf in leaves:
         if tree.is_terminal(leaf):
             backup(tree, leaf, tree.nodes[leaf].value, cfg.backup)
     return leaves, [leaf for leaf in leaves if not tree.is_terminal(leaf)]
 
 
-def run_round(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int, want: int | None = None) -> list[int]:
-    """One round: select up to ``want`` (default ``parallel_leaves``) leaves, expand the
-    unfinished ones, back up."""
-    leaves, to_expand = select_round(tree, cfg, cfg.parallel_leaves if want is None else want)
+def run_round(
+    tree: Tree, model: StepModel, cfg: SearchConfig, seed: int, want: int | None = None, start: int = 0
+) -> list[int]:
+    """One round: select up to ``want`` (default ``parallel_leaves``) leaves under ``start`` (the
+    root), expand the unfinished ones, back up."""
+    leaves, to_expand = select_round(tree, cfg, cfg.parallel_leaves if want is None else want, start)
     expand(tree, model, to_expand, cfg, seed)
     tree.simulations += len(leaves)
     return leaves

@@ -1,0 +1,320 @@
+"""The studio's web app: a JSON API over the run and study directories under one root, and the
+page that uses it (``static/``).
+
+Paths in requests are relative to the root and must stay inside it (``..``, absolute paths and
+symbolic links out of it are refused). Model work (new runs, expand, search, a person's passage)
+is queued on the one ``Worker`` and answered at once with a job to poll; pinning and rating are
+written at once. Errors are one-line JSON (``{"error": ...}``) with a 4xx status, never a stack
+trace; nothing here deletes a run.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from storyspace.errors import UserError
+from storyspace.runs import RunBusy, RunDir, load_run, premise_slug
+from storyspace.studio import edits
+from storyspace.studio.jobs import Models, Worker
+from storyspace.study.create import STUDY, load_study
+from storyspace.study.ratings import append_rating, clean_rater, next_pair, read_ratings
+
+STATIC = Path(__file__).parent / "static"
+#: how deep under the root the run and study listing looks
+LIST_DEPTH = 3
+
+
+class NotFound(UserError):
+    """A run, study, node or job that is not there (404)."""
+
+
+class NewRun(BaseModel):
+    premise: str = Field(min_length=1, max_length=2000)
+    simulations: int | None = Field(default=None, ge=1, le=2000)
+    depth: int | None = Field(default=None, ge=1, le=12)
+    children: int | None = Field(default=None, ge=1, le=8)
+    step_tokens: int | None = Field(default=None, ge=4, le=512)
+    seed: int | None = Field(default=None, ge=0)
+
+
+class NodeAction(BaseModel):
+    run: str = Field(min_length=1, max_length=1000)
+    node: int = Field(ge=0)
+
+
+class Expand(NodeAction):
+    k: int = Field(default=3, ge=1, le=8)
+
+
+class Search(NodeAction):
+    simulations: int = Field(default=8, ge=1, le=500)
+
+
+class Write(NodeAction):
+    passage: str = Field(min_length=1, max_length=edits.MAX_PASSAGE_CHARS)
+
+
+class Rate(BaseModel):
+    study: str = Field(min_length=1, max_length=1000)
+    rater: str = Field(min_length=1, max_length=200)
+    pair: str = Field(min_length=1, max_length=100)
+    choice: str = Field(pattern="^[ab]$")
+    left: str = Field(pattern="^[ab]$")
+    reason: str = Field(default="", max_length=2000)
+
+
+class Studio:
+    """The app's state: the root, the base settings of new runs, the worker."""
+
+    def __init__(self, root: Path, base: Any = None, worker: Worker | None = None) -> None:
+        from storyspace.config import ExploreConfig
+
+        self.root = root.resolve()
+        self.base = base if base is not None else ExploreConfig()
+        self.worker = worker or Worker(Models())
+
+    def inside(self, rel: str, marker: str, what: str) -> Path:
+        """``root/rel`` when it lies inside the root and holds ``marker``; one-line errors if not."""
+        if "\x00" in rel or os.path.isabs(rel):
+            raise UserError(f"{what} paths are relative to the studio's folder")
+        path = (self.root / rel).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise UserError(f"{what} {rel!r} is outside the studio's folder")
+        if not (path / marker).is_file():
+            raise NotFound(f"no {what} at {rel!r}")
+        return path
+
+    def run_path(self, rel: str) -> Path:
+        return self.inside(rel, RunDir.RUN, "run")
+
+    def study_path(self, rel: str) -> Path:
+        return self.inside(rel, STUDY, "study")
+
+    def rel(self, path: Path) -> str:
+        return str(path.resolve().relative_to(self.root))
+
+    def listing(self) -> dict[str, list[dict[str, Any]]]:
+        runs, studies = [], []
+        for path in _walk(self.root, LIST_DEPTH):
+            if (path / RunDir.RUN).is_file():
+                runs.append(self.run_row(path))
+            elif (path / STUDY).is_file():
+                studies.append(self.study_row(path))
+        runs.sort(key=lambda r: r["path"])
+        studies.sort(key=lambda r: r["path"])
+        return {"runs": runs, "studies": studies}
+
+    def run_row(self, path: Path) -> dict[str, Any]:
+        row: dict[str, Any] = {"path": self.rel(path)}
+        try:
+            saved = load_run(path)
+        except UserError as exc:
+            return {**row, "premise": "", "status": "damaged", "error": str(exc), "nodes": 0, "best_value": None}
+        tree = saved.tree
+        values = [tree.nodes[i].value for i in tree.best_path()[1:]]
+        return {**row, "premise": saved.premise, "status": saved.meta.get("status", ""), "nodes": len(tree.nodes),
+                "simulations": tree.simulations, "best_value": round(sum(values) / len(values), 4) if values else None,
+                "updated": saved.meta.get("updated", saved.meta.get("created", ""))}
+
+    def study_row(self, path: Path) -> dict[str, Any]:
+        try:
+            study = load_study(path)
+            ratings = read_ratings(path)
+        except UserError as exc:
+            return {"path": self.rel(path), "pairs": 0, "ratings": 0, "error": str(exc)}
+        return {"path": self.rel(path), "pairs": len(study["pairs"]), "ratings": len(ratings),
+                "raters": sorted({r["rater"] for r in ratings})}
+
+
+def _walk(root: Path, depth: int) -> list[Path]:
+    """Folders under ``root`` down to ``depth`` levels (hidden ones and symbolic links skipped)."""
+    out, level = [], [root]
+    for _ in range(depth):
+        nxt = []
+        for folder in level:
+            try:
+                kids = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                              and not p.name.startswith("."))
+            except OSError:
+                continue
+            out += kids
+            nxt += [k for k in kids if not (k / RunDir.RUN).is_file() and not (k / STUDY).is_file()]
+        level = nxt
+    return out
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+
+
+def create_app(studio: Studio) -> FastAPI:
+    """The FastAPI app of ``studio`` (no docs pages: the studio is not a public API)."""
+    app = FastAPI(title="Storyspace Studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.studio = studio
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(RunBusy)
+    async def _busy(_r: Request, exc: RunBusy) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(UserError)
+    async def _user(_r: Request, exc: UserError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return _error(422, f"bad request: {where + ': ' if where else ''}{first.get('msg', 'invalid input')}")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_r: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(_r: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/runs")
+    def runs() -> dict[str, Any]:
+        return {**studio.listing(), "root": str(studio.root)}
+
+    @app.post("/api/runs")
+    def new_run(body: NewRun) -> dict[str, Any]:
+        from storyspace.config import build, to_dict, validate
+        from storyspace.explore import Explorer
+        from storyspace.story import printable
+
+        premise = printable(body.premise).strip()
+        if not premise:
+            raise UserError("the premise is empty (nothing printable in it)")
+        given: dict[str, Any] = {"search": {}, "policy": {}}
+        for key, section in (("simulations", "search"), ("depth", "search"), ("children", "search"),
+                             ("step_tokens", "policy")):
+            if getattr(body, key) is not None:
+                given[section][key] = getattr(body, key)
+        if body.seed is not None:
+            given["seed"] = body.seed
+        cfg = build(studio.base, None, given)
+        validate(cfg)
+        out = studio.root / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{premise_slug(premise)}"
+        n = 1
+        while out.exists():
+            n += 1
+            out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+        RunDir.check_free(out)
+        rel = str(out.relative_to(studio.root))
+
+        def work(models: Models, progress: Any) -> dict[str, Any]:
+            explorer = Explorer(models.pool(cfg), on_progress=lambda p: progress(p.simulations, p.target, "searching"))
+            result = explorer.start(premise, cfg, out)
+            return {"run": rel, "nodes": len(result.tree.nodes)}
+
+        job = studio.worker.submit("explore", rel, None, work)
+        return {"job": job.as_dict(), "run": rel, "config": to_dict(cfg)["search"]}
+
+    @app.get("/api/tree")
+    def tree(run: str) -> dict[str, Any]:
+        path = studio.run_path(run)
+        return {"run": run, **edits.tree_summary(load_run(path))}
+
+    @app.get("/api/node")
+    def node(run: str, id: int) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+        return edits.node_detail(load_run(studio.run_path(run)), id)
+
+    def queue_edit(kind: str, body: NodeAction, action: Any) -> dict[str, Any]:
+        path = studio.run_path(body.run)
+        edits.check_node(load_run(path).tree, body.node)  # answer a bad node at once, not in the job
+
+        def work(models: Models, progress: Any) -> dict[str, Any]:
+            with edits.editing(path, wait_s=30.0) as saved:
+                world = models.parts(saved.config).world(saved.premise)
+                edit = action(saved, world, progress)
+            return {"added": edit.added, "node": edit.node}
+
+        return {"job": studio.worker.submit(kind, body.run, body.node, work).as_dict()}
+
+    @app.post("/api/expand")
+    def expand(body: Expand) -> dict[str, Any]:
+        return queue_edit("expand", body, lambda s, w, _p: edits.expand_node(s, w, body.node, body.k))
+
+    @app.post("/api/search")
+    def search(body: Search) -> dict[str, Any]:
+        return queue_edit("search", body, lambda s, w, p: edits.search_under(
+            s, w, body.node, body.simulations, on_round=lambda d, t: p(d, t, "searching")))
+
+    @app.post("/api/write")
+    def write(body: Write) -> dict[str, Any]:
+        edits.clean_human_passage(body.passage)  # an empty passage is answered at once
+        return queue_edit("write", body, lambda s, w, _p: edits.add_human_step(s, w, body.node, body.passage))
+
+    @app.post("/api/pin")
+    def pin(body: NodeAction) -> dict[str, Any]:
+        with edits.editing(studio.run_path(body.run)) as saved:
+            edits.pin(saved, body.node)
+        return {"pinned": body.node}
+
+    @app.get("/api/export")
+    def export(run: str) -> PlainTextResponse:
+        path = studio.run_path(run)
+        name = premise_slug(load_run(path).premise) + ".md"
+        return PlainTextResponse(edits.export_markdown(load_run(path)), media_type="text/markdown; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/jobs")
+    def jobs() -> dict[str, Any]:
+        return {"jobs": [j.as_dict() for j in studio.worker.jobs()]}
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: int) -> dict[str, Any]:
+        got = studio.worker.get(job_id)
+        if got is None:
+            raise NotFound(f"no job {job_id}")
+        return got.as_dict()
+
+    @app.get("/api/study/next")
+    def study_next(study: str, rater: str) -> dict[str, Any]:
+        path = studio.study_path(study)
+        data = load_study(path)
+        name = clean_rater(rater)
+        ratings = read_ratings(path)
+        got = next_pair(data, ratings, name)
+        done = sum(1 for r in ratings if r["rater"] == name)
+        return {"study": study, "rater": name, "pair": got, "rated": done, "total": len(data["pairs"])}
+
+    @app.post("/api/study/rate")
+    def study_rate(body: Rate) -> dict[str, Any]:
+        path = studio.study_path(body.study)
+        row = append_rating(load_study(path), path, body.rater, body.pair, body.choice, body.left, body.reason)
+        return {"saved": row}
+
+    return app
+
+
+def read_base_config(path: Path | None) -> Any:
+    """The settings of runs started in the studio: defaults < ``--config`` TOML (validated)."""
+    from storyspace.config import ExploreConfig, build, read_toml, validate
+
+    cfg = build(ExploreConfig(), read_toml(path) if path else None, {})
+    validate(cfg)
+    return cfg
+

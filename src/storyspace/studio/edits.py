@@ -1,0 +1,218 @@
+"""Changes to a saved run, made from the studio: expand a node, search under it, add a passage a
+person wrote, pin a path. Each one is a read-modify-write of the run directory as its one writer
+(``RunDir.writer``): the run is read again under the lock, changed, and written with the same
+atomic writes as ``explore`` (tree.json, story.md, tree.html, then run.json), so that a run changed
+from two tabs, or by the studio while ``explore --resume`` runs, is never corrupted.
+
+The model work goes through a ``StoryWorld`` (``parts.world(premise)``), exactly as in a search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from storyspace.errors import UserError
+from storyspace.explore import best_story
+from storyspace.runs import RunDir, SavedRun, load_run
+from storyspace.search.mcts import Expansion, apply_expansions, expand, select_round
+from storyspace.search.tree import Tree
+from storyspace.seeding import derive_seed
+from storyspace.story import Story, clean_passage, printable
+from storyspace.viz.html import tree_html
+from storyspace.world import StoryWorld
+
+#: the step payload's mark of a passage a person wrote
+HUMAN = "human"
+#: how long an edit waits for another writer of the run before it is refused
+WAIT_S = 2.0
+#: the longest passage a person may add (characters)
+MAX_PASSAGE_CHARS = 4000
+
+
+@dataclass
+class Edit:
+    """What an edit did: its kind, the node it was made at, and the nodes it added."""
+
+    kind: str
+    node: int
+    added: list[int]
+
+
+@contextlib.contextmanager
+def editing(path: Path, wait_s: float = WAIT_S) -> Iterator[SavedRun]:
+    """The run read as its one writer (a damaged run is refused before the lock file is made)."""
+    load_run(path)
+    with RunDir(path).writer(wait_s):
+        yield load_run(path)
+
+
+def check_node(tree: Tree, node: int, open_only: bool = True) -> None:
+    """A node of the tree (and, with ``open_only``, not a finished story): one-line error if not."""
+    if not 0 <= node < len(tree.nodes):
+        raise UserError(f"no node {node} in this run (it has {len(tree.nodes)})")
+    if open_only and tree.is_terminal(node):
+        raise UserError(f"node {node} is a finished story ({tree.max_depth} steps): nothing can follow it")
+
+
+def save(saved: SavedRun, tree: Tree, edit: Edit, tokens: int = 0) -> None:
+    """Write the changed run as ``explore`` does, and note the edit in run.json."""
+    meta = saved.meta
+    budget = dict(meta.get("budget") or {})
+    budget.update(simulations=tree.simulations, expansions=tree.expansions, nodes=len(tree.nodes),
+                  policy_tokens=int(budget.get("policy_tokens", 0)) + tokens)
+    meta["budget"] = budget
+    meta.setdefault("edits", []).append({"kind": edit.kind, "node": edit.node, "added": edit.added, "time": _now()})
+    meta["updated"] = _now()
+    run = saved.run
+    run.write_json(RunDir.TREE, tree.to_json())
+    run.write_text(RunDir.STORY, best_story(tree, saved.premise).markdown())
+    run.write_text(RunDir.HTML, tree_html(tree, saved.premise, meta))
+    run.write_json(RunDir.RUN, meta)  # last, as explore does
+
+
+def story_at(saved: SavedRun, node: int) -> Story:
+    return Story.from_steps(saved.premise, saved.tree.steps(node))
+
+
+def expand_node(saved: SavedRun, world: StoryWorld, node: int, k: int) -> Edit:
+    """k new children of ``node`` from the policy, valued and backed up as a search would (its
+    seed differs from every earlier expansion of the node)."""
+    tree, cfg = saved.tree, saved.config
+    check_node(tree, node)
+    if k < 1:
+        raise UserError("expand needs k >= 1 children")
+    before = tree.policy_tokens
+    seed = derive_seed(cfg.seed, "studio-expand", node, len(tree.nodes[node].children))
+    results = world.expand([tree.steps(node)], k, [seed])
+    added = apply_expansions(tree, world, [node], results, replace(cfg.search, children=k), cfg.seed)
+    edit = Edit("expand", node, added)
+    save(saved, tree, edit, tree.policy_tokens - before)
+    return edit
+
+
+def search_under(
+    saved: SavedRun,
+    world: StoryWorld,
+    node: int,
+    simulations: int,
+    on_round: Callable[[int, int], None] | None = None,
+) -> Edit:
+    """``simulations`` more MCTS simulations whose selection starts at ``node`` (the run's own
+    search settings); saved after every round, so a stopped studio keeps what was searched."""
+    tree, cfg = saved.tree, saved.config
+    check_node(tree, node)
+    if simulations < 1:
+        raise UserError("search needs at least 1 simulation")
+    first, before, done = len(tree.nodes), tree.policy_tokens, 0
+    while done < simulations:
+        leaves, to_expand = select_round(tree, cfg.search, min(cfg.search.parallel_leaves, simulations - done), node)
+        expand(tree, world, to_expand, cfg.search, derive_seed(cfg.seed, "studio-search", node, tree.simulations))
+        tree.simulations += len(leaves)
+        done += len(leaves)
+        if on_round is not None:
+            on_round(done, simulations)
+    edit = Edit("search", node, list(range(first, len(tree.nodes))))
+    save(saved, tree, edit, tree.policy_tokens - before)
+    return edit
+
+
+def clean_human_passage(text: str) -> tuple[str, bool]:
+    """A person's passage as one paragraph of printable text, and whether it stops mid-sentence."""
+    text = " ".join(printable(text).split())
+    if not text:
+        raise UserError("the passage is empty")
+    if len(text) > MAX_PASSAGE_CHARS:
+        raise UserError(f"the passage is too long ({len(text)} characters; at most {MAX_PASSAGE_CHARS})")
+    return text, clean_passage(text).text != text
+
+
+def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> Edit:
+    """A passage a person wrote after ``node``: valued by the value model like any proposal,
+    added as a child marked ``author = "human"`` and backed up once with its value."""
+    tree = saved.tree
+    check_node(tree, node)
+    passage, cut_off = clean_human_passage(text)
+    story = story_at(saved, node)
+    breakdown = world.value_model.evaluate(story, [passage], [cut_off])[0]
+    step = {"plan": "", "passage": passage, "author": HUMAN}
+    exp = Expansion(step=step, logprob=0.0, value=float(breakdown["value"]), breakdown=breakdown, tokens=0)
+    added = apply_expansions(tree, world, [node], [[exp]], replace(saved.config.search, rollout_depth=0),
+                             saved.config.seed)
+    tree.expansions -= 1  # a person's passage is not a policy expansion
+    edit = Edit("write", node, added)
+    save(saved, tree, edit)
+    return edit
+
+
+def pin(saved: SavedRun, node: int) -> Edit:
+    """Pin the path to ``node`` as the chosen story (run.json ``pinned``; pinned.md holds it)."""
+    check_node(saved.tree, node, open_only=False)
+    if node == 0:
+        raise UserError("pin a node below the premise")
+    saved.meta["pinned"] = node
+    saved.run.write_text(RunDir.PINNED, story_at(saved, node).markdown("Chosen story"))
+    edit = Edit("pin", node, [])
+    save(saved, saved.tree, edit)
+    return edit
+
+
+def chosen_node(saved: SavedRun) -> int:
+    """The pinned node, or the best path's last node when nothing is pinned."""
+    pinned = saved.meta.get("pinned")
+    if isinstance(pinned, int) and not isinstance(pinned, bool) and 0 < pinned < len(saved.tree.nodes):
+        return pinned
+    return saved.tree.best_leaf()
+
+
+def export_markdown(saved: SavedRun) -> str:
+    """The chosen story (pinned, else the best path) as Markdown."""
+    node = chosen_node(saved)
+    title = "Chosen story" if saved.meta.get("pinned") == node else "Best story"
+    return story_at(saved, node).markdown(title)
+
+
+def node_detail(saved: SavedRun, node: int) -> dict[str, Any]:
+    """Everything the node panel shows: the story up to the node, the passage, the value
+    breakdown, visits and Q."""
+    tree = saved.tree
+    check_node(tree, node, open_only=False)
+    n = tree.nodes[node]
+    path = tree.path(node)
+    return {
+        "id": n.id,
+        "depth": n.depth,
+        "premise": saved.premise,
+        "steps": [{"id": i, "passage": str(tree.nodes[i].step.get("passage", "")),
+                   "plan": str(tree.nodes[i].step.get("plan", "") or ""),
+                   "author": str(tree.nodes[i].step.get("author", "policy"))} for i in path[1:]],
+        "passage": str(n.step.get("passage", "")),
+        "plan": str(n.step.get("plan", "") or ""),
+        "author": str(n.step.get("author", "policy")),
+        "value": n.value,
+        "breakdown": {k: v for k, v in n.breakdown.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "visits": n.visits,
+        "q": n.q,
+        "prior": n.prior,
+        "children": n.children,
+        "finished": tree.is_terminal(node),
+    }
+
+
+def tree_summary(saved: SavedRun) -> dict[str, Any]:
+    """The tree as the page draws it: per node parent, depth, value, Q, visits, author and a
+    short label; the best path and the pinned node."""
+    tree = saved.tree
+    nodes = [{"id": n.id, "parent": n.parent, "depth": n.depth, "value": round(n.value, 6), "q": round(n.q, 6),
+              "visits": n.visits, "author": str(n.step.get("author", "policy")),
+              "label": str(n.step.get("passage", ""))[:80]} for n in tree.nodes]
+    return {"premise": saved.premise, "status": saved.meta.get("status", ""), "max_depth": tree.max_depth,
+            "simulations": tree.simulations, "best_path": tree.best_path(), "pinned": saved.meta.get("pinned"),
+            "nodes": nodes}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

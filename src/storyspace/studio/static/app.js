@@ -1,0 +1,403 @@
+// Storyspace Studio: the page. Plain JavaScript, no library. Every text that comes from a run, a
+// study or a person is put on the page with textContent (never as HTML), so it cannot run.
+"use strict";
+
+const SVGNS = "http://www.w3.org/2000/svg";
+const view = document.getElementById("view");
+
+// -- helpers -------------------------------------------------------------------------------------
+async function api(method, url, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(url, opts);
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+  return data;
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function toast(message, isError) {
+  const t = document.getElementById("toast");
+  t.textContent = message;
+  t.className = "toast" + (isError ? " error" : "");
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 8000 : 3000);
+}
+
+function fmt(x) {
+  return typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(3)) : String(x);
+}
+
+function template(id) {
+  return document.getElementById(id).content.firstElementChild.cloneNode(true);
+}
+
+// Poll a job until it is done or failed; the progress box shows where it is.
+async function follow(job, box) {
+  const bar = box.querySelector(".bar"), note = box.querySelector(".note");
+  box.hidden = false;
+  let cur = job;
+  while (cur.status === "queued" || cur.status === "running") {
+    const frac = cur.total ? cur.done / cur.total : (cur.status === "running" ? 0.5 : 0.05);
+    bar.style.width = `${Math.round(100 * Math.min(1, frac))}%`;
+    note.textContent = `${cur.kind}: ${cur.status}${cur.total ? ` ${cur.done}/${cur.total}` : ""} ${cur.note || ""}`;
+    await new Promise((r) => setTimeout(r, 400));
+    cur = await api("GET", `/api/jobs/${cur.id}`);
+  }
+  bar.style.width = "100%";
+  note.textContent = `${cur.kind}: ${cur.status}${cur.error ? " - " + cur.error : ""}`;
+  if (cur.status === "failed") throw new Error(cur.error || "the job failed");
+  return cur;
+}
+
+// -- runs and studies ------------------------------------------------------------------------------
+async function showHome() {
+  const page = template("tpl-home");
+  view.replaceChildren(page);
+  const data = await api("GET", "/api/runs");
+  page.querySelector(".root").textContent = data.root;
+  const runs = page.querySelector("table.runs tbody");
+  for (const r of data.runs) {
+    const tr = el("tr", null, "link");
+    tr.dataset.run = r.path;
+    for (const v of [r.path, r.premise, r.status, r.nodes, r.best_value === null ? "" : fmt(r.best_value)]) {
+      tr.append(el("td", v));
+    }
+    tr.addEventListener("click", () => { location.hash = `#/run/${encodeURIComponent(r.path)}`; });
+    runs.append(tr);
+  }
+  const studies = page.querySelector("table.studies tbody");
+  for (const s of data.studies) {
+    const tr = el("tr", null, "link");
+    tr.dataset.study = s.path;
+    for (const v of [s.path, s.pairs, s.ratings, (s.raters || []).join(", ")]) tr.append(el("td", v));
+    tr.addEventListener("click", () => { location.hash = `#/study/${encodeURIComponent(s.path)}`; });
+    studies.append(tr);
+  }
+  const form = page.querySelector("form.new-run");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { premise: form.premise.value };
+    for (const k of ["simulations", "depth", "children", "step_tokens", "seed"]) {
+      if (form[k].value !== "") body[k] = Number(form[k].value);
+    }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const got = await api("POST", "/api/runs", body);
+      await follow(got.job, form.querySelector(".new-run-progress"));
+      toast(`run saved in ${got.run}`);
+      location.hash = `#/run/${encodeURIComponent(got.run)}`;
+    } catch (e) {
+      toast(e.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// -- the tree ----------------------------------------------------------------------------------
+const STOPS = [[68, 1, 84], [33, 145, 140], [253, 231, 37]]; // viridis: low, middle, high
+
+function colour(t) {
+  t = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0));
+  const [a, b, u] = t < 0.5 ? [STOPS[0], STOPS[1], t * 2] : [STOPS[1], STOPS[2], (t - 0.5) * 2];
+  return `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * u)).join(",")})`;
+}
+
+// Leaves one below the other in depth-first order, each parent at the middle of its children.
+function layout(nodes) {
+  const kids = new Map(nodes.map((n) => [n.id, []]));
+  for (const n of nodes) if (n.parent !== null) kids.get(n.parent).push(n.id);
+  const pos = new Map();
+  let leaf = 0;
+  const stack = [[0, false]];
+  while (stack.length) {
+    const [id, seen] = stack.pop();
+    const ch = kids.get(id);
+    if (!ch.length) { pos.set(id, [0, leaf++ * 16]); continue; }
+    if (!seen) {
+      stack.push([id, true]);
+      for (let i = ch.length - 1; i >= 0; i--) stack.push([ch[i], false]);
+    } else {
+      pos.set(id, [0, (pos.get(ch[0])[1] + pos.get(ch[ch.length - 1])[1]) / 2]);
+    }
+  }
+  for (const n of nodes) pos.get(n.id)[0] = n.depth * 200;
+  return pos;
+}
+
+function pathSet(nodes, last) {
+  const out = new Set();
+  const parent = new Map(nodes.map((n) => [n.id, n.parent]));
+  let cur = last;
+  while (cur !== null && cur !== undefined) { out.add(cur); cur = parent.get(cur); }
+  return out;
+}
+
+class TreeView {
+  constructor(svg, onPick) {
+    this.svg = svg;
+    this.g = svg.querySelector(".viewport");
+    this.onPick = onPick;
+    this.t = { x: 20, y: 20, k: 1 };
+    this.selected = null;
+    let drag = null;
+    svg.addEventListener("pointerdown", (e) => {
+      if (e.target.classList.contains("node")) return;
+      drag = { x: e.clientX, y: e.clientY, tx: this.t.x, ty: this.t.y };
+      svg.setPointerCapture(e.pointerId);
+    });
+    svg.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      this.t.x = drag.tx + e.clientX - drag.x;
+      this.t.y = drag.ty + e.clientY - drag.y;
+      this.apply();
+    });
+    svg.addEventListener("pointerup", () => { drag = null; });
+    svg.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const r = svg.getBoundingClientRect();
+      const mx = e.clientX - r.left, my = e.clientY - r.top;
+      const f = Math.exp(-e.deltaY * 0.0015);
+      this.t.x = mx - (mx - this.t.x) * f;
+      this.t.y = my - (my - this.t.y) * f;
+      this.t.k *= f;
+      this.apply();
+    }, { passive: false });
+  }
+
+  apply() {
+    this.g.setAttribute("transform", `translate(${this.t.x},${this.t.y}) scale(${this.t.k})`);
+  }
+
+  fit() {
+    const box = this.g.getBBox();
+    const w = this.svg.clientWidth || 800, h = this.svg.clientHeight || 600;
+    const k = Math.min(2, 0.95 * Math.min(w / Math.max(box.width, 1), h / Math.max(box.height, 1)));
+    this.t = { k, x: (w - box.width * k) / 2 - box.x * k, y: (h - box.height * k) / 2 - box.y * k };
+    this.apply();
+  }
+
+  draw(data, by) {
+    const nodes = data.nodes;
+    const pos = layout(nodes);
+    const best = new Set(data.best_path);
+    const pinned = data.pinned ? pathSet(nodes, data.pinned) : new Set();
+    const vals = nodes.filter((n) => n.id !== 0).map((n) => n[by]);
+    const lo = Math.min(...vals), hi = Math.max(...vals);
+    const edges = document.createDocumentFragment(), circles = document.createDocumentFragment();
+    for (const n of nodes) {
+      const [x, y] = pos.get(n.id);
+      if (n.parent !== null) {
+        const [px, py] = pos.get(n.parent);
+        const line = document.createElementNS(SVGNS, "path");
+        const mid = (px + x) / 2;
+        line.setAttribute("d", `M${px},${py} C${mid},${py} ${mid},${y} ${x},${y}`);
+        let cls = "edge";
+        if (best.has(n.id)) cls += " best";
+        else if (pinned.has(n.id)) cls += " pinned";
+        line.setAttribute("class", cls);
+        edges.append(line);
+      }
+      const r = n.id === 0 ? 7 : 3 + 1.6 * Math.sqrt(n.visits);
+      const shape = document.createElementNS(SVGNS, n.author === "human" ? "rect" : "circle");
+      if (n.author === "human") {
+        shape.setAttribute("x", x - r); shape.setAttribute("y", y - r);
+        shape.setAttribute("width", 2 * r); shape.setAttribute("height", 2 * r);
+      } else {
+        shape.setAttribute("cx", x); shape.setAttribute("cy", y); shape.setAttribute("r", r);
+      }
+      const t = n.id === 0 ? 0.5 : (hi > lo ? (n[by] - lo) / (hi - lo) : 0.5);
+      shape.setAttribute("fill", n.id === 0 ? "#999" : colour(t));
+      shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : ""));
+      shape.dataset.node = n.id;
+      const title = document.createElementNS(SVGNS, "title");
+      title.textContent = n.id === 0 ? "premise" : `#${n.id} ${by}=${fmt(n[by])} N=${n.visits}: ${n.label}`;
+      shape.append(title);
+      shape.addEventListener("click", () => this.pick(n.id));
+      circles.append(shape);
+    }
+    this.g.querySelector(".edges").replaceChildren(edges);
+    this.g.querySelector(".nodes").replaceChildren(circles);
+    this.svg.dataset.nodes = String(nodes.length);
+  }
+
+  pick(id) {
+    for (const s of this.g.querySelectorAll(".node.selected")) s.classList.remove("selected");
+    const shape = this.g.querySelector(`.node[data-node="${id}"]`);
+    if (shape) shape.classList.add("selected");
+    this.selected = id;
+    this.onPick(id);
+  }
+}
+
+async function showRun(run) {
+  const page = template("tpl-run");
+  view.replaceChildren(page);
+  const panel = page.querySelector(".node-panel");
+  const svg = page.querySelector("svg.tree");
+  const colourBy = page.querySelector("select.colour");
+  let data = null;
+  const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload));
+  page.querySelector(".export").href = `/api/export?run=${encodeURIComponent(run)}`;
+
+  async function reload(keepView) {
+    data = await api("GET", `/api/tree?run=${encodeURIComponent(run)}`);
+    page.querySelector(".premise").textContent = data.premise;
+    tree.draw(data, colourBy.value);
+    if (!keepView) tree.fit();
+    document.body.dataset.treeRendered = String(data.nodes.length);
+    if (window.performance && performance.mark) performance.mark("tree-rendered");
+  }
+  colourBy.addEventListener("change", () => tree.draw(data, colourBy.value));
+  page.querySelector("button.fit").addEventListener("click", () => tree.fit());
+  await reload(false);
+}
+
+async function showNode(run, id, panel, reload) {
+  const q = `/api/node?run=${encodeURIComponent(run)}&id=${id}`;
+  const n = await api("GET", q);
+  panel.querySelector(".node-body").hidden = false;
+  panel.querySelector(".pick-hint").hidden = true;
+  panel.dataset.node = String(id);
+  panel.querySelector(".node-id").textContent = `#${n.id}${n.author === "human" ? " (written by a person)" : ""}`;
+  panel.querySelector(".stats").textContent =
+    `depth ${n.depth} · visits ${n.visits} · Q ${fmt(n.q)} · value ${fmt(n.value)} · prior ${fmt(n.prior)}`;
+  const body = panel.querySelector(".breakdown tbody");
+  body.replaceChildren();
+  for (const [k, v] of Object.entries(n.breakdown)) {
+    const tr = el("tr");
+    tr.dataset.key = k;
+    tr.append(el("td", k), el("td", fmt(v)));
+    body.append(tr);
+  }
+  panel.querySelector(".plan").textContent = n.plan ? `plan: ${n.plan}` : "";
+  const passage = panel.querySelector(".passage");
+  passage.textContent = n.id === 0 ? `Premise: ${n.premise}` : n.passage;
+  passage.classList.toggle("human", n.author === "human");
+  const story = panel.querySelector(".story");
+  story.replaceChildren(el("p", `Premise: ${n.premise}`));
+  for (const s of n.steps) story.append(el("p", s.passage, s.author === "human" ? "human" : ""));
+  const actions = panel.querySelector(".actions");
+  for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
+  panel.querySelector(".pin").disabled = n.id === 0;
+  const box = panel.querySelector(".node-progress");
+
+  async function queued(url, body, what) {
+    for (const b of actions.querySelectorAll("button")) b.disabled = true;
+    try {
+      const got = await api("POST", url, body);
+      const job = await follow(got.job, box);
+      const added = (job.result && job.result.added) || [];
+      await reload(true);
+      toast(`${what}: ${added.length} new node(s)`);
+      await showNode(run, id, panel, reload);
+    } catch (e) {
+      toast(e.message, true);
+      for (const b of actions.querySelectorAll("button")) b.disabled = false;
+    }
+  }
+  // replace the buttons' handlers (the panel is reused from node to node)
+  const on = (cls, fn) => {
+    const old = actions.querySelector(cls);
+    const fresh = old.cloneNode(true);
+    old.replaceWith(fresh);
+    fresh.addEventListener("click", fn);
+  };
+  on(".expand", () => queued("/api/expand", { run, node: id, k: Number(actions.querySelector(".k").value) }, "expanded"));
+  on(".search", () => queued("/api/search", { run, node: id, simulations: Number(actions.querySelector(".n").value) },
+    "searched"));
+  on(".write", () => {
+    const text = actions.querySelector(".own").value;
+    queued("/api/write", { run, node: id, passage: text }, "your passage was valued and added")
+      .then(() => { actions.querySelector(".own").value = ""; });
+  });
+  on(".pin", async () => {
+    try {
+      await api("POST", "/api/pin", { run, node: id });
+      await reload(true);
+      toast(`pinned: the story through node ${id} is the chosen story`);
+    } catch (e) {
+      toast(e.message, true);
+    }
+  });
+}
+
+// -- the study ---------------------------------------------------------------------------------
+async function showStudy(study) {
+  const page = template("tpl-study");
+  view.replaceChildren(page);
+  const form = page.querySelector(".rater-form");
+  const input = form.querySelector(".rater");
+  input.value = localStorage.getItem("storyspace-rater") || "";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    localStorage.setItem("storyspace-rater", input.value.trim());
+    try { await nextPair(study, input.value.trim(), page); } catch (e) { toast(e.message, true); }
+  });
+}
+
+async function nextPair(study, rater, page) {
+  const got = await api("GET", `/api/study/next?study=${encodeURIComponent(study)}&rater=${encodeURIComponent(rater)}`);
+  const box = page.querySelector(".pair");
+  page.querySelector(".done").hidden = got.pair !== null;
+  box.hidden = got.pair === null;
+  if (got.pair === null) return;
+  const p = got.pair;
+  box.dataset.pair = p.pair;
+  page.querySelector("h1").textContent =
+    p.kind === "systems" ? "Which story is better?" : "Which continuation is better?";
+  page.querySelector(".count").textContent = `Pair ${got.rated + 1} of ${got.total} (rater: ${got.rater})`;
+  page.querySelector(".premise").textContent = p.premise;
+  const ctx = page.querySelector(".context");
+  ctx.hidden = !p.context.length;
+  page.querySelector(".context-text").replaceChildren(...p.context.map((t) => el("p", t)));
+  page.querySelector(".reason").value = "";
+  for (const [cls, side] of [[".left", p.left], [".right", p.right]]) {
+    const art = page.querySelector(`.side${cls}`);
+    art.querySelector(".text").textContent = side.text;
+    const old = art.querySelector(".choose");
+    const button = old.cloneNode(true);
+    old.replaceWith(button);
+    button.addEventListener("click", async () => {
+      for (const b of page.querySelectorAll(".choose")) b.disabled = true;
+      try {
+        await api("POST", "/api/study/rate", { study, rater: got.rater, pair: p.pair, choice: side.side,
+          left: p.left.side, reason: page.querySelector(".reason").value });
+        await nextPair(study, got.rater, page);
+      } catch (e) {
+        toast(e.message, true);
+      } finally {
+        for (const b of page.querySelectorAll(".choose")) b.disabled = false;
+      }
+    });
+  }
+}
+
+// -- routing -----------------------------------------------------------------------------------
+async function route() {
+  const h = location.hash || "#/";
+  try {
+    if (h.startsWith("#/run/")) await showRun(decodeURIComponent(h.slice(6)));
+    else if (h.startsWith("#/study/")) await showStudy(decodeURIComponent(h.slice(8)));
+    else await showHome();
+  } catch (e) {
+    view.replaceChildren(el("p", e.message, "error"));
+    toast(e.message, true);
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();

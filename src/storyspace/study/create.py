@@ -1,0 +1,157 @@
+"""``storyspace study create``: blind A/B pairs for people to choose from.
+
+Two sources:
+- explore run directories: *sibling* passages (two children of one node) whose step values differ
+  by at least ``min_margin``; the reader sees the premise and the story so far, then the two
+  candidate next passages. Of each node, the highest- and the lowest-valued child.
+- an eval directory (its stories.jsonl): two *systems'* whole stories of one premise.
+
+Each pair keeps what every automatic judge said of its two sides (``scores``: the value model's
+``value``, and from an eval the independent reader's ``reader`` and the LLM judge's ``llm``), so
+that ``study report`` can measure their agreement with the people, and the policy prompt of the
+choice (``prompt``) so that ``pairs --from-study`` can turn choices into ORPO pairs. The study is
+one editable JSON file, ``study.json``, beside the append-only ``ratings.jsonl``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from storyspace.errors import UserError
+from storyspace.flags import flag
+from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
+from storyspace.story import PromptConfig, Story, passage_messages
+
+STUDY = "study.json"
+RATINGS = "ratings.jsonl"
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """- ``pairs``: how many pairs the study holds (at most; fewer when the sources have fewer).
+    - ``min_margin``: least step-value difference of two siblings (explore runs).
+    - ``seed``: which pairs are drawn, and each rater's order and sides."""
+
+    pairs: int = field(default=20, metadata=flag("--pairs", "pairs in the study (at most)"))
+    min_margin: float = field(default=0.05, metadata=flag("--min-margin", "least value difference of two siblings"))
+    seed: int = field(default=0, metadata=flag("--seed", "draw and order seed"))
+
+
+def sibling_pairs(run_dir: Path, min_margin: float) -> list[dict[str, Any]]:
+    """Per node with two or more children: its highest- against its lowest-valued child."""
+    saved = load_run(run_dir)
+    tree = saved.tree
+    out = []
+    for node in tree.nodes:
+        kids = [tree.nodes[c] for c in node.children if tree.nodes[c].step.get("passage")]
+        if len(kids) < 2:
+            continue
+        hi = max(kids, key=lambda n: (n.value, -n.id))
+        lo = min(kids, key=lambda n: (n.value, n.id))
+        if hi.value - lo.value < min_margin or hi.step["passage"] == lo.step["passage"]:
+            continue
+        story = Story.from_steps(saved.premise, tree.steps(node.id))
+        side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}",
+                 "scores": {"value": round(n.value, 6), "q": round(n.q, 6)}} for n in (hi, lo)]
+        out.append({"kind": "siblings", "premise": saved.premise, "context": [s.passage for s in story.steps],
+                    "prompt": passage_messages(story, saved.config.prompts), "a": side[0], "b": side[1]})
+    return out
+
+
+def _judge_scores(rec: dict[str, Any]) -> dict[str, float]:
+    from storyspace.eval.judge import CRITERIA
+
+    scores = {}
+    value = rec.get("value")
+    if isinstance(value, dict) and isinstance(value.get("value_mean"), (int, float)):
+        scores["value"] = float(value["value_mean"])
+    reader = rec.get("reader")
+    if isinstance(reader, dict) and isinstance(reader.get("summary"), dict):
+        if isinstance(reader["summary"].get("value_mean"), (int, float)):
+            scores["reader"] = float(reader["summary"]["value_mean"])
+    llm = rec.get("llm")
+    if isinstance(llm, dict):
+        got = [float(llm[c]) for c in CRITERIA if isinstance(llm.get(c), (int, float))]
+        if got:
+            scores["llm"] = sum(got) / len(got)
+    return scores
+
+
+def system_pairs(eval_dir: Path) -> list[dict[str, Any]]:
+    """Every two systems' stories of each premise of an eval's stories.jsonl."""
+    path = eval_dir / "stories.jsonl"
+    if not path.is_file():
+        raise UserError(f"{eval_dir} holds no finished eval (stories.jsonl not found)")
+    by_premise: dict[Any, list[dict[str, Any]]] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(rec, dict) or not isinstance(rec.get("story"), str) or not isinstance(rec.get("premise"), str):
+            raise UserError(f"{path}:{n}: a story record needs premise and story")
+        by_premise.setdefault(rec.get("premise_id", rec["premise"]), []).append(rec)
+    out = []
+    prompts = PromptConfig()
+    for recs in by_premise.values():
+        for x, y in itertools.combinations(recs, 2):
+            if x["story"].strip() == y["story"].strip() or not x["story"].strip() or not y["story"].strip():
+                continue
+            side = [{"text": r["story"], "source": f"{eval_dir} {r.get('system', '?')}", "system": r.get("system", "?"),
+                     "scores": _judge_scores(r)} for r in (x, y)]
+            out.append({"kind": "systems", "premise": x["premise"], "context": [],
+                        "prompt": passage_messages(Story(x["premise"]), prompts), "a": side[0], "b": side[1]})
+    return out
+
+
+def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, Any]:
+    """Draw ``cfg.pairs`` pairs from the sources into ``out/study.json`` (a new directory)."""
+    if cfg.pairs < 1:
+        raise UserError(f"--pairs must be positive, got {cfg.pairs}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out} exists and is not an empty directory")
+    found: list[dict[str, Any]] = []
+    for src in sources:
+        if (src / RunDir.RUN).is_file():
+            found += sibling_pairs(src, cfg.min_margin)
+        elif (src / "stories.jsonl").is_file():
+            found += system_pairs(src)
+        else:
+            raise UserError(f"--from {src}: neither an explore run (run.json) nor an eval (stories.jsonl)")
+    if not found:
+        raise UserError("the sources hold no pair to compare (siblings whose values differ, or two systems' stories)")
+    rng = random.Random(cfg.seed)
+    chosen = rng.sample(found, min(cfg.pairs, len(found)))
+    pairs = [{"id": f"p{i + 1:03d}", **p} for i, p in enumerate(chosen)]
+    study = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": cfg.seed,
+             "sources": [str(s) for s in sources], "available": len(found), "pairs": pairs}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / STUDY, json.dumps(study, indent=1, ensure_ascii=False) + "\n")
+    return study
+
+
+def load_study(study_dir: Path) -> dict[str, Any]:
+    """study.json, checked: pairs with an id, a premise and two sides with a text."""
+    study = read_json_object(study_dir / STUDY, "study")
+    pairs = study.get("pairs")
+    if not isinstance(pairs, list) or not pairs:
+        raise UserError(f"{study_dir / STUDY} is damaged: no pairs")
+    seen = set()
+    for p in pairs:
+        if (not isinstance(p, dict) or not isinstance(p.get("id"), str) or not isinstance(p.get("premise"), str)
+                or any(not isinstance(p.get(s), dict) or not isinstance(p[s].get("text"), str) for s in "ab")):
+            raise UserError(f"{study_dir / STUDY} is damaged: a pair needs id, premise, a.text and b.text")
+        if p["id"] in seen:
+            raise UserError(f"{study_dir / STUDY} is damaged: pair id {p['id']} twice")
+        seen.add(p["id"])
+    if not isinstance(study.get("seed", 0), int):
+        raise UserError(f"{study_dir / STUDY} is damaged: seed must be a whole number")
+    return study

@@ -1,0 +1,35 @@
+"""``storyspace pairs --from-study``: people's choices as ORPO preference pairs (TRL format).
+
+A pair becomes a preference when its raters' majority chose one side (tied votes are left out):
+prompt = the policy prompt the study kept for it, chosen = the side people preferred.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from storyspace.errors import UserError
+from storyspace.study.create import load_study
+from storyspace.study.ratings import read_ratings
+
+
+def study_preferences(study_dir: Path) -> list[dict[str, Any]]:
+    study = load_study(study_dir)
+    ratings = read_ratings(study_dir)
+    out = []
+    for pair in study["pairs"]:
+        votes = Counter(r["choice"] for r in ratings if r["pair"] == pair["id"])
+        if votes["a"] == votes["b"]:
+            continue
+        win, lose = ("a", "b") if votes["a"] > votes["b"] else ("b", "a")
+        prompt = pair.get("prompt")
+        if not isinstance(prompt, list) or not prompt:
+            raise UserError(f"{study_dir}: pair {pair['id']} keeps no policy prompt")
+        out.append({"prompt": prompt,
+                    "chosen": [{"role": "assistant", "content": pair[win]["text"]}],
+                    "rejected": [{"role": "assistant", "content": pair[lose]["text"]}],
+                    "study": str(study_dir), "pair": pair["id"], "kind": pair.get("kind", ""),
+                    "votes": f"{votes[win]}-{votes[lose]}"})
+    return out

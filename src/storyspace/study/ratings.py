@@ -1,0 +1,118 @@
+"""A study's ratings: one JSON line per choice in ``ratings.jsonl``, appended, flushed and fsynced
+per rating (under an ``flock``, so that two raters' lines never interleave), never rewritten.
+
+Each rater sees the pairs in their own order and with their own sides, drawn from the study's
+seed and the rater's name, so a rater who comes back continues where they stopped with the same
+layout; the side a pair was shown on is kept with the choice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from storyspace.errors import UserError
+from storyspace.story import printable
+from storyspace.study.create import RATINGS
+
+MAX_REASON_CHARS = 1000
+MAX_RATER_CHARS = 60
+
+
+def clean_rater(name: str) -> str:
+    """A rater's name: printable, one line, 1..60 characters."""
+    name = " ".join(printable(str(name)).split())
+    if not name:
+        raise UserError("give a rater name")
+    if len(name) > MAX_RATER_CHARS:
+        raise UserError(f"the rater name is too long (at most {MAX_RATER_CHARS} characters)")
+    return name
+
+
+def layout(study: dict[str, Any], rater: str) -> list[tuple[str, str]]:
+    """(pair id, side shown on the left: "a" or "b") in the rater's order."""
+    rng = random.Random(f"{study.get('seed', 0)}:{rater}")
+    ids = [p["id"] for p in study["pairs"]]
+    rng.shuffle(ids)
+    return [(pid, "a" if rng.random() < 0.5 else "b") for pid in ids]
+
+
+def read_ratings(study_dir: Path) -> list[dict[str, Any]]:
+    """Every rating kept; a damaged line (a crash mid-write cannot leave one, a hand edit can) is
+    a one-line error naming it."""
+    path = study_dir / RATINGS
+    if not path.exists():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or row.get("choice") not in ("a", "b") or not isinstance(row.get("pair"), str) \
+                or not isinstance(row.get("rater"), str):
+            raise UserError(f"{path}:{n}: a rating needs rater, pair and choice a or b")
+        out.append(row)
+    return out
+
+
+def next_pair(study: dict[str, Any], ratings: list[dict[str, Any]], rater: str) -> dict[str, Any] | None:
+    """The rater's next unrated pair as shown: ``left``/``right`` texts and the sides behind them
+    (``None`` when the rater has rated every pair)."""
+    done = {r["pair"] for r in ratings if r["rater"] == rater}
+    order = layout(study, rater)
+    by_id = {p["id"]: p for p in study["pairs"]}
+    for pid, left in order:
+        if pid in done:
+            continue
+        pair = by_id[pid]
+        right = "b" if left == "a" else "a"
+        return {"pair": pid, "kind": pair.get("kind", ""), "premise": pair["premise"],
+                "context": list(pair.get("context", [])), "left": {"side": left, "text": pair[left]["text"]},
+                "right": {"side": right, "text": pair[right]["text"]}, "rated": len(done), "total": len(order)}
+    return None
+
+
+def append_rating(study: dict[str, Any], study_dir: Path, rater: str, pair: str, choice: str, left: str,
+                  reason: str = "") -> dict[str, Any]:
+    """Check and append one choice (a rater rates a pair once: a second choice is refused)."""
+    rater = clean_rater(rater)
+    if pair not in {p["id"] for p in study["pairs"]}:
+        raise UserError(f"no pair {pair!r} in this study")
+    if choice not in ("a", "b") or left not in ("a", "b"):
+        raise UserError("choice and left must be 'a' or 'b'")
+    reason = " ".join(printable(str(reason or "")).split())
+    if len(reason) > MAX_REASON_CHARS:
+        raise UserError(f"the reason is too long (at most {MAX_REASON_CHARS} characters)")
+    row = {"rater": rater, "pair": pair, "choice": choice, "left": left, "reason": reason,
+           "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path = study_dir / RATINGS
+    with open(path, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        fh.seek(0)
+        for line in fh.read().splitlines():
+            with_line = _loads(line)
+            if with_line.get("rater") == rater and with_line.get("pair") == pair:
+                raise UserError(f"{rater} has already rated pair {pair}")
+        fh.seek(0, os.SEEK_END)
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return row
+
+
+def _loads(line: str) -> dict[str, Any]:
+    try:
+        got = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return got if isinstance(got, dict) else {}
+
+

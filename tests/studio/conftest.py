@@ -1,0 +1,78 @@
+"""The studio's fixtures: a small run searched by the real embedded model (made once), copied
+into each test's own folder, and the studio served on loopback by a real uvicorn server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+PREMISE = "A lighthouse keeper finds a letter addressed to her from the future."
+#: a tiny search: 4 simulations, 2 steps of 24 tokens, 2 children per expansion
+TINY = {"seed": 0, "search": {"simulations": 4, "depth": 2, "children": 2}, "policy": {"step_tokens": 24}}
+
+
+def tiny_config():  # noqa: ANN201
+    from storyspace.config import ExploreConfig, build
+
+    return build(ExploreConfig(), None, TINY)
+
+
+@pytest.fixture(scope="session")
+def searched_run(tmp_path_factory, pool) -> Path:  # noqa: ANN001
+    from storyspace.explore import Explorer
+
+    out = tmp_path_factory.mktemp("studio-source") / "lighthouse"
+    Explorer(pool).start(PREMISE, tiny_config(), out)
+    return out
+
+
+@pytest.fixture
+def runs_root(tmp_path: Path, searched_run: Path) -> Path:
+    """A studio folder holding a copy of the searched run as ``lighthouse``."""
+    root = tmp_path / "runs"
+    shutil.copytree(searched_run, root / "lighthouse")
+    return root
+
+
+@pytest.fixture(scope="session")
+def worker(pool):  # noqa: ANN001, ANN201
+    """One studio worker for the session, on the tests' shared model pool."""
+    from storyspace.studio.jobs import Models, Worker
+
+    w = Worker(Models(pool))
+    yield w
+    w.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(runs_root: Path, worker) -> Iterator[str]:  # noqa: ANN001
+    """The studio of ``runs_root`` on a loopback port (uvicorn in a thread); its URL."""
+    import uvicorn
+
+    from storyspace.studio.app import Studio, create_app
+
+    studio = Studio(runs_root, tiny_config(), worker=worker)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the studio did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -1,0 +1,145 @@
+"""The studio's API through FastAPI's test client: listing, node detail, queued model work on the
+real embedded model, pinning, export, studies; paths kept inside the folder; bad requests get a
+one-line 4xx."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from storyspace.runs import load_run
+from storyspace.study.create import StudyConfig, create_study
+from tests.studio.conftest import PREMISE, tiny_config
+
+
+@pytest.fixture
+def client(runs_root: Path, worker) -> TestClient:  # noqa: ANN001
+    from storyspace.studio.app import Studio, create_app
+
+    return TestClient(create_app(Studio(runs_root, tiny_config(), worker=worker)), raise_server_exceptions=False)
+
+
+def wait(client: TestClient, job: dict, limit_s: float = 300) -> dict:
+    deadline = time.monotonic() + limit_s
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job} did not finish"
+        time.sleep(0.2)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    return job
+
+
+def one_line_error(resp, status: int) -> str:  # noqa: ANN001
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and "\n" not in body["error"] and "Traceback" not in body["error"]
+    return body["error"]
+
+
+def test_runs_are_listed_with_premise_status_nodes_and_value(client: TestClient, runs_root: Path) -> None:
+    (runs_root / "empty-folder").mkdir()
+    data = client.get("/api/runs").json()
+    assert [r["path"] for r in data["runs"]] == ["lighthouse"]
+    row = data["runs"][0]
+    saved = load_run(runs_root / "lighthouse")
+    assert row["premise"] == PREMISE and row["status"] == "finished" and row["nodes"] == len(saved.tree.nodes)
+    assert isinstance(row["best_value"], float)
+    page = client.get("/")
+    assert page.status_code == 200 and "Storyspace Studio" in page.text
+
+
+def test_node_detail_has_the_story_and_the_value_breakdown(client: TestClient, runs_root: Path) -> None:
+    saved = load_run(runs_root / "lighthouse")
+    leaf = saved.tree.best_leaf()
+    got = client.get("/api/node", params={"run": "lighthouse", "id": leaf}).json()
+    assert got["premise"] == PREMISE and [s["id"] for s in got["steps"]] == saved.tree.path(leaf)[1:]
+    assert got["passage"] == saved.tree.nodes[leaf].step["passage"] and got["finished"] is True
+    assert {"value", "surprisal", "curiosity", "coherence", "penalty"} <= set(got["breakdown"])
+    assert got["visits"] == saved.tree.nodes[leaf].visits
+
+
+@pytest.mark.slow
+def test_expand_search_write_pin_export_through_the_api(client: TestClient, runs_root: Path) -> None:
+    before = len(load_run(runs_root / "lighthouse").tree.nodes)
+    job = client.post("/api/expand", json={"run": "lighthouse", "node": 0, "k": 2}).json()["job"]
+    job = wait(client, job)
+    assert job["status"] == "done" and len(job["result"]["added"]) == 2
+    job = wait(client, client.post("/api/search", json={"run": "lighthouse", "node": 0, "simulations": 2}).json()["job"])
+    assert job["status"] == "done" and job["done"] == 2
+    job = wait(client, client.post("/api/write", json={"run": "lighthouse", "node": 0,
+                                                       "passage": "She folded the letter away."}).json()["job"])
+    human = job["result"]["added"][0]
+    tree = client.get("/api/tree", params={"run": "lighthouse"}).json()
+    assert len(tree["nodes"]) > before + 2 and tree["nodes"][human]["author"] == "human"
+    assert client.post("/api/pin", json={"run": "lighthouse", "node": human}).json() == {"pinned": human}
+    md = client.get("/api/export", params={"run": "lighthouse"})
+    assert "attachment" in md.headers["content-disposition"] and "She folded the letter away." in md.text
+
+
+def test_paths_outside_the_folder_are_refused(client: TestClient, runs_root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "run.json").write_text("{}")
+    os.symlink(outside, runs_root / "link")
+    for run in ("../outside", "/etc", str(outside), "link", "lighthouse/../../outside"):
+        msg = one_line_error(client.get("/api/tree", params={"run": run}), 400)
+        assert "outside" in msg or "relative" in msg
+    assert "no run" in one_line_error(client.get("/api/tree", params={"run": "nothing-here"}), 404)
+    one_line_error(client.get("/api/study/next", params={"study": "../outside", "rater": "ann"}), 400)
+
+
+def test_bad_requests_get_one_line_errors_and_nothing_is_changed(client: TestClient, runs_root: Path) -> None:
+    before = {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()}
+    leaf = load_run(runs_root / "lighthouse").tree.best_leaf()
+    one_line_error(client.post("/api/expand", content=b"not json", headers={"content-type": "application/json"}), 422)
+    one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 0, "k": 0}), 422)
+    one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": "x"}), 422)
+    assert "no node 999" in one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 999}), 400)
+    assert "finished story" in one_line_error(client.post("/api/write", json={"run": "lighthouse", "node": leaf,
+                                                                            "passage": "More."}), 400)
+    assert "empty" in one_line_error(client.post("/api/write", json={"run": "lighthouse", "node": 0,
+                                                                   "passage": "\u200b \n"}), 400)
+    one_line_error(client.post("/api/pin", json={"run": "lighthouse", "node": 0}), 400)
+    one_line_error(client.get("/api/node", params={"run": "lighthouse", "id": -1}), 400)
+    one_line_error(client.get("/api/jobs/99999"), 404)
+    one_line_error(client.delete("/api/tree", params={"run": "lighthouse"}), 405)
+    one_line_error(client.post("/api/runs", json={"premise": "   "}), 400)
+    one_line_error(client.post("/api/runs", json={"premise": "x", "simulations": 0}), 422)
+    after = {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()}
+    assert after == before
+
+
+def test_no_route_can_delete_or_replace(client: TestClient) -> None:
+    methods = {m for r in client.app.routes for m in getattr(r, "methods", set())}
+    assert methods <= {"GET", "HEAD", "POST"}
+
+
+def test_the_page_puts_no_text_into_html() -> None:
+    """Every text reaches the page through textContent: the script never parses strings as HTML."""
+    from storyspace.studio.app import STATIC
+
+    script = (STATIC / "app.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script
+
+
+def test_a_study_is_rated_through_the_api_and_continues(client: TestClient, runs_root: Path) -> None:
+    create_study([runs_root / "lighthouse"], runs_root / "study", StudyConfig(pairs=5, min_margin=0.0))
+    listed = client.get("/api/runs").json()["studies"]
+    assert [s["path"] for s in listed] == ["study"]
+    got = client.get("/api/study/next", params={"study": "study", "rater": "ann"}).json()
+    pair = got["pair"]
+    assert got["rated"] == 0 and pair["left"]["text"] and pair["right"]["text"]
+    body = {"study": "study", "rater": "ann", "pair": pair["pair"], "choice": pair["right"]["side"],
+            "left": pair["left"]["side"], "reason": "more vivid"}
+    assert client.post("/api/study/rate", json=body).status_code == 200
+    assert "already rated" in one_line_error(client.post("/api/study/rate", json=body), 400)
+    one_line_error(client.post("/api/study/rate", json={**body, "choice": "c"}), 422)
+    again = client.get("/api/study/next", params={"study": "study", "rater": "ann"}).json()
+    assert again["rated"] == 1 and (again["pair"] is None or again["pair"]["pair"] != pair["pair"])
+    row = json.loads((runs_root / "study" / "ratings.jsonl").read_text())
+    assert row["rater"] == "ann" and row["choice"] == pair["right"]["side"] and row["reason"] == "more vivid"

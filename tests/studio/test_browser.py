@@ -1,0 +1,134 @@
+"""The studio in real Chromium (Debian's /usr/bin/chromium driven by Playwright), served by a
+real uvicorn server on loopback, with the real embedded model behind it: open a run, read a
+node's breakdown, expand it, write a passage, pin and export, rate three study pairs and find
+them kept after a reload, and a premise that holds markup stays text. Screenshots of the tree
+and the study page go to ``build/test-artifacts/studio`` (or ``$STORYSPACE_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from storyspace.study.create import StudyConfig, create_study
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+ARTIFACTS = Path(os.environ.get("STORYSPACE_ARTIFACTS", "build/test-artifacts")) / "studio"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    ctx = browser.new_context(viewport={"width": 1400, "height": 850}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("dialog", lambda d: (pg.errors.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.set_default_timeout(120_000)
+    yield pg
+    ctx.close()
+
+
+def count_nodes(page) -> int:  # noqa: ANN001
+    return page.locator("svg.tree .node").count()
+
+
+def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) -> None:  # noqa: ANN001
+    from storyspace.runs import load_run
+
+    page.goto(served + "/")
+    page.click("tr[data-run='lighthouse']")
+    page.wait_for_selector("svg.tree .node[data-node='1']")
+    saved = load_run(runs_root / "lighthouse")
+    assert count_nodes(page) == len(saved.tree.nodes)
+    node = saved.tree.best_path()[1]
+    page.click(f"svg.tree .node[data-node='{node}']")
+    page.wait_for_selector(".node-body:not([hidden]) .breakdown tr[data-key='value']")
+    shown = page.text_content(".breakdown tr[data-key='value'] td:last-child")
+    assert float(shown) == pytest.approx(saved.tree.nodes[node].value, abs=0.0006)
+    assert page.text_content(".node-panel .passage") == saved.tree.nodes[node].step["passage"]
+
+    before = count_nodes(page)
+    page.fill(".actions .k", "2")
+    page.click("button.expand")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {before + 2}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    text = "The letter was in her own handwriting, dated forty years on."
+    page.fill(".actions .own", text)
+    page.click("button.write")
+    page.wait_for_selector("svg.tree rect.node")
+    human = page.get_attribute("svg.tree rect.node", "data-node")
+    page.click(f"svg.tree .node[data-node='{human}']")
+    page.wait_for_selector(f".node-panel[data-node='{human}'] .passage.human")
+    assert page.text_content(".node-panel .passage") == text
+    page.click("button.pin")
+    page.wait_for_selector("svg.tree .edge.pinned")
+    page.screenshot(path=str(ARTIFACTS / "tree.png"))
+    with page.expect_download() as dl:
+        page.click("a.export")
+    exported = Path(dl.value.path()).read_text()
+    assert exported.startswith("# Chosen story") and text in exported
+    assert load_run(runs_root / "lighthouse").meta["pinned"] == int(human)
+    assert page.errors == []
+
+
+def test_rate_three_pairs_reload_and_continue(served: str, page, runs_root: Path) -> None:  # noqa: ANN001
+    from tests.study.test_study import write_eval
+
+    create_study([write_eval(runs_root / "eval")], runs_root / "study", StudyConfig(pairs=5))
+    total = len(json.loads((runs_root / "study" / "study.json").read_text())["pairs"])
+    assert total == 5
+    page.goto(served + "/")
+    page.click("tr[data-study='study']")
+    page.fill(".rater", "test rater")
+    page.click(".rater-form button")
+    for i in range(3):
+        page.wait_for_selector(f".pair:not([hidden]) .count:text('Pair {i + 1} of {total}')")
+        if i == 0:
+            page.screenshot(path=str(ARTIFACTS / "study.png"))
+        page.fill(".reason", f"reason {i}")
+        page.click(".side.left .choose" if i % 2 == 0 else ".side.right .choose")
+    page.wait_for_selector(f".count:text('Pair 4 of {total}')" if total > 3 else ".done:not([hidden])")
+    page.reload()
+    page.click(".rater-form button")  # the name is remembered by the page
+    page.wait_for_selector(f".count:text('Pair 4 of {total}')" if total > 3 else ".done:not([hidden])")
+    rows = [json.loads(line) for line in (runs_root / "study" / "ratings.jsonl").read_text().splitlines()]
+    assert [r["reason"] for r in rows] == ["reason 0", "reason 1", "reason 2"]
+    assert all(r["rater"] == "test rater" for r in rows) and len({r["pair"] for r in rows}) == 3
+    assert [r["choice"] == r["left"] for r in rows] == [True, False, True]
+    assert page.errors == []
+
+
+def test_a_premise_with_markup_stays_text(served: str, page, runs_root: Path) -> None:  # noqa: ANN001
+    premise = '<script>window.__xss = 1; alert(1)</script><img src=x onerror="window.__xss = 2">'
+    page.goto(served + "/")
+    page.fill("form.new-run textarea[name=premise]", premise)
+    page.fill("form.new-run input[name=simulations]", "2")
+    page.fill("form.new-run input[name=depth]", "1")
+    page.fill("form.new-run input[name=children]", "2")
+    page.fill("form.new-run input[name=step_tokens]", "16")
+    page.click("form.new-run button")
+    page.wait_for_selector("svg.tree .node[data-node='1']", timeout=300_000)  # the run was searched, then opened
+    assert page.text_content(".tree-head .premise") == premise
+    page.goto(served + "/")
+    page.wait_for_selector("tr[data-run]:not([data-run='lighthouse'])")
+    assert premise in page.text_content("table.runs")
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("table.runs img, .tree-head img, main script").count() == 0
+    assert page.errors == []

@@ -1,0 +1,108 @@
+"""Studio edits of a saved run, on the real embedded model: expand, search under a node, a
+person's passage, pin and export; one writer at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storyspace.errors import UserError
+from storyspace.runs import RunBusy, RunDir, load_run
+from storyspace.studio import edits
+
+pytestmark = pytest.mark.slow
+
+
+def world_of(pool, saved):  # noqa: ANN001, ANN201
+    from storyspace.assemble import assemble
+
+    return assemble(pool, saved.config).world(saved.premise)
+
+
+def test_expand_adds_k_valued_children_and_saves_them(runs_root: Path, pool) -> None:  # noqa: ANN001
+    path = runs_root / "lighthouse"
+    with edits.editing(path) as saved:
+        node = saved.tree.best_path()[1]
+        visits = saved.tree.nodes[node].visits
+        kids = list(saved.tree.nodes[node].children)
+        edit = edits.expand_node(saved, world_of(pool, saved), node, 2)
+    again = load_run(path)  # what was written reads back whole
+    assert len(edit.added) == 2 and again.tree.nodes[node].children == kids + edit.added
+    assert again.tree.nodes[node].visits == visits + 2  # each new child backed up once
+    for n in edit.added:
+        child = again.tree.nodes[n]
+        assert child.visits == 1 and child.step["passage"] and "value" in child.breakdown
+    assert again.meta["edits"][-1]["kind"] == "expand" and again.meta["budget"]["nodes"] == len(again.tree.nodes)
+    with edits.editing(path) as saved:  # a second expansion of the node draws other passages
+        second = edits.expand_node(saved, world_of(pool, saved), node, 2)
+    texts = [load_run(path).tree.nodes[n].step["passage"] for n in (*edit.added, *second.added)]
+    assert len(set(texts)) == 4
+
+
+def test_search_under_a_node_grows_only_its_subtree(runs_root: Path, pool) -> None:  # noqa: ANN001
+    path = runs_root / "lighthouse"
+    rounds = []
+    with edits.editing(path) as saved:
+        node = saved.tree.nodes[0].children[0]
+        sims = saved.tree.simulations
+        edit = edits.search_under(saved, world_of(pool, saved), node, 3, on_round=lambda d, t: rounds.append((d, t)))
+    tree = load_run(path).tree
+    assert tree.simulations == sims + 3 and rounds[-1] == (3, 3)
+    assert edit.added and all(node in tree.path(n) for n in edit.added)
+
+
+def test_a_persons_passage_is_valued_marked_and_exported_when_pinned(runs_root: Path, pool) -> None:  # noqa: ANN001
+    path = runs_root / "lighthouse"
+    text = "The letter was in her own handwriting, dated forty years on."
+    with edits.editing(path) as saved:
+        world = world_of(pool, saved)
+        expected = world.value_model.evaluate(edits.story_at(saved, 0), [text], [False])[0]["value"]
+        edit = edits.add_human_step(saved, world, 0, "  The letter was in her own\nhandwriting, dated forty years on. ")
+    saved = load_run(path)
+    node = saved.tree.nodes[edit.added[0]]
+    assert node.step == {"plan": "", "passage": text, "author": "human"}
+    assert node.value == pytest.approx(expected) and node.visits == 1
+    with edits.editing(path) as saved:
+        edits.pin(saved, node.id)
+    saved = load_run(path)
+    assert saved.meta["pinned"] == node.id and edits.chosen_node(saved) == node.id
+    md = edits.export_markdown(saved)
+    assert md.startswith("# Chosen story") and text in md
+    assert (path / RunDir.PINNED).read_text() == md
+    with edits.editing(path) as saved, pytest.raises(UserError, match="empty"):
+        edits.add_human_step(saved, world_of(pool, saved), 0, " \n ")
+
+
+def test_finished_stories_and_missing_nodes_are_refused(runs_root: Path) -> None:
+    saved = load_run(runs_root / "lighthouse")
+    leaf = next(n.id for n in saved.tree.nodes if n.depth == saved.tree.max_depth)
+    with pytest.raises(UserError, match="finished story"):
+        edits.check_node(saved.tree, leaf)
+    with pytest.raises(UserError, match="no node 999"):
+        edits.check_node(saved.tree, 999)
+    edits.check_node(saved.tree, leaf, open_only=False)
+
+
+def test_one_writer_at_a_time(runs_root: Path, pool) -> None:  # noqa: ANN001
+    from storyspace.explore import Explorer
+
+    path = runs_root / "lighthouse"
+    with RunDir(path).writer():
+        with pytest.raises(RunBusy, match="being changed"):
+            with edits.editing(path, wait_s=0.2):
+                pass
+        with pytest.raises(RunBusy):
+            Explorer(pool).resume(path)  # explore --resume of a run the studio is changing
+    with edits.editing(path, wait_s=0.2) as saved:  # free again
+        assert saved.premise
+
+
+def test_a_damaged_run_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    run = tmp_path / "bad"
+    run.mkdir()
+    (run / "run.json").write_text("{")
+    with pytest.raises(UserError, match="invalid JSON"):
+        with edits.editing(run):
+            pass
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]
