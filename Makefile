@@ -82,9 +82,10 @@ $(CHROMIUM):
 test: $(STAMP) $(LLAMA) $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
-bench: $(STAMP) $(LLAMA)
+bench: $(STAMP) $(LLAMA) $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/explore.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/backends.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/studio.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -51,7 +51,7 @@ def one_line_error(capsys) -> str:  # noqa: ANN001
         (["loop", "--out", "/tmp/storyspace-no-loop", "--train-premises", "90", "--heldout-premises", "10"],
          "need 100 premises"),
         (["loop", "--out", "/tmp/storyspace-no-loop", "--simulations", "0"], "must be positive"),
-        (["pairs", "--out", "/tmp/p.jsonl"], "the following arguments are required"),
+        (["pairs", "--out", "/tmp/p.jsonl"], "give explore run directories or --from-study"),
         (["explore", "A premise", "--calibration", "/no/such.json"], "calibration file not found"),
         (["explore", "A premise", "--reference", "gguf:/dev/null"], "GGUF file not found"),
         (["explore", "A", "--bogus"], "unrecognized arguments"),

@@ -143,3 +143,13 @@ def test_a_study_is_rated_through_the_api_and_continues(client: TestClient, runs
     assert again["rated"] == 1 and (again["pair"] is None or again["pair"]["pair"] != pair["pair"])
     row = json.loads((runs_root / "study" / "ratings.jsonl").read_text())
     assert row["rater"] == "ann" and row["choice"] == pair["right"]["side"] and row["reason"] == "more vivid"
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_get_their_own_folders(client: TestClient, runs_root: Path) -> None:
+    body = {"premise": "Two keepers, one lamp.", "simulations": 1, "depth": 1, "children": 1, "step_tokens": 8}
+    first, second = (client.post("/api/runs", json=body).json() for _ in range(2))
+    assert first["run"] != second["run"]
+    for got in (first, second):
+        assert wait(client, got["job"])["status"] == "done"
+        assert load_run(runs_root / got["run"]).premise == "Two keepers, one lamp."

@@ -159,7 +159,8 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-browser", action="store_true", help="do not open a browser")
         p.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML settings of the runs started there")
     elif command == "study":
-        p.add_argument("action", choices=["create", "report"], help="create a study, or report its ratings")
+        p.add_argument("action", choices=["create", "report"], metavar="create|report",
+                       help="create a study, or report its ratings")
         p.add_argument("study_dir", nargs="?", type=Path, metavar="STUDY_DIR", help="the study (report)")
         p.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="DIR",
                        help="explore run directories, or one eval directory (create)")

@@ -82,6 +82,7 @@ class Studio:
         self.root = root.resolve()
         self.base = base if base is not None else ExploreConfig()
         self.worker = worker or Worker(Models())
+        self.reserved: set[Path] = set()  # run directories of queued new runs (not made yet)
 
     def inside(self, rel: str, marker: str, what: str) -> Path:
         """``root/rel`` when it lies inside the root and holds ``marker``; one-line errors if not."""
@@ -217,16 +218,20 @@ def create_app(studio: Studio) -> FastAPI:
         cfg = build(studio.base, None, given)
         validate(cfg)
         out = studio.root / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{premise_slug(premise)}"
-        n = 1
-        while out.exists():
+        n, stem = 1, out.name
+        while out.exists() or out in studio.reserved:  # two runs started in one second get two folders
             n += 1
-            out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+            out = out.with_name(f"{stem}~{n}")
         RunDir.check_free(out)
+        studio.reserved.add(out)
         rel = str(out.relative_to(studio.root))
 
         def work(models: Models, progress: Any) -> dict[str, Any]:
             explorer = Explorer(models.pool(cfg), on_progress=lambda p: progress(p.simulations, p.target, "searching"))
-            result = explorer.start(premise, cfg, out)
+            try:
+                result = explorer.start(premise, cfg, out)
+            finally:
+                studio.reserved.discard(out)
             return {"run": rel, "nodes": len(result.tree.nodes)}
 
         job = studio.worker.submit("explore", rel, None, work)
@@ -249,7 +254,7 @@ def create_app(studio: Studio) -> FastAPI:
             with edits.editing(path, wait_s=30.0) as saved:
                 world = models.parts(saved.config).world(saved.premise)
                 edit = action(saved, world, progress)
-            return {"added": edit.added, "node": edit.node}
+            return {"added": edit.added, "node": edit.node, "model_s": round(edit.model_s, 4)}
 
         return {"job": studio.worker.submit(kind, body.run, body.node, work).as_dict()}
 

@@ -10,6 +10,7 @@ The model work goes through a ``StoryWorld`` (``parts.world(premise)``), exactly
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,11 +36,13 @@ MAX_PASSAGE_CHARS = 4000
 
 @dataclass
 class Edit:
-    """What an edit did: its kind, the node it was made at, and the nodes it added."""
+    """What an edit did: its kind, the node it was made at, the nodes it added, and the seconds
+    spent in model calls (the rest of an edit's time is the studio's own overhead)."""
 
     kind: str
     node: int
     added: list[int]
+    model_s: float = 0.0
 
 
 @contextlib.contextmanager
@@ -87,9 +90,11 @@ def expand_node(saved: SavedRun, world: StoryWorld, node: int, k: int) -> Edit:
         raise UserError("expand needs k >= 1 children")
     before = tree.policy_tokens
     seed = derive_seed(cfg.seed, "studio-expand", node, len(tree.nodes[node].children))
+    started = time.perf_counter()
     results = world.expand([tree.steps(node)], k, [seed])
+    model_s = time.perf_counter() - started
     added = apply_expansions(tree, world, [node], results, replace(cfg.search, children=k), cfg.seed)
-    edit = Edit("expand", node, added)
+    edit = Edit("expand", node, added, model_s)
     save(saved, tree, edit, tree.policy_tokens - before)
     return edit
 
@@ -137,13 +142,15 @@ def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> 
     check_node(tree, node)
     passage, cut_off = clean_human_passage(text)
     story = story_at(saved, node)
+    started = time.perf_counter()
     breakdown = world.value_model.evaluate(story, [passage], [cut_off])[0]
+    model_s = time.perf_counter() - started
     step = {"plan": "", "passage": passage, "author": HUMAN}
     exp = Expansion(step=step, logprob=0.0, value=float(breakdown["value"]), breakdown=breakdown, tokens=0)
     added = apply_expansions(tree, world, [node], [[exp]], replace(saved.config.search, rollout_depth=0),
                              saved.config.seed)
     tree.expansions -= 1  # a person's passage is not a policy expansion
-    edit = Edit("write", node, added)
+    edit = Edit("write", node, added, model_s)
     save(saved, tree, edit)
     return edit
 

@@ -116,26 +116,39 @@ function colour(t) {
   return `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * u)).join(",")})`;
 }
 
-// Leaves one below the other in depth-first order, each parent at the middle of its children.
-function layout(nodes) {
+// Leaves in depth-first order, each parent at the middle of its first and last child. "tree": depth
+// to the right, leaves one below the other (small trees read best so); "radial": depth outwards,
+// leaves around the circle, so that a tree of thousands of nodes keeps a round, landscape shape.
+function layout(nodes, mode) {
   const kids = new Map(nodes.map((n) => [n.id, []]));
   for (const n of nodes) if (n.parent !== null) kids.get(n.parent).push(n.id);
-  const pos = new Map();
-  let leaf = 0;
+  const slot = new Map();
+  let leaves = 0;
   const stack = [[0, false]];
   while (stack.length) {
     const [id, seen] = stack.pop();
     const ch = kids.get(id);
-    if (!ch.length) { pos.set(id, [0, leaf++ * 16]); continue; }
+    if (!ch.length) { slot.set(id, leaves++); continue; }
     if (!seen) {
       stack.push([id, true]);
       for (let i = ch.length - 1; i >= 0; i--) stack.push([ch[i], false]);
     } else {
-      pos.set(id, [0, (pos.get(ch[0])[1] + pos.get(ch[ch.length - 1])[1]) / 2]);
+      slot.set(id, (slot.get(ch[0]) + slot.get(ch[ch.length - 1])) / 2);
     }
   }
-  for (const n of nodes) pos.get(n.id)[0] = n.depth * 200;
-  return pos;
+  const pos = new Map();
+  const depth = Math.max(1, ...nodes.map((n) => n.depth));
+  const ring = Math.max(90, (leaves * 10) / (2 * Math.PI * depth));
+  for (const n of nodes) {
+    const s = slot.get(n.id);
+    if (mode === "radial") {
+      const a = (2 * Math.PI * (s + 0.5)) / Math.max(1, leaves);
+      pos.set(n.id, [n.depth * ring * Math.cos(a), n.depth * ring * Math.sin(a)]);
+    } else {
+      pos.set(n.id, [n.depth * 200, s * 16]);
+    }
+  }
+  return { pos, leaves };
 }
 
 function pathSet(nodes, last) {
@@ -190,9 +203,13 @@ class TreeView {
     this.apply();
   }
 
-  draw(data, by) {
+  draw(data, by, mode) {
     const nodes = data.nodes;
-    const pos = layout(nodes);
+    const parents = new Set(nodes.map((n) => n.parent));
+    const leafCount = nodes.filter((n) => !parents.has(n.id)).length;
+    const chosen = mode === "auto" || !mode ? (leafCount > 60 ? "radial" : "tree") : mode;
+    const { pos } = layout(nodes, chosen);
+    this.svg.dataset.layout = chosen;
     const best = new Set(data.best_path);
     const pinned = data.pinned ? pathSet(nodes, data.pinned) : new Set();
     const vals = nodes.filter((n) => n.id !== 0).map((n) => n[by]);
@@ -204,7 +221,8 @@ class TreeView {
         const [px, py] = pos.get(n.parent);
         const line = document.createElementNS(SVGNS, "path");
         const mid = (px + x) / 2;
-        line.setAttribute("d", `M${px},${py} C${mid},${py} ${mid},${y} ${x},${y}`);
+        line.setAttribute("d", chosen === "radial" ? `M${px},${py} L${x},${y}`
+          : `M${px},${py} C${mid},${py} ${mid},${y} ${x},${y}`);
         let cls = "edge";
         if (best.has(n.id)) cls += " best";
         else if (pinned.has(n.id)) cls += " pinned";
@@ -220,7 +238,9 @@ class TreeView {
         shape.setAttribute("cx", x); shape.setAttribute("cy", y); shape.setAttribute("r", r);
       }
       const t = n.id === 0 ? 0.5 : (hi > lo ? (n[by] - lo) / (hi - lo) : 0.5);
-      shape.setAttribute("fill", n.id === 0 ? "#999" : colour(t));
+      const fill = n.id === 0 ? "#999" : colour(t);
+      shape.setAttribute("fill", fill);
+      shape.style.setProperty("--fill", fill);
       shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : ""));
       shape.dataset.node = n.id;
       const title = document.createElementNS(SVGNS, "title");
@@ -249,6 +269,7 @@ async function showRun(run) {
   const panel = page.querySelector(".node-panel");
   const svg = page.querySelector("svg.tree");
   const colourBy = page.querySelector("select.colour");
+  const layoutBy = page.querySelector("select.layout");
   let data = null;
   const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload));
   page.querySelector(".export").href = `/api/export?run=${encodeURIComponent(run)}`;
@@ -256,12 +277,13 @@ async function showRun(run) {
   async function reload(keepView) {
     data = await api("GET", `/api/tree?run=${encodeURIComponent(run)}`);
     page.querySelector(".premise").textContent = data.premise;
-    tree.draw(data, colourBy.value);
+    tree.draw(data, colourBy.value, layoutBy.value);
     if (!keepView) tree.fit();
     document.body.dataset.treeRendered = String(data.nodes.length);
     if (window.performance && performance.mark) performance.mark("tree-rendered");
   }
-  colourBy.addEventListener("change", () => tree.draw(data, colourBy.value));
+  colourBy.addEventListener("change", () => tree.draw(data, colourBy.value, layoutBy.value));
+  layoutBy.addEventListener("change", () => { tree.draw(data, colourBy.value, layoutBy.value); tree.fit(); });
   page.querySelector("button.fit").addEventListener("click", () => tree.fit());
   await reload(false);
 }
