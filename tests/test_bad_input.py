@@ -53,7 +53,8 @@ def test_a_valid_hand_made_run_gives_pairs(tmp_path, capsys) -> None:  # noqa: A
     run = write_run(tmp_path / "run")
     assert main(["pairs", str(run), "--out", str(tmp_path / "pairs.jsonl")]) == 0
     rows = [json.loads(x) for x in (tmp_path / "pairs.jsonl").read_text().splitlines()]
-    assert len(rows) == 1 and rows[0]["chosen"][0]["content"] == "She opened it."
+    assert len(rows) == 1 and rows[0]["chosen"] == "She opened it."  # a prefill-style run: text pairs
+    assert isinstance(rows[0]["prompt"], str) and rows[0]["prompt"].rstrip().endswith("assistant")
 
 
 DAMAGE = {

@@ -189,6 +189,7 @@ def validate(cfg: ExploreConfig) -> None:
     """One-line ``UserError`` for any setting an explore run cannot use."""
     validate_search(cfg.search)
     validate_policy(cfg.policy)
+    validate_prompts(cfg.prompts)
     validate_value(cfg.value)
     validate_models(cfg.models)
 
@@ -211,6 +212,13 @@ def validate_search(s: SearchConfig) -> None:
         raise UserError(f"search.selection must be uct or puct, got {s.selection!r}")
     if s.c_explore < 0 or s.virtual_loss < 0 or s.prior_temperature <= 0:
         raise UserError("search.c_explore and search.virtual_loss must be >= 0, prior_temperature > 0")
+
+
+def validate_prompts(p: PromptConfig) -> None:
+    from storyspace.story import PROMPT_STYLES
+
+    if p.style not in PROMPT_STYLES:
+        raise UserError(f"prompts.style must be one of {', '.join(PROMPT_STYLES)}, got {p.style!r}")
 
 
 def validate_policy(p: PolicyConfig) -> None:

@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from storyspace.errors import UserError
+from storyspace.flags import flag
 from storyspace.models.base import Segments
 
 #: between two passages of a story, in its text and wherever the reader reads it
@@ -66,14 +68,32 @@ class Story:
         return cls(premise, tuple(Step.from_dict(s) for s in steps))
 
 
+#: how the policy is asked for the next passage (``PromptConfig.style``)
+PROMPT_STYLES = ("prefill", "chat")
+
+
 @dataclass(frozen=True)
 class PromptConfig:
     """Templates of the policy's chat messages and of the reference reader's plain text.
 
-    Placeholders: {premise}, {story}, {plan}, {sentences}.
+    ``style``: ``prefill`` (default) asks once for a story (``prefill_user``) and writes the story
+    so far as the start of the assistant's answer, which the policy continues; ``chat`` puts the
+    story so far in the user message and asks for the next passage (``passage``). Measured on 72
+    passages each (``results/prompts/``): the chat prompt made the 135M policy copy the story so
+    far in 12 of 36 second steps and talk about the story (read and labelled) in 17 of 72
+    passages; prefill copied none and talked about the story in 10 of 72, and the independent
+    reader valued its passages higher (0.299 vs 0.173).
+
+    Placeholders: {premise}, {story}, {plan}, {plan_line}, {sentences}.
     """
 
+    style: str = field(default="prefill", metadata=flag("--prompt-style", "how the policy is asked for a passage",
+                                                       choices=PROMPT_STYLES))
     system: str = "You are a skilled fiction writer. You write vivid, surprising, coherent stories."
+    #: ``prefill``: the user's one request; the story so far follows as the assistant's own text
+    prefill_user: str = "Write a short story for this premise.\n\nPremise: {premise}{plan_line}"
+    #: ``prefill`` with plans: the plan of the next passage, added to the request
+    prefill_plan_line: str = "\n\nWhat happens next: {plan}"
     #: user message that asks for the next passage (``{plan_line}`` is empty without a plan)
     passage: str = (
         "Story premise: {premise}\n\n"
@@ -106,6 +126,40 @@ def passage_messages(story: Story, prompts: PromptConfig, plan: str = "") -> lis
         sentences=prompts.sentences,
     )
     return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def policy_prompt(story: Story, prompts: PromptConfig, chat_prompt: Callable[[list[dict[str, str]]], str],
+                  plan: str = "") -> str:
+    """The exact text the policy continues for the next passage of ``story`` (``chat_prompt``:
+    the policy's chat template). ``prefill``: the request, then the story so far as the start of
+    the answer (no trailing space: the passage's first token brings its own)."""
+    if prompts.style == "chat":
+        return chat_prompt(passage_messages(story, prompts, plan))
+    head = chat_prompt(prefill_messages(story, prompts, plan))
+    if not isinstance(head, str) or type(head) is not str:
+        raise UserError("the prefill prompt style continues the assistant's own text, which a chat endpoint cannot:"
+                        " use --prompt-style chat with an OpenAI-compatible chat server")
+    return head + story.text()
+
+
+def prefill_messages(story: Story, prompts: PromptConfig, plan: str = "") -> list[dict[str, str]]:
+    """The ``prefill`` style's chat before the answer: system and the one request."""
+    plan_line = prompts.prefill_plan_line.format(plan=plan) if plan else ""
+    user = prompts.prefill_user.format(premise=story.premise, plan_line=plan_line)
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def preference_prompt(story: Story, prompts: PromptConfig,
+                      chat_prompt: Callable[[list[dict[str, str]]], str] | None) -> tuple[Any, str]:
+    """An ORPO pair's prompt for the state ``story`` and the text that goes before its passages:
+    ``chat``: the chat messages (TRL's conversational format) and nothing; ``prefill``: the exact
+    prompt text (TRL's standard format, rendered with ``chat_prompt``) and a space after a story
+    so far, so that prompt + passage reads as the policy wrote it."""
+    if prompts.style == "chat":
+        return passage_messages(story, prompts), ""
+    if chat_prompt is None:
+        raise UserError("preference pairs of a prefill-style run need the policy's chat template")
+    return policy_prompt(story, prompts, chat_prompt), (" " if story.text() else "")
 
 
 def plan_messages(story: Story, prompts: PromptConfig) -> list[dict[str, str]]:

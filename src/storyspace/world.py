@@ -15,7 +15,7 @@ from storyspace.flags import flag
 from storyspace.models.base import LanguageModel
 from storyspace.search.mcts import BatchExpand, Expansion
 from storyspace.seeding import derive_seed
-from storyspace.story import PromptConfig, Step, Story, clean_passage, clean_plan, passage_messages, plan_messages
+from storyspace.story import PromptConfig, Step, Story, clean_passage, clean_plan, plan_messages, policy_prompt
 from storyspace.value.model import ValueModel
 
 
@@ -74,7 +74,7 @@ class StoryWorld:
 
     def policy_prompt(self, story: Story, plan: str = "") -> str:
         """The exact text the policy is conditioned on for the next passage of ``story``."""
-        return self.policy.chat_prompt(passage_messages(story, self.prompts, plan))
+        return policy_prompt(story, self.prompts, self.policy.chat_prompt, plan)
 
     def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[Proposal]]:
         """k proposals per story; all stories in one batched call."""

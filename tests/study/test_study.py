@@ -39,7 +39,9 @@ def test_sibling_pairs_from_runs_keep_values_prompt_and_context(tmp_path: Path) 
     assert pair["kind"] == "siblings" and pair["context"] == []
     assert (pair["a"]["text"], pair["b"]["text"]) == ("She opened it.", "The sea was grey.")  # highest vs lowest
     assert pair["a"]["scores"]["value"] == 0.6 and pair["b"]["scores"]["value"] == 0.2
-    assert pair["prompt"][-1]["role"] == "user" and "A lighthouse keeper" in pair["prompt"][-1]["content"]
+    # a prefill-style run (the default): the exact prompt text, rendered with the policy's chat template
+    assert isinstance(pair["prompt"], str) and "Premise: A lighthouse keeper" in pair["prompt"]
+    assert pair["prompt"].rstrip().endswith("assistant") and pair["lead"] == ""
     assert load_study(tmp_path / "study")["pairs"] == study["pairs"]
     with pytest.raises(UserError, match="not an empty directory"):
         create_study([run], tmp_path / "study", StudyConfig())

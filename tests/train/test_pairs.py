@@ -6,13 +6,20 @@ import json
 
 import pytest
 
+from dataclasses import replace
+
 from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
 from storyspace.search.mcts import backup
 from storyspace.search.tree import Tree
 from storyspace.train.pairs import PairConfig, read_pairs, tree_pairs, write_pairs
 
-CFG = ExploreConfig()
+CFG = replace(ExploreConfig(), prompts=replace(ExploreConfig().prompts, style="chat"))
+
+
+def template(messages: list[dict[str, str]]) -> str:
+    """A stand-in chat template (the real one is tested through the loop)."""
+    return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
 
 
 def golden_tree() -> Tree:
@@ -47,6 +54,20 @@ def test_prompt_is_the_state_of_the_parent_and_near_duplicates_are_dropped() -> 
     assert len(deeper) == 1 and "A bell rang under the water." in deeper[0]["prompt"][1]["content"]
     strict = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=0.0, max_similarity=0.9))
     assert [r["node"] for r in strict] == [0]  # "dived" vs "dove": too similar to teach anything
+
+
+def test_prefill_pairs_are_the_exact_prompt_text_and_the_passages_that_continue_it() -> None:
+    prefill = ExploreConfig()
+    assert prefill.prompts.style == "prefill"
+    rows = {r["node"]: r for r in tree_pairs(golden_tree(), prefill, "A premise.", "r",
+                                             PairConfig(min_margin=0.0, max_similarity=0.99), template)}
+    first, deeper = rows[0], rows[2]
+    assert first["prompt"].endswith("Premise: A premise.</user><assistant>")  # nothing written yet
+    assert first["chosen"] == "A bell rang under the water." and first["rejected"] == "The sea was calm that night."
+    assert deeper["prompt"].endswith("<assistant>A bell rang under the water.")  # the story so far, continued
+    assert deeper["chosen"] == " She dived toward the sound."  # the space that joins it to the story
+    with pytest.raises(UserError, match="chat template"):
+        tree_pairs(golden_tree(), prefill, "A premise.", "r", PairConfig())
 
 
 def test_pairs_file_round_trip_and_errors(tmp_path) -> None:  # noqa: ANN001

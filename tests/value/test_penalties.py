@@ -66,3 +66,20 @@ def test_meta_talk_earlier_in_the_story_taints_the_steps_after_it() -> None:
     assert clean["penalty"] == 1.0
     off = penalties(prose, "x\n" + story, cut_off=False, cfg=PenaltyConfig(meta_taints=False), story_text=story)
     assert off["penalty"] == 1.0
+
+
+def test_mined_meta_talk_is_caught_and_human_stories_are_not() -> None:
+    from storyspace.corpus import human_stories
+    from storyspace.value.penalties import META_PATTERNS, MINED_PATTERNS, meta_talk
+
+    mined = META_PATTERNS[-MINED_PATTERNS:]
+    for text in ("What a fascinating world you have here. In this land of the old earth, nothing differs.",
+                 "What a haunting and beautiful end. In the heart of a world shrouded in darkness...",
+                 "The story opens with a legend that has been passed down through the ages.",
+                 "It's a story about what happens when you're inspired by inspiration.",
+                 "The plot revolves around a top-secret experiment."):
+        assert meta_talk(text, mined) > 0, text
+    for text in ("What a night it had been.", "The storm opens with a roar over the bay.",
+                 "She told a story about her father, and the plot of land he left her."):
+        assert meta_talk(text, mined) == 0, text
+    assert not [h["prompt"] for h in human_stories() if meta_talk(h["human_story"], mined)]

@@ -172,11 +172,20 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         if not rows:
             raise UserError(f"no pair of {args.from_study} has a majority choice yet: nothing to write")
     else:
+        from storyspace.runs import load_run
+        from storyspace.train.pairs import policy_template
+
         cfg = _configured(args, PairConfig(), "pairs")
         validate_pairs(cfg)
         rows = []
+        templates: dict[tuple[str, str], Any] = {}  # a prefill-style run's policy chat template, loaded once
         for run in args.runs:
-            got = run_pairs(run, cfg)
+            explore = load_run(run).config
+            template = None
+            if explore.prompts.style != "chat":
+                key = (explore.models.policy_spec, repr(explore.models.options()))
+                template = templates[key] = templates.get(key) or policy_template(explore)
+            got = run_pairs(run, cfg, template)
             print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
             rows += got
     n = write_pairs(rows, args.out)

@@ -1,7 +1,8 @@
 """``storyspace study create``: blind A/B pairs for people to choose from.
 
 Two sources:
-- explore run directories: *sibling* passages (two children of one node) whose step values differ
+- explore run directories (their policy's chat template is loaded for prefill-style runs):
+  *sibling* passages (two children of one node) whose step values differ
   by at least ``min_margin``; the reader sees the premise and the story so far, then the two
   candidate next passages. Of each node, the highest- and the lowest-valued child.
 - an eval directory (its stories.jsonl): two *systems'* whole stories of one premise.
@@ -26,7 +27,7 @@ from typing import Any
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
-from storyspace.story import PromptConfig, Story, passage_messages
+from storyspace.story import PromptConfig, Story, passage_messages, preference_prompt
 
 STUDY = "study.json"
 RATINGS = "ratings.jsonl"
@@ -43,8 +44,9 @@ class StudyConfig:
     seed: int = field(default=0, metadata=flag("--seed", "draw and order seed"))
 
 
-def sibling_pairs(run_dir: Path, min_margin: float) -> list[dict[str, Any]]:
-    """Per node with two or more children: its highest- against its lowest-valued child."""
+def sibling_pairs(run_dir: Path, min_margin: float, chat_prompt: Any = None) -> list[dict[str, Any]]:
+    """Per node with two or more children: its highest- against its lowest-valued child
+    (``chat_prompt``: the policy's chat template, for a prefill-style run's prompts)."""
     saved = load_run(run_dir)
     tree = saved.tree
     out = []
@@ -59,8 +61,9 @@ def sibling_pairs(run_dir: Path, min_margin: float) -> list[dict[str, Any]]:
         story = Story.from_steps(saved.premise, tree.steps(node.id))
         side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}",
                  "scores": {"value": round(n.value, 6), "q": round(n.q, 6)}} for n in (hi, lo)]
+        prompt, lead = preference_prompt(story, saved.config.prompts, chat_prompt)
         out.append({"kind": "siblings", "premise": saved.premise, "context": [s.passage for s in story.steps],
-                    "prompt": passage_messages(story, saved.config.prompts), "a": side[0], "b": side[1]})
+                    "prompt": prompt, "lead": lead, "a": side[0], "b": side[1]})
     return out
 
 
@@ -118,10 +121,18 @@ def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, 
         raise UserError(f"--pairs must be positive, got {cfg.pairs}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not an empty directory")
+    from storyspace.train.pairs import policy_template
+
     found: list[dict[str, Any]] = []
+    templates: dict[tuple[str, str], Any] = {}
     for src in sources:
         if (src / RunDir.RUN).is_file():
-            found += sibling_pairs(src, cfg.min_margin)
+            explore = load_run(src).config
+            template = None
+            if explore.prompts.style != "chat":  # the exact prompt needs the policy's chat template
+                key = (explore.models.policy_spec, repr(explore.models.options()))
+                template = templates[key] = templates.get(key) or policy_template(explore)
+            found += sibling_pairs(src, cfg.min_margin, template)
         elif (src / "stories.jsonl").is_file():
             found += system_pairs(src)
         else:

@@ -1,7 +1,8 @@
 """``storyspace pairs --from-study``: people's choices as ORPO preference pairs (TRL format).
 
 A pair becomes a preference when its raters' majority chose one side (tied votes are left out):
-prompt = the policy prompt the study kept for it, chosen = the side people preferred.
+prompt = the policy prompt the study kept for it (chat messages, or a prefill-style run's exact
+text), chosen = the side people preferred.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ def study_preferences(study_dir: Path) -> list[dict[str, Any]]:
             continue
         win, lose = ("a", "b") if votes["a"] > votes["b"] else ("b", "a")
         prompt = pair.get("prompt")
-        if not isinstance(prompt, list) or not prompt:
+        if isinstance(prompt, str) and prompt:  # a prefill-style prompt: the exact text, passages follow it
+            lead = str(pair.get("lead", ""))
+            sides = {"chosen": lead + pair[win]["text"], "rejected": lead + pair[lose]["text"]}
+        elif isinstance(prompt, list) and prompt:
+            sides = {"chosen": [{"role": "assistant", "content": pair[win]["text"]}],
+                     "rejected": [{"role": "assistant", "content": pair[lose]["text"]}]}
+        else:
             raise UserError(f"{study_dir}: pair {pair['id']} keeps no policy prompt")
-        out.append({"prompt": prompt,
-                    "chosen": [{"role": "assistant", "content": pair[win]["text"]}],
-                    "rejected": [{"role": "assistant", "content": pair[lose]["text"]}],
+        out.append({"prompt": prompt, **sides,
                     "study": str(study_dir), "pair": pair["id"], "kind": pair.get("kind", ""),
                     "votes": f"{votes[win]}-{votes[lose]}"})
     return out

@@ -230,8 +230,9 @@ class Loop:
         jobs = [(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
                  derive_seed(self.cfg.explore.seed, "train", i, j)) for j, premise in enumerate(self.train_set)]
         rows = []
+        template = None if self.cfg.explore.prompts.style == "chat" else self.pool.get(self.policy_spec(i)).chat_prompt
         for run in self._explore_all(jobs, f"iteration {i}: searching training premise"):
-            rows += run_pairs(run, self.cfg.pairs)
+            rows += run_pairs(run, self.cfg.pairs, template)
         write_pairs(rows, pairs_path)
         return pairs_path
 

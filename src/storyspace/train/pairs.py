@@ -1,9 +1,11 @@
-"""Preference pairs from search trees, in TRL's conversational preference format.
+"""Preference pairs from search trees, in TRL's preference format.
 
 For every expanded node with at least two visited children: prompt = the exact policy prompt of
-that state (the chat messages the policy was sampled from), chosen = the step of the child with
-the highest Q, rejected = the lowest. A pair is kept when the Q margin is at least
-``min_margin`` and the two texts are not near-identical.
+that state, chosen = the step of the child with the highest Q, rejected = the lowest. A pair is
+kept when the Q margin is at least ``min_margin`` and the two texts are not near-identical.
+The prompt is the chat messages (conversational format) for a ``chat``-style run, and the exact
+prompt text (standard format, rendered with the policy's chat template) for a ``prefill``-style
+run, whose passages then start with the space that joins them to the story so far.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import load_run
 from storyspace.search.tree import Tree
-from storyspace.story import Story, passage_messages
+from storyspace.story import Story, preference_prompt
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,13 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
-def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg: PairConfig) -> list[dict[str, Any]]:
-    """Pairs of one tree (pure: no files, no models)."""
+#: renders chat messages with the policy's chat template (``LanguageModel.chat_prompt``)
+ChatTemplate = Callable[[list[dict[str, str]]], str]
+
+
+def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg: PairConfig,
+               chat_prompt: ChatTemplate | None = None) -> list[dict[str, Any]]:
+    """Pairs of one tree (pure: no files, no models; ``chat_prompt`` renders prefill prompts)."""
     out = []
     for node in tree.nodes:
         kids = [tree.nodes[c] for c in node.children if tree.nodes[c].visits >= pair_cfg.min_visits]
@@ -56,11 +63,16 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
         if margin < pair_cfg.min_margin or not chosen or similarity(chosen, rejected) >= pair_cfg.max_similarity:
             continue
         story = Story.from_steps(premise, tree.steps(node.id))
+        prompt, lead = preference_prompt(story, cfg.prompts, chat_prompt)
+        if cfg.prompts.style == "chat":
+            sides = {"chosen": [{"role": "assistant", "content": chosen}],
+                     "rejected": [{"role": "assistant", "content": rejected}]}
+        else:
+            sides = {"chosen": lead + chosen, "rejected": lead + rejected}
         out.append(
             {
-                "prompt": passage_messages(story, cfg.prompts),
-                "chosen": [{"role": "assistant", "content": chosen}],
-                "rejected": [{"role": "assistant", "content": rejected}],
+                "prompt": prompt,
+                **sides,
                 "run": run,
                 "node": node.id,
                 "chosen_node": best.id,
@@ -75,9 +87,18 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
     return out
 
 
-def run_pairs(run_dir: Path, pair_cfg: PairConfig) -> list[dict[str, Any]]:
+def run_pairs(run_dir: Path, pair_cfg: PairConfig, chat_prompt: ChatTemplate | None = None) -> list[dict[str, Any]]:
     saved = load_run(run_dir)
-    return tree_pairs(saved.tree, saved.config, saved.premise, str(run_dir), pair_cfg)
+    if chat_prompt is None and saved.config.prompts.style != "chat":
+        chat_prompt = policy_template(saved.config)
+    return tree_pairs(saved.tree, saved.config, saved.premise, str(run_dir), pair_cfg, chat_prompt)
+
+
+def policy_template(cfg: ExploreConfig) -> ChatTemplate:
+    """The chat template of a run's policy (its tokenizer's; the model is loaded to read it)."""
+    from storyspace.models.registry import ModelPool
+
+    return ModelPool(options=cfg.models.options()).get(cfg.models.policy_spec).chat_prompt
 
 
 def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
