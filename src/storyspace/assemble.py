@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from storyspace.config import ExploreConfig
+from storyspace.errors import UserError
 from storyspace.models.base import LanguageModel
 from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.story import PromptConfig
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 def check_specs(cfg: ExploreConfig, policy: str | None = None, value: bool = True) -> None:
     """Fail fast, before any model loads, on unknown specs, missing files or a missing calibration
     (``value``: check the value model's reader, judge and calibration too)."""
-    parse_spec(policy or cfg.models.policy_spec)
+    spec = parse_spec(policy or cfg.models.policy_spec)
+    if spec.kind == "openai" and cfg.models.openai.chat and cfg.prompts.style == "prefill":
+        raise UserError("the prefill prompt style continues the policy's own answer, which an OpenAI chat endpoint"
+                        " cannot: add --prompt-style chat ([prompts] style = \"chat\")")
     if not value:
         return
     reader = str(parse_spec(cfg.models.reference))
@@ -97,7 +101,6 @@ def assemble(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None, vm:
 def check_scorers(cfg: "ScoreConfig") -> None:
     """Fail fast, before any model loads, on a bad scoring setting, spec or calibration."""
     from storyspace.config import validate_models, validate_value
-    from storyspace.errors import UserError
 
     if cfg.step_tokens < 1:
         raise UserError(f"--step-tokens must be positive, got {cfg.step_tokens}")

@@ -141,7 +141,7 @@ def test_server_dies_mid_search_then_the_saved_run_resumes(tmp_path: Path) -> No
     config.write_text("[models.openai]\nretries = 1\ntimeout_s = 30\n")
     run = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    args = ["--model", server.spec, "--config", str(config), "--simulations", "10", "--depth", "4",
+    args = ["--model", server.spec, "--config", str(config), "--prompt-style", "chat", "--simulations", "10", "--depth", "4",
             "--children", "3", "--parallel-leaves", "1", "--step-tokens", "16", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "storyspace.cli", "explore", "--out", str(run), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
