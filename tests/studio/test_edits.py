@@ -43,8 +43,9 @@ def test_expand_adds_k_valued_children_and_saves_them(runs_root: Path, pool) -> 
 def test_search_under_a_node_grows_only_its_subtree(runs_root: Path, pool) -> None:  # noqa: ANN001
     path = runs_root / "lighthouse"
     rounds = []
+    with edits.editing(path) as saved:  # a fresh, unexpanded child of the root to search under
+        node = edits.expand_node(saved, world_of(pool, saved), 0, 1).added[0]
     with edits.editing(path) as saved:
-        node = saved.tree.nodes[0].children[0]
         sims = saved.tree.simulations
         edit = edits.search_under(saved, world_of(pool, saved), node, 3, on_round=lambda d, t: rounds.append((d, t)))
     tree = load_run(path).tree
