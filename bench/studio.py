@@ -21,26 +21,24 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 
 from storyspace.cli import quiet_libraries  # noqa: E402
 from storyspace.config import ExploreConfig, build, to_dict  # noqa: E402
 from storyspace.explore import Explorer  # noqa: E402
 from storyspace.models.registry import ModelPool  # noqa: E402
 from storyspace.search.tree import Tree  # noqa: E402
-from storyspace.studio.app import Studio, create_app  # noqa: E402
+from storyspace.studio.app import Studio  # noqa: E402
 from storyspace.studio.jobs import Models, Worker  # noqa: E402
+from storyspace.studio.server import serving  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PREMISE = "A lighthouse keeper finds a letter addressed to her from the future."
@@ -66,22 +64,6 @@ def synthetic_run(path: Path, nodes: int, depth: int = 6, seed: int = 0) -> None
             "budget": {"nodes": nodes}, "timings": {"sessions": [], "wall_s": 0.0}}
     (path / "run.json").write_text(json.dumps(meta))
     (path / "tree.json").write_text(json.dumps(tree.to_json()))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(studio: Studio) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 def render_ms(url: str, run: str, nodes: int, repeats: int) -> list[float]:
@@ -136,13 +118,11 @@ def main() -> int:
                                             "policy": {"step_tokens": 32}})
         Explorer(pool).start(PREMISE, cfg, root / "small")
         studio = Studio(root, cfg, worker=Worker(Models(pool)))
-        url, server, thread = serve(studio)
         try:
-            renders = render_ms(url, "big", args.nodes, args.repeats)
-            expansions = expansion_times(url, "small", args.expansions)
+            with serving(studio) as url:
+                renders = render_ms(url, "big", args.nodes, args.repeats)
+                expansions = expansion_times(url, "small", args.expansions)
         finally:
-            server.should_exit = True
-            thread.join(10)
             studio.worker.close()
     overhead = [1000 * (w - m) for w, m in expansions]
     print(f"first render of {args.nodes} nodes: {', '.join(f'{r:.0f}' for r in renders)} ms")

@@ -16,7 +16,7 @@ from storyspace.config import ExploreConfig, to_dict
 from storyspace.errors import UserError
 from storyspace.models.base import LanguageModel
 from storyspace.models.registry import ModelPool
-from storyspace.runs import RunDir, load_run, package_versions
+from storyspace.runs import RunDir, load_run, package_versions, writing
 from storyspace.search.mcts import search
 from storyspace.search.tree import Tree
 from storyspace.story import Story, printable
@@ -68,6 +68,15 @@ def best_story(tree: Tree, premise: str) -> Story:
     return Story.from_steps(premise, tree.steps(tree.best_leaf()))
 
 
+def write_run_files(run: RunDir, tree: Tree, premise: str, meta: dict[str, Any]) -> None:
+    """A run's files, each atomically: tree.json, story.md, tree.html, then run.json (last:
+    run.json never points past tree.json). Every writer of a run (explore, the studio) ends here."""
+    run.write_json(RunDir.TREE, tree.to_json())
+    run.write_text(RunDir.STORY, best_story(tree, premise).markdown())
+    run.write_text(RunDir.HTML, tree_html(tree, premise, meta))
+    run.write_json(RunDir.RUN, meta)
+
+
 def saved_config(out: Path) -> ExploreConfig:
     """The config a run directory was started with (to rebuild its model pool on resume)."""
     return load_run(out).config
@@ -105,9 +114,7 @@ class Explorer:
     def resume(self, out: Path) -> ExploreResult:
         """Continue a saved run (as its one writer: a run that another explore or the studio is
         changing is refused with a one-line error)."""
-        checked = load_run(out)  # a damaged run is refused before anything is written (the lock file)
-        with checked.run.writer():
-            saved = load_run(out)  # read again as the writer
+        with writing(out) as saved:
             parts = assemble(self.pool, saved.config)
             return self._run(saved.run, saved.meta, parts, saved.tree)
 
@@ -148,10 +155,7 @@ class Explorer:
             meta["timings"]["wall_s"] = round(sum(s.get("wall_s", 0.0) for s in meta["timings"]["sessions"]), 2)
             meta["status"] = status
             meta["updated"] = _now()
-            run.write_json(RunDir.TREE, current.to_json())
-            run.write_text(RunDir.STORY, best_story(current, premise).markdown())
-            run.write_text(RunDir.HTML, tree_html(current, premise, meta))
-            run.write_json(RunDir.RUN, meta)  # last: run.json never points past tree.json
+            write_run_files(run, current, premise, meta)
             if self.on_progress is not None:
                 self.on_progress(
                     Progress(

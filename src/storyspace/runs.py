@@ -57,6 +57,28 @@ def read_json(path: Path, what: str = "file") -> Any:
         raise UserError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
+def read_jsonl(path: Path, what: str = "file") -> list[tuple[int, Any]]:
+    """(line number, value) of each non-empty line of a JSON-lines file; a one-line ``UserError``
+    when the file is missing, unreadable or not UTF-8, or a line is not JSON (naming the line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UserError(f"{what} not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}") from exc
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((n, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise UserError(f"{path}:{n}: invalid JSON (nested too deeply)") from exc
+    return rows
+
+
 def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
     """``read_json`` that also requires a JSON object at the top."""
     data = read_json(path, what)
@@ -185,6 +207,15 @@ class SavedRun:
     config: "ExploreConfig"
     premise: str
     tree: "Tree"
+
+
+@contextlib.contextmanager
+def writing(path: Path, wait_s: float = 0.0) -> Iterator[SavedRun]:
+    """The saved run, read as its one writer (``RunDir.writer``): checked first, so that a damaged
+    run is refused before the lock file is made, then read again under the lock."""
+    load_run(path)
+    with RunDir(path).writer(wait_s):
+        yield load_run(path)
 
 
 def load_run(path: Path) -> SavedRun:

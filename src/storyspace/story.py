@@ -136,7 +136,7 @@ def policy_prompt(story: Story, prompts: PromptConfig, chat_prompt: Callable[[li
     if prompts.style == "chat":
         return chat_prompt(passage_messages(story, prompts, plan))
     head = chat_prompt(prefill_messages(story, prompts, plan))
-    if not isinstance(head, str) or type(head) is not str:
+    if type(head) is not str:  # an OpenAI chat endpoint's ChatPrompt (refused earlier by check_specs)
         raise UserError("the prefill prompt style continues the assistant's own text, which a chat endpoint cannot:"
                         " use --prompt-style chat with an OpenAI-compatible chat server")
     return head + story.text()

@@ -4,9 +4,6 @@ into each test's own folder, and the studio served on loopback by a real uvicorn
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -50,29 +47,11 @@ def worker(pool):  # noqa: ANN001, ANN201
     w.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(runs_root: Path, worker) -> Iterator[str]:  # noqa: ANN001
     """The studio of ``runs_root`` on a loopback port (uvicorn in a thread); its URL."""
-    import uvicorn
+    from storyspace.studio.app import Studio
+    from storyspace.studio.server import serving
 
-    from storyspace.studio.app import Studio, create_app
-
-    studio = Studio(runs_root, tiny_config(), worker=worker)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the studio did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(Studio(runs_root, tiny_config(), worker=worker)) as url:
+        yield url

@@ -160,7 +160,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 # -- self-improvement --------------------------------------------------------------------------
 def cmd_pairs(args: argparse.Namespace) -> int:
     from storyspace.runs import check_output_file
-    from storyspace.train.pairs import PairConfig, run_pairs, validate_pairs, write_pairs
+    from storyspace.train.pairs import PairConfig, validate_pairs, write_pairs
 
     if bool(args.runs) == bool(args.from_study):
         raise UserError("give explore run directories or --from-study STUDY_DIR (one of them)")
@@ -173,19 +173,16 @@ def cmd_pairs(args: argparse.Namespace) -> int:
             raise UserError(f"no pair of {args.from_study} has a majority choice yet: nothing to write")
     else:
         from storyspace.runs import load_run
-        from storyspace.train.pairs import policy_template
+        from storyspace.train.pairs import template_for, tree_pairs
 
         cfg = _configured(args, PairConfig(), "pairs")
         validate_pairs(cfg)
         rows = []
-        templates: dict[tuple[str, str], Any] = {}  # a prefill-style run's policy chat template, loaded once
+        templates: dict[tuple[str, str], Any] = {}
         for run in args.runs:
-            explore = load_run(run).config
-            template = None
-            if explore.prompts.style != "chat":
-                key = (explore.models.policy_spec, repr(explore.models.options()))
-                template = templates[key] = templates.get(key) or policy_template(explore)
-            got = run_pairs(run, cfg, template)
+            saved = load_run(run)
+            got = tree_pairs(saved.tree, saved.config, saved.premise, str(run), cfg,
+                             template_for(saved.config, templates))
             print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
             rows += got
     n = write_pairs(rows, args.out)

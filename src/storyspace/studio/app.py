@@ -280,9 +280,9 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/export")
     def export(run: str) -> PlainTextResponse:
-        path = studio.run_path(run)
-        name = premise_slug(load_run(path).premise) + ".md"
-        return PlainTextResponse(edits.export_markdown(load_run(path)), media_type="text/markdown; charset=utf-8",
+        saved = load_run(studio.run_path(run))
+        name = premise_slug(saved.premise) + ".md"
+        return PlainTextResponse(edits.export_markdown(saved), media_type="text/markdown; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/jobs")

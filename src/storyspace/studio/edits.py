@@ -14,16 +14,15 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from storyspace.errors import UserError
-from storyspace.explore import best_story
-from storyspace.runs import RunDir, SavedRun, load_run
-from storyspace.search.mcts import Expansion, apply_expansions, expand, select_round
+from storyspace.explore import write_run_files
+from storyspace.runs import RunDir, SavedRun, writing
+from storyspace.search.mcts import apply_expansions, backup, expand, select_round
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
 from storyspace.story import Story, clean_passage, printable
-from storyspace.viz.html import tree_html
 from storyspace.world import StoryWorld
 
 #: the step payload's mark of a passage a person wrote
@@ -45,12 +44,9 @@ class Edit:
     model_s: float = 0.0
 
 
-@contextlib.contextmanager
-def editing(path: Path, wait_s: float = WAIT_S) -> Iterator[SavedRun]:
-    """The run read as its one writer (a damaged run is refused before the lock file is made)."""
-    load_run(path)
-    with RunDir(path).writer(wait_s):
-        yield load_run(path)
+def editing(path: Path, wait_s: float = WAIT_S) -> contextlib.AbstractContextManager[SavedRun]:
+    """The run read as its one writer (``runs.writing``), waiting ``wait_s`` for another writer."""
+    return writing(path, wait_s)
 
 
 def check_node(tree: Tree, node: int, open_only: bool = True) -> None:
@@ -70,11 +66,7 @@ def save(saved: SavedRun, tree: Tree, edit: Edit, tokens: int = 0) -> None:
     meta["budget"] = budget
     meta.setdefault("edits", []).append({"kind": edit.kind, "node": edit.node, "added": edit.added, "time": _now()})
     meta["updated"] = _now()
-    run = saved.run
-    run.write_json(RunDir.TREE, tree.to_json())
-    run.write_text(RunDir.STORY, best_story(tree, saved.premise).markdown())
-    run.write_text(RunDir.HTML, tree_html(tree, saved.premise, meta))
-    run.write_json(RunDir.RUN, meta)  # last, as explore does
+    write_run_files(saved.run, tree, saved.premise, meta)
 
 
 def story_at(saved: SavedRun, node: int) -> Story:
@@ -146,11 +138,9 @@ def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> 
     breakdown = world.value_model.evaluate(story, [passage], [cut_off])[0]
     model_s = time.perf_counter() - started
     step = {"plan": "", "passage": passage, "author": HUMAN}
-    exp = Expansion(step=step, logprob=0.0, value=float(breakdown["value"]), breakdown=breakdown, tokens=0)
-    added = apply_expansions(tree, world, [node], [[exp]], replace(saved.config.search, rollout_depth=0),
-                             saved.config.seed)
-    tree.expansions -= 1  # a person's passage is not a policy expansion
-    edit = Edit("write", node, added, model_s)
+    child = tree.add_child(node, step, 0.0, float(breakdown["value"]), breakdown)
+    backup(tree, child.id, child.value, saved.config.search.backup)  # visited once, as a new child is
+    edit = Edit("write", node, [child.id], model_s)
     save(saved, tree, edit)
     return edit
 

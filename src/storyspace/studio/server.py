@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
+import time
 import webbrowser
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from storyspace.errors import UserError
+
+if TYPE_CHECKING:
+    from storyspace.studio.app import Studio
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -67,3 +73,35 @@ def serve(root: Path, host: str, port: int, open_browser: bool, base: Any = None
         server.run()
     finally:
         studio.worker.close(timeout=1.0)
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A port the system has free on ``host`` now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(studio: "Studio", host: str = DEFAULT_HOST, start_s: float = 20.0) -> Iterator[str]:
+    """The studio served by uvicorn in a background thread on a free port (the tests and the
+    bench); its URL while inside."""
+    import uvicorn
+
+    from storyspace.studio.app import create_app
+
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise RuntimeError(f"the studio did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

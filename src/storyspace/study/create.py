@@ -26,7 +26,7 @@ from typing import Any
 
 from storyspace.errors import UserError
 from storyspace.flags import flag
-from storyspace.runs import RunDir, atomic_write, load_run, read_json_object
+from storyspace.runs import RunDir, SavedRun, atomic_write, load_run, read_json_object, read_jsonl
 from storyspace.story import PromptConfig, Story, passage_messages, preference_prompt
 
 STUDY = "study.json"
@@ -44,10 +44,10 @@ class StudyConfig:
     seed: int = field(default=0, metadata=flag("--seed", "draw and order seed"))
 
 
-def sibling_pairs(run_dir: Path, min_margin: float, chat_prompt: Any = None) -> list[dict[str, Any]]:
+def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None) -> list[dict[str, Any]]:
     """Per node with two or more children: its highest- against its lowest-valued child
     (``chat_prompt``: the policy's chat template, for a prefill-style run's prompts)."""
-    saved = load_run(run_dir)
+    run_dir = saved.run.path
     tree = saved.tree
     out = []
     for node in tree.nodes:
@@ -92,13 +92,7 @@ def system_pairs(eval_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"{eval_dir} holds no finished eval (stories.jsonl not found)")
     by_premise: dict[Any, list[dict[str, Any]]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+    for n, rec in read_jsonl(path, "eval stories file"):
         if not isinstance(rec, dict) or not isinstance(rec.get("story"), str) or not isinstance(rec.get("premise"), str):
             raise UserError(f"{path}:{n}: a story record needs premise and story")
         by_premise.setdefault(rec.get("premise_id", rec["premise"]), []).append(rec)
@@ -121,18 +115,14 @@ def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, 
         raise UserError(f"--pairs must be positive, got {cfg.pairs}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not an empty directory")
-    from storyspace.train.pairs import policy_template
+    from storyspace.train.pairs import template_for
 
     found: list[dict[str, Any]] = []
     templates: dict[tuple[str, str], Any] = {}
     for src in sources:
         if (src / RunDir.RUN).is_file():
-            explore = load_run(src).config
-            template = None
-            if explore.prompts.style != "chat":  # the exact prompt needs the policy's chat template
-                key = (explore.models.policy_spec, repr(explore.models.options()))
-                template = templates[key] = templates.get(key) or policy_template(explore)
-            found += sibling_pairs(src, cfg.min_margin, template)
+            saved = load_run(src)
+            found += sibling_pairs(saved, cfg.min_margin, template_for(saved.config, templates))
         elif (src / "stories.jsonl").is_file():
             found += system_pairs(src)
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storyspace.errors import UserError
+from storyspace.runs import read_jsonl
 from storyspace.story import printable
 from storyspace.study.create import RATINGS
 
@@ -49,13 +50,7 @@ def read_ratings(study_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+    for n, row in read_jsonl(path, "ratings file"):
         if not isinstance(row, dict) or row.get("choice") not in ("a", "b") or not isinstance(row.get("pair"), str) \
                 or not isinstance(row.get("rater"), str):
             raise UserError(f"{path}:{n}: a rating needs rater, pair and choice a or b")

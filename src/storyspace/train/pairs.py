@@ -89,16 +89,20 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
 
 def run_pairs(run_dir: Path, pair_cfg: PairConfig, chat_prompt: ChatTemplate | None = None) -> list[dict[str, Any]]:
     saved = load_run(run_dir)
-    if chat_prompt is None and saved.config.prompts.style != "chat":
-        chat_prompt = policy_template(saved.config)
     return tree_pairs(saved.tree, saved.config, saved.premise, str(run_dir), pair_cfg, chat_prompt)
 
 
-def policy_template(cfg: ExploreConfig) -> ChatTemplate:
-    """The chat template of a run's policy (its tokenizer's; the model is loaded to read it)."""
-    from storyspace.models.registry import ModelPool
+def template_for(cfg: ExploreConfig, loaded: dict[tuple[str, str], ChatTemplate]) -> ChatTemplate | None:
+    """The chat template a run's pairs need: none for a chat-style run; for a prefill-style run its
+    policy's (the model is loaded to read it, once per policy and options kept in ``loaded``)."""
+    if cfg.prompts.style == "chat":
+        return None
+    key = (cfg.models.policy_spec, repr(cfg.models.options()))
+    if key not in loaded:
+        from storyspace.models.registry import ModelPool
 
-    return ModelPool(options=cfg.models.options()).get(cfg.models.policy_spec).chat_prompt
+        loaded[key] = ModelPool(options=cfg.models.options()).get(cfg.models.policy_spec).chat_prompt
+    return loaded[key]
 
 
 def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
@@ -110,20 +114,10 @@ def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise UserError(f"pairs file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read pairs file {path}: {exc}") from exc
+    from storyspace.runs import read_jsonl
+
     rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+    for n, row in read_jsonl(path, "pairs file"):
         if not isinstance(row, dict) or not {"prompt", "chosen", "rejected"} <= set(row):
             raise UserError(f"{path}:{n}: a pair needs prompt, chosen and rejected")
         rows.append(row)
