@@ -20,6 +20,7 @@ def test_round_trip_through_plain_data() -> None:
     [
         ({"search": {"simulations": 0}}, "search.simulations must be positive"),
         ({"search": {"simulations": "many"}}, "must be of type int"),
+        ({"search": {"final": "longest"}}, "search.final must be visits or story"),
         ({"search": {"bogus": 1}}, "unknown setting 'bogus'"),
         ({"search": {"selection": "random"}}, "uct or puct"),
         ({"value": {"coherence": "vibes"}}, "value.coherence"),

@@ -6,6 +6,7 @@ A TOML file mirrors the dataclasses::
     [search]
     simulations = 24
     selection = "puct"
+    final = "visits"
     [policy]
     step_tokens = 48
     [value]
@@ -210,6 +211,8 @@ def validate_search(s: SearchConfig) -> None:
         raise UserError(f"search.rollout_depth must be >= 0, got {s.rollout_depth}")
     if s.selection not in ("uct", "puct"):
         raise UserError(f"search.selection must be uct or puct, got {s.selection!r}")
+    if s.final not in ("visits", "story"):
+        raise UserError(f"search.final must be visits or story, got {s.final!r}")
     if s.c_explore < 0 or s.virtual_loss < 0 or s.prior_temperature <= 0:
         raise UserError("search.c_explore and search.virtual_loss must be >= 0, prior_temperature > 0")
 

@@ -43,7 +43,7 @@ def test_eval_end_to_end_then_resume(tmp_path: Path, eval_pool) -> None:  # noqa
     report = Evaluation(tiny(), PREMISES, out, eval_pool).run()
     text = report.read_text()
     for part in ("(a) value model: story value", "(b) independent reader: story value", "Δ vs single",
-                 "Bradley–Terry", "Best story value (value model, a) vs budget"):
+                 "Bradley–Terry", "Story value (value model, a) vs budget", "Story value (independent reader, b) vs budget"):
         assert part in text
     rows = [json.loads(x) for x in (out / "stories.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and {r["system"] for r in rows} == {"single", "best-of-n", "beam", "mcts"}
@@ -58,6 +58,25 @@ def test_eval_end_to_end_then_resume(tmp_path: Path, eval_pool) -> None:  # noqa
     assert all(r["settings"]["n"] == 3 and set(r["curve"]) == {"1", "2"} for r in bon)  # 4 units do not fit
     for r in bon:
         assert max(r["settings"]["story_values"]) == pytest.approx(r["value"]["value_mean"], abs=1e-6)
+    # every curve point holds its story, read by (b) too: a smaller budget's own story has a file
+    for r in rows:
+        for m, point in r["curve"].items():
+            assert point["passages"] and 0 <= point["reader"]["value_mean"] <= 1
+            if point["passages"] == r["passages"]:
+                assert point["reader"] == r["reader"]["summary"]
+            else:
+                assert (out / "reader" / f"p{r['premise_id']:02d}.{r['system']}.x{m}.json").is_file()
+    single = [r for r in rows if r["system"] == "single"]
+    assert all(r["curve"]["1"]["passages"] == r["passages"] for r in single)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["premises"] == 2 and summary["units"] == 3
+    for judge, source in (("judge_a", lambda r: r["value"]["value_mean"]), ("judge_b", lambda r: r["reader"]["summary"]["value_mean"])):
+        for system in ("single", "best-of-n", "beam", "mcts"):
+            xs = [source(r) for r in rows if r["system"] == system]
+            assert summary[judge][system]["mean"] == pytest.approx(sum(xs) / 2, abs=1e-5)
+        sds = [summary[judge][s]["sd"] for s in ("single", "best-of-n", "beam", "mcts")]
+        assert summary[judge]["pooled_sd"] == pytest.approx((sum(x * x for x in sds) / 4) ** 0.5, abs=1e-5)
+    assert set(summary["curve"]["judge_b"]["best-of-n"]) == {"1", "2"}
     assert (out / "value_distributions.png").stat().st_size > 1000 and (out / "budget_curve.png").stat().st_size > 1000
     assert (out / "trees" / "p00.mcts.json").is_file()
     assert json.loads((out / "eval.json").read_text())["status"] == "finished"

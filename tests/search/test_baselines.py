@@ -11,7 +11,16 @@ import pytest
 
 from storyspace.errors import UserError
 from storyspace.eval.systems import SystemSpec, parse_systems
-from storyspace.search.baselines import beam, beam_search, beam_shape, best_of_n, mcts, single_pass, story_value
+from storyspace.search.baselines import (
+    beam,
+    beam_search,
+    beam_shape,
+    best_of_n,
+    mcts,
+    single_pass,
+    story_value,
+    write_stories,
+)
 from storyspace.search.budget import Budget
 from storyspace.search.mcts import Expansion, SearchConfig, search, search_trees
 from storyspace.search.tree import Tree
@@ -79,7 +88,10 @@ def test_best_of_n_contains_single_and_picks_the_best() -> None:
     assert single.policy_tokens == 3 * COST
     assert story_value(bon.expansions) == pytest.approx(max(values))
     assert bon.curve[1]["value_mean"] == pytest.approx(values[0])
-    assert bon.curve[4] == {"value_mean": pytest.approx(max(values[:4])), "policy_tokens": 4 * 3 * COST}
+    stories = write_stories(FakeWorld(), 3, n, 5)
+    best4 = max(range(4), key=lambda i: (values[i], -i))
+    assert bon.curve[4] == {"value_mean": pytest.approx(max(values[:4])), "policy_tokens": 4 * 3 * COST,
+                            "steps": [e.step for e in stories[best4]]}
 
 
 def test_beam_shape_and_spend() -> None:
@@ -180,4 +192,26 @@ def test_mcts_snapshot_equals_a_run_at_that_budget(m: int) -> None:
     run = mcts(FakeWorld(), cfg, big, 4, multiples=[m])
     alone = mcts(FakeWorld(), cfg, big.scaled(m), 4)
     assert run.curve[m] == {"value_mean": pytest.approx(story_value(alone.expansions)),
-                            "policy_tokens": alone.policy_tokens}
+                            "policy_tokens": alone.policy_tokens, "steps": [e.step for e in alone.expansions]}
+
+
+def test_mcts_final_story_returns_the_best_finished_story_of_the_same_search() -> None:
+    budget = Budget(tokens=8 * 3 * COST, depth=3, passage_cost=COST)
+    by_visits = mcts(FakeWorld(), SearchConfig(children=3, parallel_leaves=2), budget, 5)
+    by_story = mcts(FakeWorld(), SearchConfig(children=3, parallel_leaves=2, final="story"), budget, 5)
+    tree = by_story.tree
+    finished = [n.id for n in tree.nodes if n.depth == 3]
+    assert len(finished) > 1
+    assert story_value(by_story.expansions) == pytest.approx(max(tree.story_value(i) for i in finished))
+    assert story_value(by_story.expansions) >= story_value(by_visits.expansions)
+    assert by_story.policy_tokens == by_visits.policy_tokens  # the choice costs nothing
+
+
+@pytest.mark.parametrize("rollout", [1, 2])
+def test_mcts_with_rollouts_stays_within_budget(rollout: int) -> None:
+    cfg = SearchConfig(children=3, parallel_leaves=2, rollout_depth=rollout)
+    budget = Budget(tokens=8 * 4 * COST, depth=4, passage_cost=COST)
+    run = mcts(FakeWorld(), cfg, budget, 2, multiples=[1, 2, 4, 8])
+    assert len(run.expansions) == 4 and run.policy_tokens <= budget.tokens
+    for m, point in run.curve.items():
+        assert point["policy_tokens"] <= m * budget.unit

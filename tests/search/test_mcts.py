@@ -68,7 +68,7 @@ def visits(tree: Tree) -> dict[str, int]:
 
 def uct_cfg(**kw) -> SearchConfig:  # noqa: ANN003
     base = dict(simulations=4, depth=2, children=2, selection="uct", c_explore=1.0, parallel_leaves=1,
-                complete_best_path=False, normalize_q=False, backup="leaf")
+                complete_best_path=False, normalize_q=False, backup="leaf", final="visits")
     base.update(kw)
     return SearchConfig(**base)
 
@@ -244,3 +244,36 @@ def test_search_trees_batches_the_frontier_of_all_trees_and_equals_separate_sear
     assert rounds[:3] == [0, 1, 2]
     with pytest.raises(ValueError, match="one model and one seed"):
         search_trees([Tree.new(max_depth=3)], worlds, cfg, seeds)
+
+
+def test_final_story_returns_the_best_finished_story_not_the_most_visited_path() -> None:
+    # UCT c = 1, leaf backup, 3 simulations. Sim 1: the root -> A (0.9), B (0.6). Sim 2: A
+    # (0.9 + sqrt(ln 2) = 1.733 > 1.433) -> AA (0.6), AB (0.5); A: 3 visits, Q 0.667. Sim 3: B
+    # (0.6 + sqrt(ln 4) = 1.777 > 0.667 + sqrt(ln 4 / 3) = 1.346) -> BA (1.0), BB (0.1); B: 3
+    # visits, Q 0.567. Most visits (tie, then Q): A -> AA, story value 0.75; the best finished
+    # story is B -> BA, (0.6 + 1.0) / 2 = 0.8.
+    values = {"A": 0.9, "B": 0.6, "AA": 0.6, "AB": 0.5, "BA": 1.0, "BB": 0.1}
+    by_visits = search(Tree.new(max_depth=2), FakeWorld(values), uct_cfg(simulations=3), seed=0)
+    ids = labels(by_visits)
+    assert by_visits.best_path() == [0, ids["A"], ids["AA"]] and by_visits.chosen is None
+    by_story = search(Tree.new(max_depth=2), FakeWorld(values), uct_cfg(simulations=3, final="story"), seed=0)
+    assert by_story.chosen == ids["BA"] and by_story.best_path() == [0, ids["B"], ids["BA"]]
+    assert by_story.story_value(ids["BA"]) == pytest.approx(0.8)
+    assert [n.visits for n in by_story.nodes] == [n.visits for n in by_visits.nodes]  # the same search
+    again = Tree.from_json(json.loads(json.dumps(by_story.to_json())))
+    assert again.chosen == ids["BA"] and again.best_path() == by_story.best_path()
+
+
+def test_best_story_needs_a_finished_story_and_a_chosen_node_must_be_one() -> None:
+    tree = Tree.new(max_depth=2)
+    a = tree.add_child(0, {"label": "A"}, -1.0, 0.5, {})
+    assert tree.best_story() is None
+    b = tree.add_child(a.id, {"label": "B"}, -1.0, 0.3, {})
+    assert tree.best_story() == b.id and tree.story_value(b.id) == pytest.approx(0.4)
+    data = tree.to_json()
+    data["chosen"] = a.id  # not a finished story
+    with pytest.raises(ValueError, match="chosen"):
+        Tree.from_json(data)
+    data["chosen"] = 99
+    with pytest.raises(ValueError, match="chosen"):
+        Tree.from_json(data)

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import re
+import shlex
 import sys
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -252,7 +253,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     premises = read_premises(args.premises) if args.premises else shipped_premises()
     with Display(args.quiet) as display:
         evaluation = Evaluation(cfg, premises, args.out, ray=ray,
-                                on_progress=lambda p: display.update(p.stage, p.done, p.total, p.note))
+                                on_progress=lambda p: display.update(p.stage, p.done, p.total, p.note),
+                                command=shlex.join(["storyspace", *sys.argv[1:]]))
         report = evaluation.run()
     _out(report.read_text(encoding="utf-8"))
     return 0

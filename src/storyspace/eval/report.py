@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -102,12 +103,54 @@ def pairwise_wins(comparisons: Sequence[dict[str, Any]], systems: Sequence[str])
     return wins, counts
 
 
-def curve_points(records: Sequence[dict[str, Any]], key: str = "value_mean") -> dict[str, dict[int, list[float]]]:
-    """system -> budget multiple -> one number per premise (``value_mean`` or ``policy_tokens``)."""
+def curve_points(records: Sequence[dict[str, Any]], key: str = "value_mean",
+                 source: str = "value") -> dict[str, dict[int, list[float]]]:
+    """system -> budget multiple -> one number per premise: the value model's (``source``
+    "value": ``value_mean`` or ``policy_tokens``) or the independent reader's (``source``
+    "reader": a key of its summary) figure for the story the system returned at that budget."""
     out: dict[str, dict[int, list[float]]] = {}
     for rec in records:
         for m, point in (rec.get("curve") or {}).items():
-            out.setdefault(rec["system"], {}).setdefault(int(m), []).append(float(point[key]))
+            block = point if source == "value" else point.get("reader")
+            if isinstance(block, dict) and isinstance(block.get(key), (int, float)):
+                out.setdefault(rec["system"], {}).setdefault(int(m), []).append(float(block[key]))
+    return out
+
+
+def judge_summary(scores: dict[str, dict[int, float]], systems: Sequence[str]) -> dict[str, Any]:
+    """``{system: {"mean", "sd", "n"}, ..., "pooled_sd"}``: per-system story scores and the SD pooled
+    over the systems (root mean within-system variance), the scale of the report's effect sizes."""
+    out: dict[str, Any] = {}
+    variances = []
+    for s in systems:
+        xs = list(scores.get(s, {}).values())
+        if xs:
+            out[s] = {"mean": round(float(np.mean(xs)), 6), "sd": round(stats.sd(xs), 6), "n": len(xs)}
+            if len(xs) > 1:
+                variances.append(stats.sd(xs) ** 2)
+    out["pooled_sd"] = round(math.sqrt(float(np.mean(variances))), 6) if variances else None
+    return out
+
+
+def summary(records: Sequence[dict[str, Any]], cfg: Any, systems: Sequence[str], command: str = "") -> dict[str, Any]:
+    """``summary.json``: the command, premises, budget in units, and per judge each system's mean
+    and SD of story value at the full budget with the pooled SD (judge_a: the value model,
+    judge_b: the independent reader) and the same at every curve budget (``curve``)."""
+    budget = cfg.budget()
+    out: dict[str, Any] = {"command": command, "premises": len({r["premise_id"] for r in records}),
+                           "units": budget.tokens // budget.unit if budget.tokens % budget.unit == 0
+                           else budget.tokens / budget.unit}
+    for name, source in (("judge_a", "value"), ("judge_b", "reader")):
+        scores = by_system(records, source, "value_mean")
+        if scores:
+            out[name] = judge_summary(scores, systems)
+    out["curve"] = {}
+    for name, source in (("judge_a", "value"), ("judge_b", "reader")):
+        points = curve_points(records, source=source)
+        if points:
+            out["curve"][name] = {s: {str(m): {"mean": round(float(np.mean(v)), 6), "sd": round(stats.sd(v), 6),
+                                               "n": len(v)} for m, v in sorted(points[s].items())}
+                                  for s in systems if s in points}
     return out
 
 
@@ -168,12 +211,14 @@ def report_markdown(
     ratings = [r.get("llm") for r in records if isinstance(r.get("llm"), dict)]
     if ratings:
         lines += [f"LLM rubric replies parsed in full: {sum(bool(x.get('parsed')) for x in ratings)}/{len(ratings)}.", ""]
-    curves = curve_points(records)
     tokens = curve_points(records, "policy_tokens")
-    mults = sorted({m for c in curves.values() for m in c})
-    if mults:
-        lines += ["## Best story value (value model, a) vs budget", "",
-                  "Mean over premises of the value of the story each system returns with m units of budget"
+    for source, label in (("value", "value model, a"), ("reader", "independent reader, b")):
+        curves = curve_points(records, source=source)
+        mults = sorted({m for c in curves.values() for m in c})
+        if not mults:
+            continue
+        lines += [f"## Story value ({label}) vs budget", "",
+                  "Mean ± SD over premises of the value of the story each system returns with m units of budget"
                   " (in brackets: the policy tokens it actually spent, mean).", "",
                   "| system | " + " | ".join(f"{m}x ({m * budget.unit} tok)" for m in mults) + " |",
                   "|---|" + "---|" * len(mults)]
@@ -181,21 +226,25 @@ def report_markdown(
             c = curves.get(s, {})
             t = tokens.get(s, {})
             lines.append(f"| {s} | " + " | ".join(
-                f"{_f(float(np.mean(c[m])))} ({np.mean(t[m]):.0f})" if m in c else "" for m in mults) + " |")
+                f"{_f(float(np.mean(c[m])))} ± {_f(stats.sd(c[m]))} ({np.mean(t[m]):.0f})" if m in c and m in t
+                else "" for m in mults) + " |")
+        lines.append("")
     if failed:
         lines += ["", "## Failed", "",
                   "Tasks that failed on every try (their premises are left out of every table above; re-run the"
                   " command to try them again; `failed.json`):", "", "| stage | task | tries | error |", "|---|---|---|---|"]
         lines += [f"| {f['stage']} | {f['task']} | {f['attempts']} | {str(f['error']).replace('|', '/')} |" for f in failed]
-    lines += ["", "Plots: `value_distributions.png`, `budget_curve.png`; every story with its scores: `stories.jsonl`.", ""]
+    lines += ["", "Plots: `value_distributions.png`, `budget_curve.png`; every story with its scores: `stories.jsonl`;"
+              " means and SDs per judge: `summary.json`.", ""]
     return "\n".join(lines)
 
 
 def write_report(out: Path, records: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], cfg: Any,
-                 systems: Sequence[str], failed: Sequence[dict[str, Any]] = ()) -> None:
+                 systems: Sequence[str], failed: Sequence[dict[str, Any]] = (), command: str = "") -> None:
     from storyspace.viz.plots import plot_budget_curve, plot_value_distributions
 
     atomic_write(out / "report.md", report_markdown(records, comparisons, cfg, systems, failed))
+    atomic_write(out / "summary.json", json.dumps(summary(records, cfg, systems, command), indent=1) + "\n")
     groups = {}
     for source, key, label in (("value", "value_mean", "(a) value model"), ("reader", "value_mean", "(b) independent reader"),
                                ("llm", "overall", "(c) LLM judge overall")):
@@ -203,4 +252,5 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], comparisons: Sequ
         if scores:
             groups[label] = {s: list(scores.get(s, {}).values()) for s in systems}
     plot_value_distributions(groups, out / "value_distributions.png")
-    plot_budget_curve(curve_points(records), cfg.budget().unit, out / "budget_curve.png")
+    plot_budget_curve({"value model (a)": curve_points(records), "independent reader (b)": curve_points(records, source="reader")},
+                      cfg.budget().unit, out / "budget_curve.png")

@@ -127,9 +127,11 @@ class Evaluation:
         pool: ModelPool | None = None,
         on_progress: Callable[[EvalProgress], None] | None = None,
         ray: RayConfig | None = None,
+        command: str = "",
     ) -> None:
         validate_eval(cfg)
         self.cfg = cfg
+        self.command = command  # the command line, for summary.json
         self.premises = premises[: cfg.n_premises]
         self.out = out
         self.systems = parse_systems(cfg.systems)
@@ -266,7 +268,7 @@ class Evaluation:
             "scored_tokens": vm.reader.usage.scored_tokens - scored0,
             "wall_s": round(time.perf_counter() - start, 2),
             "settings": run.settings,
-            "curve": {str(m): v for m, v in sorted(run.curve.items())},
+            "curve": {str(m): curve_record(v) for m, v in sorted(run.curve.items())},
         }
         return {"record": record, "tree": run.tree.to_json() if run.tree is not None else None}
 
@@ -288,23 +290,38 @@ class Evaluation:
 
     # -- readings ------------------------------------------------------------------------------
     def read_stories(self, records: list[dict[str, Any]]) -> None:
-        """(b), the independent reader, for every story (adds ``reader`` to each record)."""
+        """(b), the independent reader, for every story (adds ``reader`` to each record) and for
+        the story each system returned at the smaller budgets of the curve (adds ``reader``, the
+        reading's summary, to each curve point; a point whose story is the record's own shares its
+        reading)."""
         if not self.cfg.reader:
             return
         keys = ("reader", "summary", "breakdowns")
+        jobs: list[tuple[dict[str, Any], str | None, Path]] = []  # (record, curve point or None, file)
+        for rec in records:
+            jobs.append((rec, None, self._path("reader", rec["premise_id"], rec["system"])))
+            for m, point in rec.get("curve", {}).items():
+                if point.get("passages") and point["passages"] != rec["passages"]:
+                    jobs.append((rec, m, self._path("reader", rec["premise_id"], f"{rec['system']}.x{m}")))
         todo = []
-        for i, rec in enumerate(records):
-            got = self._read(self._path("reader", rec["premise_id"], rec["system"]), keys)
+        for i, (rec, m, path) in enumerate(jobs):
+            got = self._read(path, keys)
             if got is None:
-                todo.append(Task(f"p{rec['premise_id']:02d}.{rec['system']} (b)", "read_record",
-                                 {"premise": rec["premise"], "passages": rec["passages"], "index": i}))
+                passages = rec["passages"] if m is None else rec["curve"][m]["passages"]
+                name = f"p{rec['premise_id']:02d}.{rec['system']}" + ("" if m is None else f" at {m}x")
+                todo.append(Task(f"{name} (b)", "read_record",
+                                 {"premise": rec["premise"], "passages": passages, "index": i}))
             else:
-                rec["reader"] = got
-        for outcome in self._map("reader", todo, len(records) - len(todo), len(records)):
-            rec = records[outcome.task.kwargs["index"]]
-            self._write(self._path("reader", rec["premise_id"], rec["system"]), outcome.result)
-            rec["reader"] = outcome.result
-        self.on_progress(EvalProgress("reader", len(records), len(records)))
+                _attach_reading(rec, m, got)
+        for outcome in self._map("reader", todo, len(jobs) - len(todo), len(jobs)):
+            rec, m, path = jobs[outcome.task.kwargs["index"]]
+            self._write(path, outcome.result)
+            _attach_reading(rec, m, outcome.result)
+        for rec in records:
+            for point in rec.get("curve", {}).values():
+                if "reader" not in point and point.get("passages") == rec["passages"] and "reader" in rec:
+                    point["reader"] = rec["reader"]["summary"]
+        self.on_progress(EvalProgress("reader", len(jobs), len(jobs)))
 
     def read_record(self, premise: str, passages: list[str], index: int = 0) -> dict[str, Any]:
         """(b) of one story (no files written); ``index`` only tells the caller which story."""
@@ -376,7 +393,8 @@ class Evaluation:
             for rec in records:
                 fh.write(json.dumps({k: v for k, v in rec.items() if k not in VOLATILE_KEYS}) + "\n")
         (self.out / ".stories.jsonl.tmp").replace(self.out / "stories.jsonl")
-        write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems], self.failed)
+        write_report(self.out, records, comparisons, self.cfg, [s.label for s in self.systems], self.failed,
+                     self.command)
         if self.failed or (self.out / "failed.json").exists():
             atomic_write(self.out / "failed.json", json.dumps(self.failed, indent=1) + "\n")
         meta = read_json_object(self.out / EVAL_FILE, EVAL_FILE)
@@ -394,6 +412,21 @@ class Evaluation:
         ok = {pi for pi, recs in by.items() if {r["system"] for r in recs} == want
               and (not self.cfg.reader or all("reader" in r for r in recs))}
         return [r for r in records if r["premise_id"] in ok]
+
+
+def curve_record(point: dict[str, Any]) -> dict[str, Any]:
+    """A curve point as an eval record keeps it: value, tokens, and the passages of its story."""
+    out = {k: v for k, v in point.items() if k != "steps"}
+    if "steps" in point:
+        out["passages"] = [step.get("passage", "") for step in point["steps"]]
+    return out
+
+
+def _attach_reading(rec: dict[str, Any], point: str | None, reading: dict[str, Any]) -> None:
+    if point is None:
+        rec["reader"] = reading
+    else:
+        rec["curve"][point]["reader"] = reading["summary"]
 
 
 def _now() -> str:

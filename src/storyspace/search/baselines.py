@@ -32,7 +32,7 @@ class SystemRun:
 
     expansions: list[Expansion]  # the chosen story's steps, in order
     settings: dict[str, Any]
-    curve: dict[int, dict[str, float]]  # multiple -> {"value_mean", "policy_tokens"}
+    curve: dict[int, dict[str, Any]]  # multiple -> {"value_mean", "policy_tokens", "steps"}
     policy_tokens: int = 0  # spent on this story (not on curve points run beside it)
     tree: Tree | None = field(default=None)
 
@@ -44,6 +44,12 @@ def story_value(expansions: Sequence[Expansion]) -> float:
 
 def tokens_of(expansions: Sequence[Expansion]) -> int:
     return sum(e.tokens for e in expansions)
+
+
+def curve_point(expansions: Sequence[Expansion], tokens: int) -> dict[str, Any]:
+    """What a system returns at one budget: its story's value, the tokens it spent, the story's
+    steps (so that another judge can read the story at that budget too)."""
+    return {"value_mean": story_value(expansions), "policy_tokens": tokens, "steps": [e.step for e in expansions]}
 
 
 def story_seed(seed: int) -> Callable[[int, int], int]:
@@ -69,7 +75,7 @@ def single_pass(model: StepModel, budget: Budget, seed: int) -> SystemRun:
     """One story, one sample per step: spends one unit whatever the budget."""
     story = write_stories(model, budget.depth, 1, seed)[0]
     spent = tokens_of(story)
-    return SystemRun(story, {}, {1: {"value_mean": story_value(story), "policy_tokens": spent}}, spent)
+    return SystemRun(story, {}, {1: curve_point(story, spent)}, spent)
 
 
 def best_of_n(model: StepModel, budget: Budget, seed: int, multiples: Sequence[int] = ()) -> SystemRun:
@@ -79,7 +85,7 @@ def best_of_n(model: StepModel, budget: Budget, seed: int, multiples: Sequence[i
     values = [story_value(s) for s in stories]
     best = max(range(n), key=lambda i: (values[i], -i))
     curve = {
-        m: {"value_mean": max(values[:m]), "policy_tokens": sum(tokens_of(s) for s in stories[:m])}
+        m: curve_point(stories[max(range(m), key=lambda i: (values[i], -i))], sum(tokens_of(s) for s in stories[:m]))
         for m in multiples
         if m <= n
     }
@@ -120,12 +126,12 @@ def beam(model: StepModel, budget: Budget, seed: int, k: int, multiples: Sequenc
             continue
         w, kk = beam_shape(m * budget.unit, budget, k)
         story, spent = beam_search(model, budget.depth, w, kk, derive_seed(seed, "beam-budget", m))
-        curve[m] = {"value_mean": story_value(story), "policy_tokens": spent}
+        curve[m] = curve_point(story, spent)
     width, k_eff = beam_shape(budget.tokens, budget, k)
     story, spent = beam_search(model, budget.depth, width, k_eff, derive_seed(seed, "beam-budget", 0))
     top = budget.tokens // budget.unit
     if top * budget.unit == budget.tokens and top in multiples:
-        curve[top] = {"value_mean": story_value(story), "policy_tokens": spent}
+        curve[top] = curve_point(story, spent)
     return SystemRun(story, {"width": width, "k": k_eff}, curve, spent)
 
 
@@ -156,14 +162,14 @@ def mcts(
     tree = Tree.new(budget.depth, root or {})
     pending = [m for m in multiples if m * budget.unit < budget.tokens]
     curve: dict[int, dict[str, float]] = {}
-    full_round = cfg.parallel_leaves * cfg.children * budget.passage_cost
+    full_round = cfg.parallel_leaves * cfg.children * budget.passage_cost * (1 + cfg.rollout_depth)
 
     def snapshot(current: Tree) -> None:
         reserve = completion_reserve(current, cfg.children, budget.passage_cost)
         for m in list(pending):
             if m * budget.unit - current.policy_tokens - reserve < full_round:
                 copy = search(Tree.from_json(current.to_json()), model, cfg, seed, budget=budget.scaled(m))
-                curve[m] = {"value_mean": story_value(path_expansions(copy)), "policy_tokens": copy.policy_tokens}
+                curve[m] = curve_point(path_expansions(copy), copy.policy_tokens)
                 pending.remove(m)
 
     def after_round(current: Tree) -> None:
@@ -176,6 +182,6 @@ def mcts(
     story = path_expansions(tree)
     top = budget.tokens // budget.unit
     if top * budget.unit == budget.tokens and top in multiples:
-        curve[top] = {"value_mean": story_value(story), "policy_tokens": tree.policy_tokens}
+        curve[top] = curve_point(story, tree.policy_tokens)
     settings = {"simulations": tree.simulations, "expansions": tree.expansions, "nodes": len(tree.nodes)}
     return SystemRun(story, settings, curve, tree.policy_tokens, tree)

@@ -72,11 +72,15 @@ class SearchConfig:
     - ``rollout_depth``: extra policy steps (k = 1) valued after each new child; 0 = value only.
     - ``complete_best_path``: after the budget, extend the best path (greedy by value) to ``depth``
       steps so that the story is whole; these expansions are counted apart.
+    - ``final``: the story a search returns: ``visits``, the most-visited path (classic MCTS; with
+      few simulations it is often not the best story the search found), or ``story``, the finished
+      story with the highest mean step value anywhere in the tree (the completed best path
+      included), which is what best-of-n and beam return (``Tree.chosen``).
     """
 
-    simulations: int = field(default=24, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
+    simulations: int = field(default=18, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
     depth: int = field(default=4, metadata=flag("--depth", "steps per story"))
-    children: int = field(default=3, metadata=flag("--children", "steps proposed per expansion (k)"))
+    children: int = field(default=4, metadata=flag("--children", "steps proposed per expansion (k)"))
     selection: str = field(default="uct", metadata=flag("--selection", "selection rule", choices=("uct", "puct")))
     c_explore: float = field(default=0.7, metadata=flag("--c-explore", "exploration constant"))
     normalize_q: bool = field(default=True, metadata=flag("--normalize-q", "min-max normalise Q before selection"))
@@ -88,6 +92,14 @@ class SearchConfig:
     rollout_depth: int = field(default=0, metadata=flag("--rollout-depth", "policy rollout steps per new node"))
     complete_best_path: bool = field(default=True, metadata=flag("--complete-best-path",
                                                                  "extend the best path to full depth at the end"))
+    final: str = field(default="story", metadata=flag("--final", "story returned: most-visited path or best "
+                                                                  "finished story", choices=("visits", "story")))
+
+
+def choose(tree: Tree, cfg: SearchConfig) -> None:
+    """Set the tree's chosen story by ``cfg.final`` (``story``: the best finished one; ``visits``:
+    none, so that the best path follows the most visits)."""
+    tree.chosen = tree.best_story() if cfg.final == "story" else None
 
 
 def priors(logprobs: Sequence[float], temperature: float) -> list[float]:
@@ -270,13 +282,14 @@ def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
     """How many leaves the next round of this tree may select (0: the search is over).
 
     By simulations: what is left of ``cfg.simulations``, at most ``parallel_leaves``. By policy
-    tokens: as many leaves as fit with the completion of the best path reserved."""
+    tokens: as many leaves as fit with the completion of the best path reserved (a leaf costs its
+    children and, with rollouts, each child's rollout steps at most)."""
     if budget is None:
         return max(0, min(cfg.parallel_leaves, cfg.simulations - tree.simulations))
     if not any(not n.children and n.depth < tree.max_depth for n in tree.nodes):
         return 0  # fully expanded: more rounds would only revisit finished stories
     reserve = completion_reserve(tree, cfg.children, budget.passage_cost)
-    per_leaf = cfg.children * budget.passage_cost
+    per_leaf = cfg.children * budget.passage_cost * (1 + cfg.rollout_depth)  # each child's rollout too
     return max(0, min(cfg.parallel_leaves, (budget.tokens - tree.policy_tokens - reserve) // max(1, per_leaf)))
 
 
@@ -320,10 +333,12 @@ def search_trees(
     so each tree ends as a search of it alone would leave it (given a backend whose samples do not
     depend on the rest of the batch), and a tree saved after any round resumes to the same end.
     ``budget`` None: ``cfg.simulations`` selections and, with ``complete_best_path``, the
-    completion with ``children`` per step; a ``Budget``: policy tokens (always completed).
-    ``on_round(i, tree)`` is called for every tree a round or a completion step touched."""
+    completion with ``children`` per step; a ``Budget``: policy tokens (always completed). Then
+    ``cfg.final`` chooses each tree's story (``choose``). ``on_round(i, tree)`` is called for every tree a round or a completion step touched."""
     if not (len(trees) == len(models) == len(seeds)):
         raise ValueError("search_trees needs one model and one seed per tree")
+    for tree in trees:
+        tree.chosen = None  # the search's own best path follows visits; the choice comes at the end
     idle = [0] * len(trees)  # rounds in a row that spent no token (a token budget's safety stop)
     while True:
         want = {i: round_size(t, cfg, budget) for i, t in enumerate(trees)}
@@ -354,7 +369,9 @@ def search_trees(
         for i, tree in enumerate(trees):
             k = completion_children(tree, cfg, budget)
             done = None if on_round is None else (lambda t, i=i: on_round(i, t))
-            complete(tree, models[i], replace(cfg, children=k), seeds[i], done)
+            complete(tree, models[i], replace(cfg, children=k, rollout_depth=0), seeds[i], done)
+    for tree in trees:
+        choose(tree, cfg)
     return trees
 
 
@@ -379,7 +396,8 @@ def complete(
     on_round: Callable[[Tree], None] | None = None,
 ) -> None:
     """Extend the best path until it is a finished story (each new child visited once, so the
-    best child of a fresh expansion is the one with the highest value)."""
+    best child of a fresh expansion is the one with the highest value; the search driver
+    completes without rollouts, which the budget's completion reserve does not pay for)."""
     while True:
         leaf = tree.best_path()[-1]
         if tree.is_terminal(leaf):

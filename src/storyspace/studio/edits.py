@@ -19,7 +19,7 @@ from typing import Any, Callable
 from storyspace.errors import UserError
 from storyspace.explore import write_run_files
 from storyspace.runs import RunDir, SavedRun, writing
-from storyspace.search.mcts import apply_expansions, backup, expand, select_round
+from storyspace.search.mcts import apply_expansions, backup, choose, expand, select_round
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
 from storyspace.story import Story, clean_passage, printable
@@ -58,7 +58,9 @@ def check_node(tree: Tree, node: int, open_only: bool = True) -> None:
 
 
 def save(saved: SavedRun, tree: Tree, edit: Edit, tokens: int = 0) -> None:
-    """Write the changed run as ``explore`` does, and note the edit in run.json."""
+    """Write the changed run as ``explore`` does (its story chosen again by the run's ``final``
+    rule), and note the edit in run.json."""
+    choose(tree, saved.config.search)
     meta = saved.meta
     budget = dict(meta.get("budget") or {})
     budget.update(simulations=tree.simulations, expansions=tree.expansions, nodes=len(tree.nodes),

@@ -76,30 +76,34 @@ def plot_value_distributions(groups: dict[str, dict[str, list[float]]], path: Pa
     plt.close(fig)
 
 
-def plot_budget_curve(curves: dict[str, dict[int, list[float]]], unit: int, path: Path) -> None:
-    """Mean best story value (± SE over premises) against the budget, one line per system."""
+def plot_budget_curve(panels: dict[str, dict[str, dict[int, list[float]]]], unit: int, path: Path) -> None:
+    """Mean story value (± SE over premises) against the budget, one line per system, one panel
+    per judge (``{"value model (a)": {system: {multiple: [value per premise]}}, ...}``)."""
     import math
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    for name, points in curves.items():
-        ms = sorted(points)
-        means = [sum(points[m]) / len(points[m]) for m in ms]
-        ses = [
-            (math.sqrt(sum((v - mu) ** 2 for v in points[m]) / (len(points[m]) - 1)) / math.sqrt(len(points[m])))
-            if len(points[m]) > 1 else 0.0
-            for m, mu in zip(ms, means)
-        ]
-        ax.errorbar(ms, means, yerr=ses, marker="o", capsize=3, label=name)
-    ax.set_xscale("log", base=2)
-    ticks = sorted({m for points in curves.values() for m in points})
-    if ticks:
-        ax.set_xticks(ticks, [f"{m}x" for m in ticks])
-        ax.minorticks_off()
-    ax.set_xlabel(f"budget (units of {unit} policy tokens = one single-pass story)")
-    ax.set_ylabel("story value (value model, a)")
-    ax.set_title("best value found vs budget")
-    ax.legend(fontsize=8)
+    panels = {label: curves for label, curves in panels.items() if curves} or {"value model (a)": {}}
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 3.8), squeeze=False)
+    for ax, (label, curves) in zip(axes[0], panels.items()):
+        for name, points in curves.items():
+            ms = sorted(points)
+            means = [sum(points[m]) / len(points[m]) for m in ms]
+            ses = [
+                (math.sqrt(sum((v - mu) ** 2 for v in points[m]) / (len(points[m]) - 1)) / math.sqrt(len(points[m])))
+                if len(points[m]) > 1 else 0.0
+                for m, mu in zip(ms, means)
+            ]
+            ax.errorbar(ms, means, yerr=ses, marker="o", capsize=3, label=name)
+        ax.set_xscale("log", base=2)
+        ticks = sorted({m for points in curves.values() for m in points})
+        if ticks:
+            ax.set_xticks(ticks, [f"{m}x" for m in ticks])
+            ax.minorticks_off()
+        ax.set_xlabel(f"budget (units of {unit} policy tokens = one single-pass story)")
+        ax.set_ylabel(f"story value ({label})")
+        ax.set_title(f"story returned vs budget: {label}")
+        if curves:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
