@@ -78,7 +78,7 @@ class SearchConfig:
       included), which is what best-of-n and beam return (``Tree.chosen``).
     """
 
-    simulations: int = field(default=18, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
+    simulations: int = field(default=12, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
     depth: int = field(default=4, metadata=flag("--depth", "steps per story"))
     children: int = field(default=4, metadata=flag("--children", "steps proposed per expansion (k)"))
     selection: str = field(default="uct", metadata=flag("--selection", "selection rule", choices=("uct", "puct")))
