@@ -9,6 +9,7 @@ from pathlib import Path
 
 from storyspace.errors import UserError
 from storyspace.flags import flag
+from storyspace.runs import read_text
 from storyspace.story import printable
 
 HANNA_FILE = "hanna_human_stories.jsonl"
@@ -29,12 +30,7 @@ def shipped_premises() -> list[str]:
 def read_premises(path: Path) -> list[str]:
     """Premises from a file: JSON lines with a ``prompt`` (or ``premise``) field, or plain text
     with one premise per line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UserError(f"premise file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read premise file {path}: {exc}") from exc
+    text = read_text(path, "premise file")
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()

@@ -57,15 +57,20 @@ def read_json(path: Path, what: str = "file") -> Any:
         raise UserError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def read_jsonl(path: Path, what: str = "file") -> list[tuple[int, Any]]:
-    """(line number, value) of each non-empty line of a JSON-lines file; a one-line ``UserError``
-    when the file is missing, unreadable or not UTF-8, or a line is not JSON (naming the line)."""
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file; a one-line ``UserError`` when it is missing, unreadable or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise UserError(f"{what} not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def read_jsonl(path: Path, what: str = "file") -> list[tuple[int, Any]]:
+    """(line number, value) of each non-empty line of a JSON-lines file; a one-line ``UserError``
+    when the file is missing, unreadable or not UTF-8, or a line is not JSON (naming the line)."""
+    text = read_text(path, what)
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

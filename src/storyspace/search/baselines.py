@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from storyspace.search.budget import Budget
-from storyspace.search.mcts import Expansion, SearchConfig, StepModel, completion_reserve, search
+from storyspace.search.mcts import Expansion, SearchConfig, StepModel, completion_reserve, leaf_cost, search
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
 
@@ -162,7 +162,7 @@ def mcts(
     tree = Tree.new(budget.depth, root or {})
     pending = [m for m in multiples if m * budget.unit < budget.tokens]
     curve: dict[int, dict[str, float]] = {}
-    full_round = cfg.parallel_leaves * cfg.children * budget.passage_cost * (1 + cfg.rollout_depth)
+    full_round = cfg.parallel_leaves * leaf_cost(cfg, budget.passage_cost)
 
     def snapshot(current: Tree) -> None:
         reserve = completion_reserve(current, cfg.children, budget.passage_cost)

@@ -278,6 +278,11 @@ def completion_reserve(tree: Tree, children: int, passage_cost: int) -> int:
     return (tree.max_depth - tree.nodes[leaf].depth) * children * passage_cost
 
 
+def leaf_cost(cfg: SearchConfig, passage_cost: int) -> int:
+    """Policy tokens one expanded leaf costs at most: its children and each child's rollout."""
+    return cfg.children * passage_cost * (1 + cfg.rollout_depth)
+
+
 def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
     """How many leaves the next round of this tree may select (0: the search is over).
 
@@ -289,7 +294,7 @@ def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
     if not any(not n.children and n.depth < tree.max_depth for n in tree.nodes):
         return 0  # fully expanded: more rounds would only revisit finished stories
     reserve = completion_reserve(tree, cfg.children, budget.passage_cost)
-    per_leaf = cfg.children * budget.passage_cost * (1 + cfg.rollout_depth)  # each child's rollout too
+    per_leaf = leaf_cost(cfg, budget.passage_cost)
     return max(0, min(cfg.parallel_leaves, (budget.tokens - tree.policy_tokens - reserve) // max(1, per_leaf)))
 
 
