@@ -25,7 +25,7 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     base = LoopConfig()
     explore = replace(base.explore, search=SearchConfig(simulations=2, depth=2, children=2, parallel_leaves=2),
                       policy=replace(base.explore.policy, step_tokens=16))
-    cfg = LoopConfig(iterations=1, train_premises=1, heldout_premises=1, explore=explore,
+    cfg = LoopConfig(iterations=1, train_premises=1, heldout_premises=1, heldout_seeds=2, heldout_mcts=1, explore=explore,
                      train=TrainConfig(max_steps=1, batch_size=2), pairs=PairConfig(min_margin=0.0, max_similarity=1.0))
     premises = ["A cat becomes mayor of a small town.", "A clock that runs backwards is found in an attic."]
     out = tmp_path / "loop"
@@ -33,14 +33,26 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     assert [r["iteration"] for r in rows] == [0, 1]
     assert rows[1]["policy"].startswith("hf:") and rows[1]["pairs"] >= 1
     for r in rows:
-        assert r["single"]["n"] == 2 and r["mcts"]["n"] == 2  # depth 2 on one held-out premise
+        # two single-pass stories of depth 2 on one held-out premise, one MCTS story
+        assert r["single"]["n"] == 4 and r["mcts"]["n"] == 2
         assert 0.0 <= r["single"]["mean"] <= 1.0
+        assert len(r["stories"]["a"]) == 2 and len(r["stories"]["b"]) == 2  # judges (a) and (b), per story
+        assert all(0.0 <= v <= 1.0 for v in r["stories"]["a"] + r["stories"]["b"])
+        assert r["hanna_perplexity"] > 1.0 and r["guards"]["passages"] >= 2
+    assert rows[0]["policy"] != rows[1]["policy"]
     assert "loss" in rows[1]["orpo"]
-    for name in ("loop.json", "iterations.json", "iterations.md", "iterations.png", "iter0/pairs.jsonl",
-                 "iter1/model/config.json", "eval/policy1/single/p00.json", "eval/policy0/mcts/p00/tree.json"):
+    for name in ("loop.json", "iterations.json", "iterations.md", "iterations.png", "summary.json", "iter0/pairs.jsonl",
+                 "iter1/model/config.json", "eval/policy1/single/p00.json", "eval/policy1/single/p00.s1.json",
+                 "eval/policy1/reader/p00.s1.json", "eval/policy0/hanna.json", "eval/policy0/mcts/p00/tree.json"):
         assert (out / name).is_file(), name
+    first, second = (json.loads((out / f"eval/policy0/single/{n}").read_text()) for n in ("p00.json", "p00.s1.json"))
+    assert first["seed"] != second["seed"] and first["passages"]
     md = (out / "iterations.md").read_text()
-    assert "| 0 |" in md and "| 1 |" in md
+    assert "| 0 |" in md and "| 1 | a |" in md and "| 1 | b |" in md and "HANNA perplexity" in md
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["heldout_premises"] == 1 and set(summary["judge_a"]) >= {"effect_sd", "p_welch", "p_perm"}
+    assert summary["hanna_perplexity_change"] == pytest.approx(
+        rows[1]["hanna_perplexity"] / rows[0]["hanna_perplexity"] - 1.0, abs=1e-3)
     # a second run finds everything on disk and recomputes nothing
     mtime = (out / "iter1" / "model" / "model.safetensors").stat().st_mtime
     again = Loop(out, premises, cfg, pool).run()

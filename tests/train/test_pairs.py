@@ -12,7 +12,7 @@ from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
 from storyspace.search.mcts import backup
 from storyspace.search.tree import Tree
-from storyspace.train.pairs import PairConfig, read_pairs, tree_pairs, write_pairs
+from storyspace.train.pairs import PairConfig, read_pairs, tree_pairs, validate_pairs, write_pairs
 
 CFG = replace(ExploreConfig(), prompts=replace(ExploreConfig().prompts, style="chat"))
 
@@ -80,3 +80,15 @@ def test_pairs_file_round_trip_and_errors(tmp_path) -> None:  # noqa: ANN001
         read_pairs(path)
     with pytest.raises(UserError, match="not found"):
         read_pairs(tmp_path / "none.jsonl")
+
+
+def test_select_pairs_keeps_the_largest_margins_in_file_order() -> None:
+    from storyspace.train.pairs import select_pairs
+
+    rows = [{"id": i, "margin": m} for i, m in enumerate([0.05, 0.3, 0.01, 0.2, 0.3])] + [{"id": 5}]
+    ids = lambda got: [r["id"] for r in got]  # noqa: E731
+    assert ids(select_pairs(rows, PairConfig(min_margin=0.02))) == [0, 1, 3, 4, 5]  # no margin recorded: kept
+    assert ids(select_pairs(rows, PairConfig(min_margin=0.1, max_pairs=2))) == [1, 5]  # inf, then the first 0.3
+    assert ids(select_pairs(rows, PairConfig(min_margin=0.0, max_pairs=3))) == [1, 4, 5]
+    with pytest.raises(UserError, match="max-pairs"):
+        validate_pairs(PairConfig(max_pairs=-1))

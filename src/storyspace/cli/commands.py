@@ -161,7 +161,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 # -- self-improvement --------------------------------------------------------------------------
 def cmd_pairs(args: argparse.Namespace) -> int:
     from storyspace.runs import check_output_file
-    from storyspace.train.pairs import PairConfig, validate_pairs, write_pairs
+    from storyspace.train.pairs import PairConfig, select_pairs, validate_pairs, write_pairs
 
     if bool(args.runs) == bool(args.from_study):
         raise UserError("give explore run directories or --from-study STUDY_DIR (one of them)")
@@ -186,6 +186,7 @@ def cmd_pairs(args: argparse.Namespace) -> int:
                              template_for(saved.config, templates))
             print(printable(f"{run}: {len(got)} pairs"), file=sys.stderr)
             rows += got
+        rows = select_pairs(rows, cfg)
     n = write_pairs(rows, args.out)
     _out(f"{n} pairs written to {args.out}")
     return 0
@@ -224,7 +225,8 @@ def cmd_loop(args: argparse.Namespace) -> int:
     premises = read_premises(args.premises) if args.premises else shipped_premises()
     with Display(False) as display:
         loop = Loop(args.out, premises, cfg, ModelPool(options=cfg.explore.models.options()),
-                    say=lambda msg: display.say(f"[loop] {msg}"), ray=ray)
+                    say=lambda msg: display.say(f"[loop] {msg}"), ray=ray,
+                    command=shlex.join(["storyspace", *sys.argv[1:]]))
         loop.run()
     _out((args.out / "iterations.md").read_text(encoding="utf-8"))
     return 0

@@ -36,6 +36,7 @@ from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.distributed.config import RayConfig
 from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
+from storyspace.eval.judge import GEMMA_READER, READER, READER_CALIBRATION
 from storyspace.flags import flag
 from storyspace.explore import Explorer
 from storyspace.models.registry import ModelPool
@@ -45,21 +46,30 @@ from storyspace.seeding import derive_seed
 from storyspace.search.baselines import single_pass
 from storyspace.search.budget import Budget
 from storyspace.story import Story
+from storyspace.train import heldout as ho
 from storyspace.train.orpo import TrainConfig, train_orpo
-from storyspace.train.pairs import PairConfig, run_pairs, write_pairs
+from storyspace.train.pairs import PairConfig, read_pairs, run_pairs, select_pairs, write_pairs
 
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """Sizes of the loop; the defaults fit about 45 minutes on a 2-core CPU.
+    """Sizes of the loop.
 
     The explore settings are smaller than ``storyspace explore``'s defaults (12 simulations of
-    3 steps of 48 tokens) so that 8 training and 4 held-out premises fit per iteration.
+    3 steps of 48 tokens) so that 8 training premises fit an iteration. Each policy is measured on
+    ``heldout_premises`` x ``heldout_seeds`` single-pass stories, judged by the value model (a)
+    and by ``reader`` (b, "" = off), and the first ``heldout_mcts`` held-out premises are also
+    searched by MCTS with it (0 = off).
     """
 
     iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> ORPO iterations"))
     train_premises: int = field(default=8, metadata=flag("--train-premises", "premises searched per iteration"))
-    heldout_premises: int = field(default=4, metadata=flag("--heldout-premises", "premises held out for evaluation"))
+    heldout_premises: int = field(default=16, metadata=flag("--heldout-premises", "premises held out for evaluation"))
+    heldout_seeds: int = field(default=2, metadata=flag("--heldout-seeds", "single-pass stories per held-out premise"))
+    heldout_mcts: int = field(default=4, metadata=flag(
+        "--heldout-mcts", "held-out premises (the first) also searched by MCTS with each policy"))
+    reader: str = field(default=GEMMA_READER, metadata=READER)
+    reader_calibration: str = field(default="auto", metadata=READER_CALIBRATION)
     explore: ExploreConfig = field(
         default_factory=lambda: ExploreConfig(
             search=SearchConfig(simulations=12, depth=3, children=3, parallel_leaves=4),
@@ -77,9 +87,11 @@ def validate_loop(cfg: LoopConfig) -> None:
     from storyspace.train.pairs import validate_pairs
 
     for name, value in (("iterations", cfg.iterations), ("train_premises", cfg.train_premises),
-                        ("heldout_premises", cfg.heldout_premises)):
+                        ("heldout_premises", cfg.heldout_premises), ("heldout_seeds", cfg.heldout_seeds)):
         if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if cfg.heldout_mcts < 0:
+        raise UserError(f"--heldout-mcts must be >= 0, got {cfg.heldout_mcts}")
     validate(cfg.explore)
     validate_train(cfg.train)
     validate_pairs(cfg.pairs)
@@ -116,8 +128,10 @@ class Loop:
         pool: ModelPool,
         say: Callable[[str], None] = lambda _: None,
         ray: RayConfig | None = None,
+        command: str = "",
     ) -> None:
         self.out = out
+        self.command = command
         self.cfg = cfg
         self.pool = pool
         self.say = say
@@ -127,6 +141,7 @@ class Loop:
         self.ray = ray
         self.failed: list[dict[str, Any]] = []
         self._workers: LocalPool | RayPool | None = None
+        self._reader: Any = None
 
     @property
     def distributed(self) -> bool:
@@ -240,10 +255,9 @@ class Loop:
         model = self.out / f"iter{i + 1}" / "model"
         if (model / "train.json").exists():
             return model
-        from storyspace.train.pairs import read_pairs
-
-        pairs = read_pairs(pairs_path)
-        self.say(f"iteration {i}: ORPO on {len(pairs)} pairs -> policy {i + 1}")
+        found = read_pairs(pairs_path)
+        pairs = select_pairs(found, self.cfg.pairs)
+        self.say(f"iteration {i}: ORPO on {len(pairs)} of {len(found)} pairs -> policy {i + 1}")
         if model.exists():  # a half-written directory cannot exist (atomic rename), an empty one can
             model.rmdir()
         if self.distributed:
@@ -264,32 +278,110 @@ class Loop:
         cost = cfg.policy.passage_cost
         run = single_pass(world, Budget(tokens=cfg.search.depth * cost, depth=cfg.search.depth, passage_cost=cost), seed)
         story = Story.from_steps(premise, [e.step for e in run.expansions])
-        return {"premise": premise, "policy": policy, "values": [e.value for e in run.expansions],
-                "story": story.text(), "policy_tokens": run.policy_tokens}
+        return {"premise": premise, "policy": policy, "seed": seed, "values": [e.value for e in run.expansions],
+                "passages": [e.step["passage"] for e in run.expansions], "story": story.text(),
+                "policy_tokens": run.policy_tokens}
+
+    def read_story(self, premise: str, passages: list[str]) -> dict[str, Any]:
+        """(b), the independent reader, of one story (as ``storyspace eval``'s judge b)."""
+        from storyspace.assemble import independent_reader
+        from storyspace.eval.scoring import score_passages, summarize_breakdowns
+
+        if self._reader is None:
+            e = self.cfg.explore
+            self._reader = independent_reader(self.pool, self.cfg.reader, self.cfg.reader_calibration, e.value, e.prompts)
+        reset = getattr(self._reader.reader, "reset_cache", None)
+        if reset is not None:  # llama.cpp: a reading must not depend on the stories read before it
+            reset()
+        breakdowns = score_passages(self._reader, premise, [p for p in passages if p])
+        return {"reader": self.cfg.reader, "summary": summarize_breakdowns(breakdowns), "breakdowns": breakdowns}
+
+    def hanna_perplexity(self, policy: str) -> dict[str, Any]:
+        """The policy's perplexity of the human HANNA story openings of the held-out premises
+        (the first ``heldout.HANNA_WORDS`` words, after the policy's own prompt for the premise);
+        held-out premises without a shipped human story use the last shipped ones instead."""
+        from storyspace.corpus import human_stories
+        from storyspace.story import policy_prompt
+
+        rows = human_stories()
+        mine = [r for r in rows if r["prompt"].strip() in set(self.heldout)] or rows[-len(self.heldout):]
+        model = self.pool.get(policy)
+        logprobs = []
+        for r in mine:
+            context = policy_prompt(Story(r["prompt"].strip(), ()), self.cfg.explore.prompts, model.chat_prompt)
+            logprobs += model.logprobs(context, [ho.opening(r["human_story"])])
+        return {"policy": policy, "stories": len(mine), "tokens": sum(len(x) for x in logprobs),
+                "perplexity": round(ho.perplexity(logprobs), 4)}
+
+    def heldout_seed(self, j: int, k: int) -> int:
+        """Seed of held-out premise j's k-th single-pass story (k = 0: the seed of its MCTS run)."""
+        return derive_seed(self.cfg.explore.seed, "heldout", j) if k == 0 else derive_seed(
+            self.cfg.explore.seed, "heldout", j, k)
+
+    def _done(self, tasks: list[Task], what: str) -> None:
+        """Run tasks here or on the workers; each result is written to ``out / task.key`` as it ends."""
+        if not tasks:
+            return
+        self.say(f"{what}: {len(tasks)}")
+        for outcome in (self.workers() if self.distributed else LocalPool(self)).map(tasks):
+            if outcome.ok:
+                atomic_write(self.out / outcome.task.key, json.dumps(outcome.result, indent=1) + "\n")
+            else:
+                self._fail(outcome)
 
     def evaluate(self, i: int) -> dict[str, Any]:
-        """Held-out single-pass and MCTS step values of policy i (each premise saved as it ends)."""
-        root = self.out / "eval" / f"policy{i}"
-        policy = self.policy_spec(i)
-        seeds = [derive_seed(self.cfg.explore.seed, "heldout", j) for j in range(len(self.heldout))]
-        paths = [root / "single" / f"p{j:02d}.json" for j in range(len(self.heldout))]
-        todo = [Task(str(paths[j].relative_to(self.out)), "single_pass", {"policy": policy, "premise": premise,
-                                                                          "seed": seeds[j]})
-                for j, premise in enumerate(self.heldout) if not paths[j].exists()]
-        if todo:
-            self.say(f"policy {i}: single-pass stories for {len(todo)} held-out premises")
-            for outcome in (self.workers() if self.distributed else LocalPool(self)).map(todo):
-                if outcome.ok:
-                    atomic_write(self.out / outcome.task.key, json.dumps(outcome.result, indent=1) + "\n")
-                else:
-                    self._fail(outcome)
-        single = [v for sp in paths if sp.exists() for v in _values(read_json_object(sp, "single-pass record"), sp)]
-        jobs = [(premise, policy, root / "mcts" / f"p{j:02d}", seeds[j]) for j, premise in enumerate(self.heldout)]
+        """Held-out measurement of policy i (``measure``) in ``eval/policy{i}``."""
+        row = self.measure(self.policy_spec(i), self.out / "eval" / f"policy{i}", self.cfg.heldout_mcts, f"policy {i}")
+        return {"iteration": i, **row}
+
+    def measure(self, policy: str, root: Path, mcts_premises: int, label: str) -> dict[str, Any]:
+        """Held-out measurement of a policy in ``root`` (inside the loop directory), each piece
+        saved as it ends: single-pass stories (``heldout_seeds`` per premise) valued by the value
+        model (a) and the independent reader (b), the guards of ``heldout.py``, the perplexity of
+        human stories, and MCTS stories on the first ``mcts_premises`` held-out premises."""
+        names = {(j, k): f"p{j:02d}.json" if k == 0 else f"p{j:02d}.s{k}.json"
+                 for j in range(len(self.heldout)) for k in range(self.cfg.heldout_seeds)}
+
+        def saved(path: Path, key: str) -> dict[str, Any] | None:
+            if not path.exists():
+                return None
+            rec = read_json_object(path, "held-out record")
+            return rec if key in rec else None  # a record of an older loop lacks it: redone
+
+        single_paths = {jk: root / "single" / n for jk, n in names.items()}
+        self._done([Task(str(p.relative_to(self.out)), "single_pass", {"policy": policy, "premise": self.heldout[j],
+                                                                      "seed": self.heldout_seed(j, k)})
+                    for (j, k), p in single_paths.items() if saved(p, "passages") is None],
+                   f"{label}: single-pass stories on held-out premises")
+        records = {jk: rec for jk, p in single_paths.items() if (rec := saved(p, "passages")) is not None}
+        for jk, rec in records.items():
+            _values(rec, single_paths[jk])
+        single = [float(v) for rec in records.values() for v in rec["values"]]
+        stories: dict[str, list[float]] = {"a": [statistics.fmean(rec["values"]) for rec in records.values() if rec["values"]]}
+        if self.cfg.reader:
+            reader_paths = {jk: root / "reader" / names[jk] for jk in records}
+            self._done([Task(str(p.relative_to(self.out)), "read_story", {"premise": records[jk]["premise"],
+                                                                         "passages": records[jk]["passages"]})
+                        for jk, p in reader_paths.items() if saved(p, "summary") is None],
+                       f"{label}: independent reader (b) of the single-pass stories")
+            readings = [rec for p in reader_paths.values() if (rec := saved(p, "summary")) is not None]
+            stories["b"] = [float(r["summary"]["value_mean"]) for r in readings if "value_mean" in r["summary"]]
+        hanna = root / "hanna.json"
+        self._done([] if saved(hanna, "perplexity") else [Task(str(hanna.relative_to(self.out)), "hanna_perplexity",
+                                                              {"policy": policy})],
+                   f"{label}: perplexity of human stories")
+        ppl = saved(hanna, "perplexity")
+        jobs = [(premise, policy, root / "mcts" / f"p{j:02d}", self.heldout_seed(j, 0))
+                for j, premise in enumerate(self.heldout[:mcts_premises])]
         mcts = []
-        for run in self._explore_all(jobs, f"policy {i}: MCTS story for held-out premise"):
+        for run in self._explore_all(jobs, f"{label}: MCTS story for held-out premise") if jobs else []:
             tree = load_run(run).tree
             mcts += [tree.nodes[n].value for n in tree.best_path()[1:]]
-        return {"iteration": i, "policy": policy, "single": _mean_sd(single), "mcts": _mean_sd(mcts)}
+        return {"policy": policy, "single": _mean_sd(single), "mcts": _mean_sd(mcts),
+                "judge_a": _mean_sd(stories["a"]), "judge_b": _mean_sd(stories.get("b", [])),
+                "hanna_perplexity": ppl["perplexity"] if ppl else float("nan"),
+                "guards": ho.guards([rec["passages"] for rec in records.values()], self.cfg.explore.value.penalties),
+                "stories": stories}
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -303,7 +395,7 @@ class Loop:
                 pairs_path = self.search_and_pairs(i)
                 model = self.train(i, pairs_path)
                 row = self.evaluate(i + 1)
-                row["pairs"] = sum(1 for line in pairs_path.read_text().splitlines() if line.strip())
+                row["pairs"] = len(select_pairs(read_pairs(pairs_path), self.cfg.pairs))
                 trained = read_json_object(model / "train.json", "train.json")
                 row["orpo"] = trained.get("final", {})
                 row["train_seconds"] = trained.get("train_seconds")
@@ -325,6 +417,9 @@ class Loop:
                 f"- {f['task']} ({f['attempts']} tries): {f['error']}\n" for f in self.failed)
         atomic_write(self.out / "iterations.md", text)
         plot_iterations(rows, self.out / "iterations.png")
+        if len(rows) > 1:
+            summary = ho.summary(rows, self.command, len(self.heldout))
+            atomic_write(self.out / "summary.json", json.dumps(summary, indent=1) + "\n")
 
 
 def loop_worker(out: Path, premises: list[str], cfg: LoopConfig) -> Loop:
@@ -368,24 +463,31 @@ def iterations_markdown(rows: list[dict[str, Any]], cfg: LoopConfig) -> str:
     lines = [
         "# Search -> ORPO iterations",
         "",
-        f"{cfg.train_premises} training premises, {cfg.heldout_premises} held-out premises; explore: "
+        f"{cfg.train_premises} training premises; {cfg.heldout_premises} held-out premises x {cfg.heldout_seeds} "
+        f"single-pass stories, the first {cfg.heldout_mcts} also by MCTS; explore: "
         f"{e.search.simulations} simulations, depth {e.search.depth}, {e.search.children} children, "
         f"{e.policy.step_tokens} tokens/step; ORPO: lr {cfg.train.learning_rate}, beta {cfg.train.beta}, "
         f"epochs {cfg.train.epochs}, max_steps {cfg.train.max_steps}, LoRA r {cfg.train.lora_r}; "
-        f"pairs: min margin {cfg.pairs.min_margin}. Values are held-out step values (reference reader = frozen base).",
+        f"pairs: min margin {cfg.pairs.min_margin}. Judge (a): the value model (reference reader = frozen base), "
+        f"story value = mean step value; judge (b): {cfg.reader or 'off'}, the same field of its reading.",
         "",
-        "| policy | single-pass value (mean ± SD, n) | MCTS value (mean ± SD, n) | pairs | ORPO loss | NLL | log-odds ratio | reward acc. | reward margin |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| policy | single-pass story, judge a (mean ± SD, n) | judge b | single-pass step value | MCTS step value "
+        "| pairs | ORPO loss | NLL | log-odds ratio | reward acc. | reward margin |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def ms(x: dict[str, Any] | None) -> str:
+        return f"{x['mean']:.3f} ± {x['sd']:.3f} ({x['n']})" if x and x.get("n") else ""
+
     for r in rows:
-        s, m, o = r["single"], r["mcts"], r.get("orpo", {})
+        o = r.get("orpo", {})
 
         def f(key: str) -> str:
             return f"{o[key]:.3f}" if key in o else ""
 
         lines.append(
-            f"| {r['iteration']} | {s['mean']:.3f} ± {s['sd']:.3f} ({s['n']}) | {m['mean']:.3f} ± {m['sd']:.3f} ({m['n']}) "
+            f"| {r['iteration']} | {ms(r.get('judge_a'))} | {ms(r.get('judge_b'))} | {ms(r['single'])} | {ms(r['mcts'])} "
             f"| {r.get('pairs', '')} | {f('loss')} | {f('nll_loss')} | {f('log_odds_ratio')} "
             f"| {f('rewards/accuracies')} | {f('rewards/margins')} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + ho.comparison_markdown(rows)

@@ -11,10 +11,11 @@ run, whose passages then start with the space that joins them to the story so fa
 from __future__ import annotations
 
 import difflib
+import math
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
@@ -28,16 +29,31 @@ from storyspace.story import Story, preference_prompt
 class PairConfig:
     """- ``min_margin``: least Q(chosen) - Q(rejected) (Q on the value scale [0, 1]).
     - ``max_similarity``: drop pairs whose texts are this similar or more (difflib ratio).
-    - ``min_visits``: a child counts as visited with at least this many visits."""
+    - ``min_visits``: a child counts as visited with at least this many visits.
+    - ``max_pairs``: train on at most this many pairs, those of the largest margins (0 = all)."""
 
     min_margin: float = field(default=0.02, metadata=flag("--min-margin", "least Q margin chosen - rejected"))
     max_similarity: float = field(default=0.9, metadata=flag("--max-similarity", "drop pairs at least this similar"))
     min_visits: int = field(default=1, metadata=flag("--min-visits", "visits a child needs to count"))
+    max_pairs: int = field(default=0, metadata=flag("--max-pairs", "train on the N pairs of largest margin (0 = all)"))
 
 
 def validate_pairs(cfg: PairConfig) -> None:
     if not 0 <= cfg.max_similarity <= 1 or cfg.min_visits < 1:
         raise UserError("--max-similarity must lie in [0, 1] and --min-visits be positive")
+    if cfg.max_pairs < 0:
+        raise UserError(f"--max-pairs must be >= 0, got {cfg.max_pairs}")
+
+
+def select_pairs(rows: Sequence[dict[str, Any]], cfg: PairConfig) -> list[dict[str, Any]]:
+    """The pairs a policy trains on: margin at least ``min_margin`` (pairs without a recorded margin
+    are kept), and at most ``max_pairs`` of them, the largest margins first (ties in file order);
+    the kept pairs stay in file order."""
+    kept = [(i, r) for i, r in enumerate(rows) if float(r.get("margin", math.inf)) >= cfg.min_margin]
+    if cfg.max_pairs and len(kept) > cfg.max_pairs:
+        best = sorted(kept, key=lambda ir: (-float(ir[1].get("margin", math.inf)), ir[0]))[: cfg.max_pairs]
+        kept = sorted(best, key=lambda ir: ir[0])
+    return [r for _, r in kept]
 
 
 def similarity(a: str, b: str) -> float:

@@ -39,17 +39,24 @@ def plot_training(records: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def plot_iterations(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    """Held-out mean step value (+- SD) per iteration, single-pass and MCTS."""
+    """Held-out values (mean +- SD) per policy iteration: judge (a), the value model (single-pass
+    story value, and the MCTS story's step value), and judge (b), the independent reader."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, label in (("single", "single pass"), ("mcts", "MCTS")):
-        xs = [r["iteration"] for r in rows if key in r]
-        ms = [r[key]["mean"] for r in rows if key in r]
-        sds = [r[key]["sd"] for r in rows if key in r]
-        ax.errorbar(xs, ms, yerr=sds, marker="o", capsize=3, label=label)
-    ax.set_xlabel("policy iteration (0 = base)")
-    ax.set_ylabel("held-out step value")
-    ax.legend()
+    panels = [("judge a: value model", (("judge_a", "single pass (story)"), ("single", "single pass (step)"),
+                                         ("mcts", "MCTS (step)"))),
+              ("judge b: independent reader", (("judge_b", "single pass (story)"),))]
+    panels = [(t, [(k, lab) for k, lab in keys if any(r.get(k, {}).get("n") for r in rows)]) for t, keys in panels]
+    panels = [(t, keys) for t, keys in panels if keys]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.2 * max(1, len(panels)), 3.6), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
+        for key, label in keys:
+            got = [r for r in rows if r.get(key, {}).get("n")]
+            ax.errorbar([r["iteration"] for r in got], [r[key]["mean"] for r in got], yerr=[r[key]["sd"] for r in got],
+                        marker="o", capsize=3, label=label)
+        ax.set_xlabel("policy iteration (0 = base)")
+        ax.set_ylabel("held-out value")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
