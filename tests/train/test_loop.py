@@ -12,6 +12,7 @@ from storyspace.search.mcts import SearchConfig
 from storyspace.train.loop import Loop, LoopConfig, split_premises
 from storyspace.train.orpo import TrainConfig
 from storyspace.train.pairs import PairConfig
+from storyspace.train.sweep import Sweep, Variant
 
 
 def test_split_premises() -> None:
@@ -53,6 +54,19 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     assert summary["heldout_premises"] == 1 and set(summary["judge_a"]) >= {"effect_sd", "p_welch", "p_perm"}
     assert summary["hanna_perplexity_change"] == pytest.approx(
         rows[1]["hanna_perplexity"] / rows[0]["hanna_perplexity"] - 1.0, abs=1e-3)
+    # a sweep on the loop's own pairs: the loop's setting reuses its policy 1, another trains one
+    sweep = Sweep(out, [Variant("loop"), Variant("beta 1.0", {"beta": 1.0}, {"max_pairs": 1})], pool,
+                  command="storyspace sweep LOOP")
+    swept = sweep.run()
+    assert [r["variant"] for r in swept] == ["loop", "beta 1.0"]
+    assert swept[0]["model"] == str(out / "iter1" / "model") and swept[0]["stories"] == rows[1]["stories"]
+    assert swept[1]["pairs"] == 1 and (out / "sweep" / "beta-1.0" / "model" / "train.json").is_file()
+    assert swept[1]["train"]["beta"] == 1.0 and swept[1]["flags"] == "--beta 1.0 --max-pairs 1"
+    for r in swept:
+        assert set(r["judge_a"]) >= {"effect_sd", "p_welch", "p_perm", "ci_low"} and r["judge_b"]["n_new"] == 2
+    for name in ("sweep.json", "sweep.md", "sweep.png", "beta-1.0/eval/reader/p00.s1.json"):
+        assert (out / "sweep" / name).is_file(), name
+    assert json.loads((out / "sweep" / "sweep.json").read_text())["command"] == "storyspace sweep LOOP"
     # a second run finds everything on disk and recomputes nothing
     mtime = (out / "iter1" / "model" / "model.safetensors").stat().st_mtime
     again = Loop(out, premises, cfg, pool).run()

@@ -232,6 +232,26 @@ def cmd_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from storyspace.train.sweep import DEFAULT_VARIANTS, Sweep, read_variants, slug
+
+    if not (args.loop_dir / "loop.json").is_file():
+        raise UserError(f"{args.loop_dir} holds no loop (storyspace loop --out {args.loop_dir})")
+    variants = read_variants(args.variants) if args.variants else list(DEFAULT_VARIANTS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if slug(n) not in {slug(v.name) for v in variants}]
+        if unknown:
+            raise UserError(f"no variant named {unknown[0]!r} (have: {', '.join(v.name for v in variants)})")
+        variants = [v for v in variants if slug(v.name) in {slug(n) for n in names}]
+    with Display(False) as display:
+        sweep = Sweep(args.loop_dir, variants, say=lambda msg: display.say(f"[sweep] {msg}"),
+                      command=shlex.join(["storyspace", *sys.argv[1:]]), seeds=args.seeds)
+        sweep.run()
+    _out((sweep.dir / "sweep.md").read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_export_gguf(args: argparse.Namespace) -> int:
     from storyspace.models.export import export_gguf
 
@@ -471,6 +491,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "pairs": cmd_pairs,
     "train": cmd_train,
     "loop": cmd_loop,
+    "sweep": cmd_sweep,
     "export-gguf": cmd_export_gguf,
     "eval": cmd_eval,
     "score": cmd_score,

@@ -75,6 +75,7 @@ HELP = {
     "pairs": "preference pairs from explore runs (TRL format)",
     "train": "ORPO + LoRA on preference pairs",
     "loop": "iterate search -> pairs -> ORPO; evaluate on held-out premises",
+    "sweep": "ORPO and pair settings on a loop's pairs, each measured on its held-out premises",
     "export-gguf": "convert a trained (hf) model directory to GGUF for llama.cpp",
     "eval": "compare systems at equal policy-token budgets, judged three ways",
     "score": "score stories (JSON lines with prompt and story)",
@@ -124,6 +125,13 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML explore settings of the loop's searches")
         p.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="loop directory (resumes when it holds a loop)")
+    elif command == "sweep":
+        p.add_argument("loop_dir", type=Path, metavar="LOOP_DIR", help="a loop directory (storyspace loop --out)")
+        p.add_argument("--variants", type=Path, metavar="FILE",
+                       help="JSON list of {name, train: {...}, pairs: {...}} (default: one loop setting at a time)")
+        p.add_argument("--only", metavar="NAMES", help="comma-separated variant names to run (default: all)")
+        p.add_argument("--seeds", type=positive_int, metavar="N",
+                       help="single-pass stories per held-out premise (default: the loop's)")
     elif command == "export-gguf":
         p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a trained model directory")
         p.add_argument("--out", type=Path, metavar="FILE.gguf", help="GGUF to write (default: in MODEL_DIR)")

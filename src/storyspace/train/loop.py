@@ -93,6 +93,11 @@ def validate_loop(cfg: LoopConfig) -> None:
     if cfg.heldout_mcts < 0:
         raise UserError(f"--heldout-mcts must be >= 0, got {cfg.heldout_mcts}")
     validate(cfg.explore)
+    if cfg.reader:  # fail now, not after the first hour of searching
+        from storyspace.models.registry import parse_spec
+        from storyspace.value.model import load_calibration
+
+        load_calibration(cfg.reader_calibration, str(parse_spec(cfg.reader)))
     validate_train(cfg.train)
     validate_pairs(cfg.pairs)
 

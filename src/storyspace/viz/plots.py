@@ -62,6 +62,25 @@ def plot_iterations(rows: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_sweep(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Each sweep variant's effect over policy 0 (pooled SD) by judge (a) and judge (b)."""
+    plt = _pyplot()
+    names = [r["variant"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(names) + 1.6))
+    for k, (judge, label) in enumerate((("a", "judge a: value model"), ("b", "judge b: independent reader"))):
+        effects = [(r.get(f"judge_{judge}") or {}).get("effect_sd", float("nan")) for r in rows]
+        ax.barh([i + 0.4 * k - 0.2 for i in range(len(names))], effects, height=0.38, label=label)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.axvline(0.3, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("single-pass story value vs policy 0 (effect, pooled SD)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_value_distributions(groups: dict[str, dict[str, list[float]]], path: Path) -> None:
     """One panel per judge: a box per system with its stories' scores as points."""
     plt = _pyplot()
