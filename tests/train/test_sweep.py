@@ -18,6 +18,7 @@ def test_variant_flags_are_the_loops_own_flags() -> None:
     assert v.flags() == "--beta 1.0 --learning-rate 0.0005 --max-pairs 24"
     assert Variant("loop").flags() == ""
     assert len({slug(v.name) for v in DEFAULT_VARIANTS}) == len(DEFAULT_VARIANTS)
+    assert not any("," in v.name for v in DEFAULT_VARIANTS)
     for v in DEFAULT_VARIANTS:
         check_variant(v, TrainConfig(max_steps=12), PairConfig())
 
@@ -40,7 +41,7 @@ def test_read_variants_one_line_errors(tmp_path) -> None:  # noqa: ANN001
     assert [v.name for v in got] == ["beta 1", "few"] and got[1].pairs == {"max_pairs": 8}
     for text, message in (("{}", "JSON list"), ("[", "not JSON"), ("[]", "names no variant"),
                           ('[{"train": {}}]', "needs a name"), ('[{"name": "a", "lr": 1}]', "unknown key 'lr'"),
-                          ('[{"name": "a"}, {"name": "A"}]', "share a name"),
+                          ('[{"name": "a"}, {"name": "A"}]', "share a name"), ('[{"name": "a, b"}]', "comma"),
                           ('[{"name": "a", "train": {"beta": "x"}}]', "beta")):
         f.write_text(text)
         with pytest.raises(UserError, match=message):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -53,21 +54,25 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("30 steps", {"max_steps": 30}),
     Variant("margin 0.1", pairs={"min_margin": 0.1}),
     Variant("24 pairs", pairs={"max_pairs": 24}),
-    Variant("beta 1.0, lr 5e-4, 30 steps", {"beta": 1.0, "learning_rate": 5e-4, "max_steps": 30}),
+    Variant("beta 1.0 + lr 5e-4 + 30 steps", {"beta": 1.0, "learning_rate": 5e-4, "max_steps": 30}),
 )
 
 
 def slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "-" for c in name.lower()).strip("-") or "variant"
+    """A variant's directory name: lower case, runs of other characters as one dash."""
+    return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-") or "variant"
 
 
 def read_variants(path: Path) -> list[Variant]:
-    """Variants from a JSON list of ``{"name", "train": {...}, "pairs": {...}}`` (one-line errors)."""
+    """Variants from a JSON list of ``{"name", "train": {...}, "pairs": {...}}`` (one-line errors;
+    a name may not hold a comma: ``--only`` lists names with commas)."""
     data = _read_list(path)
     out = []
     for n, item in enumerate(data, 1):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
             raise UserError(f"{path}: variant {n} needs a name")
+        if "," in item["name"]:
+            raise UserError(f"{path}: variant name {item['name']!r} holds a comma")
         unknown = set(item) - {"name", "train", "pairs"}
         if unknown:
             raise UserError(f"{path}: variant {item['name']!r} has unknown key {sorted(unknown)[0]!r}")
