@@ -42,8 +42,7 @@ def plot_iterations(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Held-out values (mean +- SD) per policy iteration: judge (a), the value model (single-pass
     story value, and the MCTS story's step value), and judge (b), the independent reader."""
     plt = _pyplot()
-    panels = [("judge a: value model", (("judge_a", "single pass (story)"), ("single", "single pass (step)"),
-                                         ("mcts", "MCTS (step)"))),
+    panels = [("judge a: value model", (("judge_a", "single pass (story)"), ("mcts", "MCTS (step)"))),
               ("judge b: independent reader", (("judge_b", "single pass (story)"),))]
     panels = [(t, [(k, lab) for k, lab in keys if any(r.get(k, {}).get("n") for r in rows)]) for t, keys in panels]
     panels = [(t, keys) for t, keys in panels if keys]
@@ -53,6 +52,7 @@ def plot_iterations(rows: Sequence[dict[str, Any]], path: Path) -> None:
             got = [r for r in rows if r.get(key, {}).get("n")]
             ax.errorbar([r["iteration"] for r in got], [r[key]["mean"] for r in got], yerr=[r[key]["sd"] for r in got],
                         marker="o", capsize=3, label=label)
+        ax.set_xticks(sorted({r["iteration"] for r in rows}))
         ax.set_xlabel("policy iteration (0 = base)")
         ax.set_ylabel("held-out value")
         ax.set_title(title, fontsize=10)
