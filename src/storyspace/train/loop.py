@@ -268,6 +268,11 @@ class Loop:
         if self.distributed:
             from storyspace.distributed.pool import run_task
 
+            if self._workers is not None:
+                # the actors hold their CPUs (and the old policy): the ORPO task could never be placed
+                # on a cluster they fill; the next measurement starts fresh ones with the new policy
+                self._workers.close()
+                self._workers = None
             files = run_task(self.ray, train_files, {"pairs": pairs, "policy": self.policy_spec(i),  # type: ignore[arg-type]
                                                      "cfg": self.cfg.train, "device": self.cfg.explore.models.device})
             write_tree(model, files)
