@@ -36,7 +36,7 @@ from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.eval.judge import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBRATION, JudgeConfig, LLMJudge
-from storyspace.eval.scoring import score_passages, summarize_breakdowns
+from storyspace.eval.scoring import read_afresh, summarize_breakdowns
 from storyspace.eval.systems import SystemSpec, parse_systems, run_system
 from storyspace.explore import check_premise
 from storyspace.models.registry import ModelPool, parse_spec
@@ -327,10 +327,7 @@ class Evaluation:
         """(b) of one story (no files written); ``index`` only tells the caller which story."""
         if self._reader is None:
             self._reader = self.reader_model()
-        reset = getattr(self._reader.reader, "reset_cache", None)
-        if reset is not None:  # llama.cpp: the reading must not depend on the stories read before it
-            reset()
-        breakdowns = score_passages(self._reader, premise, [p for p in passages if p])
+        breakdowns = read_afresh(self._reader, premise, passages)
         return {"reader": str(parse_spec(self.cfg.reader)), "summary": summarize_breakdowns(breakdowns),
                 "breakdowns": breakdowns}
 

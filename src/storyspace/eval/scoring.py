@@ -38,6 +38,16 @@ def score_passages(value_model: ValueModel, premise: str, passages: Sequence[str
     return value_model.evaluate_story(premise, passages, [not ends_sentence(p) for p in passages])
 
 
+def read_afresh(value_model: ValueModel, premise: str, passages: Sequence[str]) -> list[dict[str, Any]]:
+    """``score_passages`` of one whole story, reading nothing cached from stories read before it
+    (a llama.cpp reader's prefix cache is reset), so that a judge's reading of a story does not
+    depend on the order stories are read in; empty passages are skipped."""
+    reset = getattr(value_model.reader, "reset_cache", None)
+    if reset is not None:
+        reset()
+    return score_passages(value_model, premise, [p for p in passages if p])
+
+
 def check_story(premise: str, story: str, value_model: ValueModel) -> None:
     """One-line reasons why a story cannot be scored (empty, longer than the reader reads)."""
     if not premise.strip():

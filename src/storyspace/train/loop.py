@@ -295,15 +295,12 @@ class Loop:
     def read_story(self, premise: str, passages: list[str]) -> dict[str, Any]:
         """(b), the independent reader, of one story (as ``storyspace eval``'s judge b)."""
         from storyspace.assemble import independent_reader
-        from storyspace.eval.scoring import score_passages, summarize_breakdowns
+        from storyspace.eval.scoring import read_afresh, summarize_breakdowns
 
         if self._reader is None:
             e = self.cfg.explore
             self._reader = independent_reader(self.pool, self.cfg.reader, self.cfg.reader_calibration, e.value, e.prompts)
-        reset = getattr(self._reader.reader, "reset_cache", None)
-        if reset is not None:  # llama.cpp: a reading must not depend on the stories read before it
-            reset()
-        breakdowns = score_passages(self._reader, premise, [p for p in passages if p])
+        breakdowns = read_afresh(self._reader, premise, passages)
         return {"reader": self.cfg.reader, "summary": summarize_breakdowns(breakdowns), "breakdowns": breakdowns}
 
     def hanna_perplexity(self, policy: str) -> dict[str, Any]:
@@ -313,8 +310,8 @@ class Loop:
         from storyspace.corpus import human_stories
         from storyspace.story import policy_prompt
 
-        rows = human_stories()
-        mine = [r for r in rows if r["prompt"].strip() in set(self.heldout)] or rows[-len(self.heldout):]
+        rows, heldout = human_stories(), set(self.heldout)
+        mine = [r for r in rows if r["prompt"].strip() in heldout] or rows[-len(self.heldout):]
         model = self.pool.get(policy)
         logprobs = []
         for r in mine:
