@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from storyspace.search import baselines
 from storyspace.search.budget import Budget
-from storyspace.search.mcts import Expansion, SearchConfig, expand, select_round
+from storyspace.search.mcts import Expansion, SearchConfig
 from storyspace.search.tree import Tree
 
 RHO, FAMILY, SIBLING, MEAN = 0.5, 0.12, 0.17, 0.5
@@ -51,26 +51,6 @@ class SyntheticWorld:
                 group.append(Expansion(step, 0.0, value, {}, tokens=BUDGET.passage_cost))
             out.append(group)
         return out
-
-
-def per_step(world: SyntheticWorld, cfg: SearchConfig, seed: int) -> baselines.SystemRun:
-    """Search as in game play (a prototype, not in the package): the rest of the budget is split
-    evenly over the steps left; each step searches under the current root for its share, then
-    commits to the root's most-visited child and re-roots there (its subtree kept)."""
-    tree, root, cost = Tree.new(BUDGET.depth), 0, BUDGET.passage_cost
-    while not tree.is_terminal(root):
-        share = (BUDGET.tokens - tree.policy_tokens) // (BUDGET.depth - tree.nodes[root].depth)
-        limit = tree.policy_tokens + share
-        if not tree.nodes[root].children:
-            expand(tree, world, [root], replace(cfg, children=max(1, min(cfg.children, share // cost))), seed)
-        while (want := min(cfg.parallel_leaves, (limit - tree.policy_tokens) // (cfg.children * cost))) > 0:
-            _, todo = select_round(tree, cfg, want, root)
-            if not todo:
-                break
-            expand(tree, world, todo, cfg, seed)
-        root = tree.best_child(root).id
-    tree.chosen = root
-    return baselines.SystemRun(baselines.path_expansions(tree), {}, {}, tree.policy_tokens, tree)
 
 
 def measure(run) -> str:  # noqa: ANN001
@@ -102,10 +82,11 @@ def main() -> None:
             cfg = replace(base, final=final, **change)
             print(f"| mcts | {label}, final {final} |",
                   measure(lambda s, cfg=cfg: baselines.mcts(world, cfg, BUDGET, s)), "|")
-    for k in (3, 4, 6):
-        cfg = replace(base, children=k)
-        print(f"| mcts per step (re-rooted) | children {k} |",
-              measure(lambda s, cfg=cfg: per_step(world, cfg, s)), "|")
+    for k in (3, 4, 6, 8):
+        for final in ("visits", "story"):
+            cfg = replace(base, children=k, final=final, commit_steps=True)
+            print(f"| mcts per step (`--commit-steps`) | children {k}, final {final} |",
+                  measure(lambda s, cfg=cfg: baselines.mcts(world, cfg, BUDGET, s)), "|")
     for k in (4, 6):
         for label, change in (("c 0.2", {"c_explore": 0.2}), ("leaf backup", {"backup": "leaf"}),
                               ("rollout 1 step", {"rollout_depth": 1})):

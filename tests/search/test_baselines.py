@@ -127,6 +127,46 @@ def test_budgeted_mcts_golden_tree() -> None:
     assert (tree.simulations, tree.expansions, tree.policy_tokens) == (3, 3, 60)
 
 
+def test_budgeted_commit_steps_golden_tree() -> None:
+    # 60 tokens, 2 steps of 10, 2 children (20 a leaf). Step 0 may spend until 30: one leaf, the
+    # root (A, B); then (30 - 20) // 20 = 0 leaves: commit the higher Q, B. Step 1 may spend until
+    # 60: B -> BA, BB; nothing under B is left to expand: commit BA, a finished story. The 20
+    # tokens left go unspent (A, off the committed story, is never expanded).
+    world = CostlyLabels(GOLDEN)
+    tree = search(Tree.new(max_depth=2), world, uct_cfg(parallel_leaves=1, commit_steps=True), seed=0,
+                  budget=Budget(tokens=60, depth=2, passage_cost=COST))
+    assert [c[0][0] for c in world.calls] == ["", "B"]
+    ids = labels(tree)
+    assert tree.best_path() == [0, ids["B"], ids["BA"]] and tree.commit == ids["BA"]
+    assert (tree.simulations, tree.expansions, tree.policy_tokens) == (2, 2, 40)
+
+
+@pytest.mark.parametrize("units", [1, 2, 3, 5, 8])
+def test_commit_steps_mcts_stays_within_budget_and_its_curve_points_are_runs_at_that_budget(units: int) -> None:
+    cfg = SearchConfig(children=3, parallel_leaves=2, commit_steps=True)
+    budget = Budget(tokens=units * 3 * COST, depth=3, passage_cost=COST)
+    run = mcts(FakeWorld(), cfg, budget, 11, multiples=budget.multiples([1, 2, 4, 8]))
+    assert len(run.expansions) == 3 and run.tree.nodes[run.tree.commit].depth == 3  # a whole, committed story
+    assert run.policy_tokens == run.tree.policy_tokens <= budget.tokens
+    for m, point in run.curve.items():
+        alone = mcts(FakeWorld(), cfg, budget.scaled(m), 11)
+        assert point["policy_tokens"] == alone.policy_tokens <= m * budget.unit
+        assert point["steps"] == [e.step for e in alone.expansions]
+
+
+def test_commit_steps_search_resumes_to_the_same_tree() -> None:
+    cfg = SearchConfig(depth=3, children=3, parallel_leaves=2, commit_steps=True)
+    budget = Budget(tokens=6 * 3 * COST, depth=3, passage_cost=COST)
+    whole = search(Tree.new(max_depth=3), FakeWorld(), cfg, seed=3, budget=budget)
+    saved: list[dict] = []
+    search(Tree.new(max_depth=3), FakeWorld(), cfg, seed=3, budget=budget,
+           on_round=lambda t: saved.append(json.loads(json.dumps(t.to_json()))))
+    assert len({s["commit"] for s in saved}) == 4  # the root, then each committed step
+    for state in saved[1::2]:
+        resumed = search(Tree.from_json(state), FakeWorld(), cfg, seed=3, budget=budget)
+        assert resumed.to_json() == whole.to_json()
+
+
 def test_budgeted_mcts_completes_with_fewer_children_when_the_budget_is_short() -> None:
     # 30 tokens cannot pay a round (completion reserve 2 steps x 2 children x 10 = 40): no round;
     # the completion gets min(2, 30 // (2 steps x 10)) = 1 child per step: A then AA.

@@ -277,3 +277,35 @@ def test_best_story_needs_a_finished_story_and_a_chosen_node_must_be_one() -> No
     data["chosen"] = 99
     with pytest.raises(ValueError, match="chosen"):
         Tree.from_json(data)
+
+
+def test_commit_steps_golden_tree() -> None:
+    # 4 simulations over 2 steps: step 0 may use ceil(4 x 1/2) = 2. Sim 1 expands the root (A 0.2,
+    # B 0.6); sim 2: B (0.6 + sqrt(ln 2) = 1.4326 > 1.0326) -> BA 0.9, BB 0.1; B: Q 1.6 / 3. Commit
+    # the highest Q: B. Step 1 (up to 4 simulations) searches under B only: sims 3 and 4 revisit
+    # BA (1.948 > 1.148; 1.733 > 1.277). Commit BA, a finished story. A is never expanded.
+    world = FakeWorld(GOLDEN)
+    tree = search(Tree.new(max_depth=2), world, uct_cfg(commit_steps=True), seed=0)
+    assert [c[0][0] for c in world.calls] == ["", "B"]
+    assert visits(tree) == {"root": 6, "A": 1, "B": 5, "BA": 3, "BB": 1}
+    ids = labels(tree)
+    assert tree.commit == ids["BA"] and tree.best_path() == [0, ids["B"], ids["BA"]]
+    assert tree.simulations == 4 and tree.expansions == 2
+    again = Tree.from_json(json.loads(json.dumps(tree.to_json())))
+    assert again.commit == tree.commit and again.best_path() == tree.best_path()
+
+
+def test_commit_follows_q_not_visits_and_best_path_starts_at_the_commit() -> None:
+    tree = Tree.new(max_depth=3)
+    a = tree.add_child(0, {"label": "A"}, -1.0, 0.2, {})
+    b = tree.add_child(0, {"label": "B"}, -1.0, 0.6, {})
+    a.visits, a.total, b.visits, b.total = 5, 2.0, 2, 1.0  # A: more visits, Q 0.4; B: Q 0.5
+    from storyspace.search.mcts import commit_child
+
+    assert commit_child(tree) == b.id and tree.best_path() == [0, a.id]
+    tree.commit = b.id
+    assert tree.best_path() == [0, b.id] and sorted(tree.subtree(0)) == [0, a.id, b.id]
+    data = tree.to_json()
+    data["commit"] = 9
+    with pytest.raises(ValueError, match="commit"):
+        Tree.from_json(data)

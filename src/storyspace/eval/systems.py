@@ -6,7 +6,7 @@ best-of-n, beam, and MCTS under a token budget); this module only names them for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from storyspace.errors import UserError
@@ -16,7 +16,8 @@ from storyspace.search.budget import Budget
 from storyspace.search.mcts import SearchConfig, StepModel
 from storyspace.search.tree import Tree
 
-SYSTEMS = ("single", "best-of-n", "beam", "mcts")
+#: ``mcts-commit``: MCTS one step at a time (``SearchConfig.commit_steps``), whatever the flag says
+SYSTEMS = ("single", "best-of-n", "beam", "mcts", "mcts-commit")
 
 
 @dataclass(frozen=True)
@@ -70,4 +71,6 @@ def run_system(
         return baselines.beam(model, budget, seed, beam_k, multiples)
     if name == "mcts":
         return baselines.mcts(model, cfg, budget, seed, root, multiples, on_round)
+    if name == "mcts-commit":
+        return baselines.mcts(model, replace(cfg, commit_steps=True), budget, seed, root, multiples, on_round)
     raise UserError(f"unknown system {name!r}")

@@ -157,7 +157,9 @@ def mcts(
     A curve point m below the budget is taken when the search reaches the state where a run
     with budget m would have to shorten or stop its rounds: a copy of the tree then finishes
     under budget m (its shortened round and completion), so the point is exactly what a run with
-    budget m returns; the copy's tokens are not charged to this run."""
+    budget m returns; the copy's tokens are not charged to this run. With ``commit_steps`` a
+    run's steps share its own budget, so no state of the larger run is one of a smaller run: each
+    point is a search of its own from the empty tree (not charged either)."""
     cfg = replace(cfg, depth=budget.depth)
     tree = Tree.new(budget.depth, root or {})
     pending = [m for m in multiples if m * budget.unit < budget.tokens]
@@ -167,7 +169,7 @@ def mcts(
     def snapshot(current: Tree) -> None:
         reserve = completion_reserve(current, cfg.children, budget.passage_cost)
         for m in list(pending):
-            if m * budget.unit - current.policy_tokens - reserve < full_round:
+            if cfg.commit_steps or m * budget.unit - current.policy_tokens - reserve < full_round:
                 copy = search(Tree.from_json(current.to_json()), model, cfg, seed, budget=budget.scaled(m))
                 curve[m] = curve_point(path_expansions(copy), copy.policy_tokens)
                 pending.remove(m)

@@ -76,6 +76,14 @@ class SearchConfig:
       few simulations it is often not the best story the search found), or ``story``, the finished
       story with the highest mean step value anywhere in the tree (the completed best path
       included), which is what best-of-n and beam return (``Tree.chosen``).
+    - ``commit_steps``: search one step at a time, as in game play: rounds start from the
+      committed node (at first the root); once the step's share of the budget is spent — step
+      ``d`` (0-based) may spend until ``(d + 1) / depth`` of the simulations or policy tokens, so
+      what one step leaves passes to the next — its child with the highest Q (ties: more visits,
+      then lower id) is committed and the search re-roots there, keeping the subtree. A step whose
+      node has no children yet is expanded first (with as many children as the budget still pays
+      for, at least one). The story is whole when a finished node is committed; ``final`` then
+      chooses among the finished stories as without commits.
     """
 
     simulations: int = field(default=12, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
@@ -94,6 +102,8 @@ class SearchConfig:
                                                                  "extend the best path to full depth at the end"))
     final: str = field(default="story", metadata=flag("--final", "story returned: most-visited path or best "
                                                                   "finished story", choices=("visits", "story")))
+    commit_steps: bool = field(default=False, metadata=flag(
+        "--commit-steps", "search one step at a time: commit the best child, re-root, reuse its subtree"))
 
 
 def choose(tree: Tree, cfg: SearchConfig) -> None:
@@ -289,6 +299,8 @@ def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
     By simulations: what is left of ``cfg.simulations``, at most ``parallel_leaves``. By policy
     tokens: as many leaves as fit with the completion of the best path reserved (a leaf costs its
     children and, with rollouts, each child's rollout steps at most)."""
+    if cfg.commit_steps:
+        return step_round_size(tree, cfg, budget)
     if budget is None:
         return max(0, min(cfg.parallel_leaves, cfg.simulations - tree.simulations))
     if not any(not n.children and n.depth < tree.max_depth for n in tree.nodes):
@@ -296,6 +308,47 @@ def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
     reserve = completion_reserve(tree, cfg.children, budget.passage_cost)
     per_leaf = leaf_cost(cfg, budget.passage_cost)
     return max(0, min(cfg.parallel_leaves, (budget.tokens - tree.policy_tokens - reserve) // max(1, per_leaf)))
+
+
+def step_round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
+    """``round_size`` with ``commit_steps``: the leaves the committed step's share still pays for
+    (step d may spend until (d + 1) / depth of the budget), 0 once it is spent, the committed node
+    is a finished story, or nothing under it is left to expand."""
+    start = tree.nodes[tree.commit]
+    if tree.is_terminal(start.id):
+        return 0
+    share = (start.depth + 1) / tree.max_depth
+    if budget is None:
+        return max(0, min(cfg.parallel_leaves, math.ceil(cfg.simulations * share - 1e-9) - tree.simulations))
+    if not any(not tree.nodes[n].children and not tree.is_terminal(n) for n in tree.subtree(start.id)):
+        return 0
+    per_leaf = leaf_cost(cfg, budget.passage_cost)
+    return max(0, min(cfg.parallel_leaves, (int(budget.tokens * share) - tree.policy_tokens) // max(1, per_leaf)))
+
+
+def commit_child(tree: Tree) -> int | None:
+    """The committed node's child with the highest Q (ties: more visits, then lower id)."""
+    kids = [tree.nodes[c] for c in tree.nodes[tree.commit].children]
+    return max(kids, key=lambda n: (n.q, n.visits, -n.id)).id if kids else None
+
+
+def commit_step(tree: Tree, model: StepModel, cfg: SearchConfig, seed: int, budget: Budget | None) -> bool:
+    """Commit the next step (``commit_steps``): expand the committed node first if it has no
+    children (as many as the rest of the budget pays for over the steps left, at least one), then
+    move the commit to its best child. False when the model proposed nothing."""
+    node = tree.nodes[tree.commit]
+    if not node.children:
+        k = cfg.children
+        if budget is not None:
+            room = budget.tokens - tree.policy_tokens
+            k = max(1, min(k, room // ((tree.max_depth - node.depth) * max(1, budget.passage_cost))))
+        if not expand(tree, model, [node.id], replace(cfg, children=k, rollout_depth=0), seed):
+            return False
+    chosen = commit_child(tree)
+    if chosen is None:
+        return False
+    tree.commit = chosen
+    return True
 
 
 def completion_children(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
@@ -345,7 +398,17 @@ def search_trees(
     for tree in trees:
         tree.chosen = None  # the search's own best path follows visits; the choice comes at the end
     idle = [0] * len(trees)  # rounds in a row that spent no token (a token budget's safety stop)
+    stuck: set[int] = set()  # commit_steps: trees whose model proposed nothing to commit
     while True:
+        if cfg.commit_steps:
+            for i, t in enumerate(trees):
+                while (i not in stuck and not t.is_terminal(t.commit)
+                       and (round_size(t, cfg, budget) == 0 or idle[i] >= IDLE_ROUNDS)):
+                    if not commit_step(t, models[i], cfg, seeds[i], budget):
+                        stuck.add(i)
+                    idle[i] = 0
+                    if on_round is not None:
+                        on_round(i, t)
         want = {i: round_size(t, cfg, budget) for i, t in enumerate(trees)}
         active = [i for i in want if want[i] > 0 and idle[i] < IDLE_ROUNDS]
         if not active:
@@ -354,7 +417,7 @@ def search_trees(
         requests = []
         spent_before = {i: trees[i].policy_tokens for i in active}
         for i in active:
-            leaves, to_expand = select_round(trees[i], cfg, want[i])
+            leaves, to_expand = select_round(trees[i], cfg, want[i], trees[i].commit)
             selected[i] = (leaves, to_expand)
             if to_expand:
                 requests.append((i, [trees[i].steps(leaf) for leaf in to_expand], expand_seeds(to_expand, seeds[i])))
