@@ -114,6 +114,8 @@ class PromptConfig:
     reader_header: str = "Writing prompt: {premise}\n\nStory:\n"
     #: the reader's neutral context (no premise, no story), for contextual PMI
     reader_neutral: str = "Story:\n"
+    #: after the story read without its premise, the tail before the premise (premise recall)
+    reader_recall_tail: str = "\n\nWriting prompt: "
 
 
 def passage_messages(story: Story, prompts: PromptConfig, plan: str = "") -> list[dict[str, str]]:

@@ -45,6 +45,19 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     b = learned.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
     assert 0.0 <= b["value"] <= 1.0 and b["value"] == pytest.approx(learned.weights.value(b), abs=1e-5)
     assert learned.embedder is not None and -1.0 <= b["premise_sim"] <= 1.0
+    assert "premise_recall" not in weights["features"] and not learned.reads_recall
+    # premise recall joins when asked for: read once, kept in the readings file, read by the value model
+    assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--step-tokens", "32",
+                 "--contrast-words", "60", "--folds", "2", "--features", "surprisal_z,pmi,premise_recall",
+                 "--force", "--quiet"]) == 0
+    capsys.readouterr()
+    saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]
+    recalls = [r["premise_recall"] for it in saved for r in it["readings"]]
+    assert len(recalls) == len(sims) and all(isinstance(x, float) for x in recalls) and len(set(recalls)) > 5
+    with_recall = ValueModel(embedded, ValueConfig(weights=str(out)), vm.calibration, PromptConfig())
+    assert with_recall.reads_recall
+    b = with_recall.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
+    assert b["value"] == pytest.approx(with_recall.weights.value(b), abs=1e-5) and "premise_recall" in b
     # the output is not overwritten without --force
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--quiet"]) == 2
     assert "exists (use --force" in capsys.readouterr().err

@@ -400,9 +400,9 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.story import PromptConfig
     from storyspace.value import fit as fitting
     from storyspace.value.coherence import MiniLMEmbedder
-    from storyspace.value.fit_data import (FeatureSettings, add_similarities, dump_items, hanna_cross_validated,
-                                           hanna_markdown, load_items, make_pairs, read_items)
-    from storyspace.value.learned import EMBEDDED_FEATURES
+    from storyspace.value.fit_data import (FeatureSettings, add_recalls, add_similarities, dump_items,
+                                           hanna_cross_validated, hanna_markdown, load_items, make_pairs, read_items)
+    from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES
     from storyspace.value.model import ValueConfig, load_calibration
 
     cfg = _configured(args, fitting.FitConfig(), "fit")
@@ -425,6 +425,12 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
         if missing and (not saved or any(f in EMBEDDED_FEATURES for f in cfg.feature_list)):
             # MiniLM similarities: a cheap second look (~1 min), kept in the readings file once made
             filled = add_similarities(items, MiniLMEmbedder(), on_step=lambda i, n: display.update("embedding", i, n))
+        missing = any(r.get("premise_recall") is None for it in items for r in it["readings"])
+        if missing and (not saved or any(f in RECALL_FEATURES for f in cfg.feature_list)):
+            # premise recall: one more pass of the reader per story (~N min), kept once made
+            pool = ModelPool(options=models.options())
+            filled += add_recalls(items, pool.get(reader), PromptConfig(),
+                                  on_item=lambda i, n: display.update("premise recall", i, n))
         if args.readings is not None and (filled or not saved):
             atomic_write(args.readings, dump_items(items, reader, cfg))
         pairs = make_pairs(items, settings_, cfg)

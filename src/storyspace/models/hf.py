@@ -177,8 +177,33 @@ class HFModel:
         if not continuations:
             return []
         start = time.perf_counter()
-        ctx = self.encode_prefix(context)
         conts = [self.encode_continuation(c) for c in continuations]
+        result = self._score_rows(self.encode_prefix(context), conts)
+        self.usage.scored_tokens += sum(len(c) for c in conts)
+        self.usage.score_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return result
+
+    @torch.inference_mode()
+    def tail_logprobs(self, context: str, heads: Sequence[str], tail: str, target: str) -> list[list[float]]:
+        """Per head: the log-probs of ``target`` after ``context + head + tail``, in one batched
+        pass over the shared context (each part encoded on its own, as ``Segments``)."""
+        if not heads:
+            return []
+        start = time.perf_counter()
+        after = self.encode_continuation(tail) + self.encode_continuation(target)
+        n = len(self.encode_continuation(target))
+        rows = [self.encode_continuation(h) + after for h in heads]
+        result = [r[len(r) - n :] for r in self._score_rows(self.encode_prefix(context), rows)]
+        self.usage.scored_tokens += sum(len(r) for r in rows)
+        self.usage.score_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return result
+
+    @torch.inference_mode()
+    def _score_rows(self, ctx: list[int], conts: list[list[int]]) -> list[list[float]]:
+        """Per-token log-probs of each row of token ids after the context's ids (its KV cache
+        computed once and shared by the rows)."""
         ctx_ids = torch.tensor([ctx], dtype=torch.long, device=self.device)
         out = self.model(input_ids=ctx_ids, use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(out.logits[0, -1, :].float(), dim=-1)
@@ -209,9 +234,6 @@ class HFModel:
                 idx = torch.tensor(c[1:], dtype=torch.long, device=self.device)
                 lps += logp[r, : len(c) - 1].gather(-1, idx[:, None]).squeeze(-1).tolist()
             result.append(lps)
-            self.usage.scored_tokens += len(c)
-        self.usage.score_seconds += time.perf_counter() - start
-        self.usage.calls += 1
         return result
 
     @torch.inference_mode()
@@ -247,6 +269,54 @@ class HFModel:
         self.usage.score_seconds += time.perf_counter() - start
         self.usage.calls += 1
         return out
+
+    @torch.inference_mode()
+    def chain_tail_logprobs(self, context: str, passages: Sequence[str], separator: str, tail: str,
+                            target: str) -> list[list[float]]:
+        """Per step k: the log-probs of ``target`` after ``context + separator.join(passages[:k+1])
+        + tail``, in time linear in the story: one pass over the whole text, then every step's
+        ``tail + target`` as one batched row that sees the text only up to the end of its step
+        (attention mask) at the positions that follow that step."""
+        if not passages:
+            return []
+        start = time.perf_counter()
+        ids = self.encode_prefix(context)
+        if not ids:
+            raise ValueError("chain_tail_logprobs needs a non-empty context")
+        sep = self.encode_continuation(separator)
+        ends = []
+        for k, passage in enumerate(passages):
+            if k:
+                ids += sep
+            ids += self.encode_continuation(passage)
+            ends.append(len(ids))
+        row = self.encode_continuation(tail) + self.encode_continuation(target)
+        n = len(self.encode_continuation(target))
+        if len(ids) + len(row) > self.context_length:
+            raise UserError(f"text of {len(ids) + len(row)} tokens does not fit the reader's context "
+                            f"({self.context_length})")
+        out = self.model(input_ids=torch.tensor([ids], dtype=torch.long, device=self.device), use_cache=True,
+                         logits_to_keep=1)
+        cache = out.past_key_values
+        b, width = len(ends), len(row)
+        if b > 1:
+            cache.batch_repeat_interleave(b)
+        mask = torch.zeros((b, len(ids) + width), dtype=torch.long, device=self.device)
+        for r, end in enumerate(ends):
+            mask[r, :end] = 1
+        mask[:, len(ids):] = 1
+        positions = torch.tensor([[end + i for i in range(width)] for end in ends], dtype=torch.long,
+                                 device=self.device)
+        rows = torch.tensor([row] * b, dtype=torch.long, device=self.device)
+        logits = self.model(input_ids=rows, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                            use_cache=False).logits.float()
+        logp = torch.log_softmax(logits[:, width - n - 1 : width - 1], dim=-1)
+        idx = torch.tensor(row[width - n :], dtype=torch.long, device=self.device)
+        result = logp.gather(-1, idx.expand(b, -1)[..., None]).squeeze(-1).tolist()
+        self.usage.scored_tokens += b * width
+        self.usage.score_seconds += time.perf_counter() - start
+        self.usage.calls += 1
+        return result
 
     # -- helpers -----------------------------------------------------------------------------
     def _choose(

@@ -3,7 +3,9 @@
 A ``Reading`` holds per-token log-probs of one passage under the reference reader in two
 contexts: after the premise and the story so far (``ctx``), and after a neutral context with
 neither (``neutral``); and, when the value model embeds text (MiniLM), the cosine between the
-passage and the premise (``premise_sim``: does the passage stay on the prompt?). Every component of the step value is a function of a reading and of the
+passage and the premise (``premise_sim``: does the passage stay on the prompt?); and, when the value model reads it, how
+much likelier the story up to and with the passage makes the premise (``premise_recall``,
+``recall.py``). Every component of the step value is a function of a reading and of the
 text (``step_features``), so the search (``ValueModel.evaluate``) and the scoring of whole stories
 (``ValueModel.evaluate_story``) compute identical values from identical readings.
 """
@@ -35,6 +37,7 @@ class Reading:
     cut_off: bool
     story: str = ""  # the story so far without the premise (meta talk there taints the step)
     premise_sim: float | None = None  # MiniLM cosine of passage and premise (None: not embedded)
+    premise_recall: float | None = None  # reverse PMI of premise and story (``recall.py``; None: not read)
 
 
 def predictable_share(logprobs: Sequence[float]) -> float:
@@ -62,4 +65,6 @@ def step_features(r: Reading, cur: CuriosityParams, pmi: PMIParams, pen: Penalty
     }
     if r.premise_sim is not None:
         out["premise_sim"] = r.premise_sim
+    if r.premise_recall is not None:
+        out["premise_recall"] = r.premise_recall
     return out

@@ -24,8 +24,10 @@ from typing import Any, Callable, Sequence
 from storyspace.flags import flag
 from storyspace.value.learned import FEATURES, LinearValue, fitted_mean_sd
 
-#: features of the default fit (``FEATURES`` lists all a weights file may use)
-DEFAULT_FEATURES = FEATURES
+#: features of the default fit (``FEATURES`` lists all a weights file may use); premise recall is
+#: left out: it costs one more reader pass per expansion and, measured (results/value/README.md,
+#: session 10), the fit gives it no weight
+DEFAULT_FEATURES = tuple(f for f in FEATURES if f != "premise_recall")
 
 
 @dataclass(frozen=True)

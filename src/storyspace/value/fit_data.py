@@ -83,6 +83,35 @@ def add_similarities(items: Sequence[dict[str, Any]], embedder: Any,
     return len(todo)
 
 
+def add_recalls(items: Sequence[dict[str, Any]], reader: Any, prompts: Any,
+                on_item: Callable[[int, int], None] | None = None) -> int:
+    """Fill in ``premise_recall`` (``value/recall.py``) where a saved reading lacks it, in place:
+    a story item along its steps, a step item after its shared story so far (kept in the reading
+    as one text). Returns how many readings were filled."""
+    from storyspace.value.model import premise_recalls
+
+    todo = [it for it in items if any(r.get("premise_recall") is None for r in it["readings"])]
+    baselines: dict[str, float] = {}
+    filled = 0
+    for i, it in enumerate(todo):
+        if on_item is not None:
+            on_item(i, len(todo))
+        rs = it["readings"]
+        premise = premise_of(rs[0])
+        passages = [r["passage"] for r in rs]
+        if it["kind"] == "step":
+            so_far = Story(premise, (Step(rs[0]["story"]),) if rs[0].get("story") else ())
+            got = premise_recalls(reader, prompts, premise, passages, False, so_far, baselines)
+        else:
+            got = premise_recalls(reader, prompts, premise, passages, True, None, baselines)
+        for r, x in zip(rs, got):
+            r["premise_recall"] = x
+        filled += len(rs)
+    if on_item is not None:
+        on_item(len(todo), len(todo))
+    return filled
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """What turns readings into features without a reader: a ``ValueModel`` has both too."""

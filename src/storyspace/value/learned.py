@@ -26,10 +26,13 @@ SHIPPED_WEIGHTS = {"embedded": "embedded.json", "llamacpp:embedded": "embedded.j
 
 #: features a weights file may use (all computed by ``features.step_features``)
 FEATURES = ("surprisal_z", "curiosity", "pmi", "coherence", "surprisal_sd", "predictable", "log_words",
-            "repetition", "copying", "premise_sim")
+            "repetition", "copying", "premise_sim", "premise_recall")
 
 #: features that need the passages embedded (MiniLM): a value model using them loads the embedder
 EMBEDDED_FEATURES = ("premise_sim",)
+
+#: features that need the reader's premise recall (``recall.py``): a value model using them reads it
+RECALL_FEATURES = ("premise_recall",)
 
 
 def sigmoid(x: float) -> float:
@@ -59,6 +62,10 @@ class LinearValue:
     @property
     def needs_embedder(self) -> bool:
         return any(f in EMBEDDED_FEATURES for f in self.features)
+
+    @property
+    def needs_recall(self) -> bool:
+        return any(f in RECALL_FEATURES for f in self.features)
 
     def score(self, x: Mapping[str, float]) -> float:
         """The linear score before the sigmoid; a non-finite feature (an empty passage) is -inf."""

@@ -12,7 +12,7 @@ from typing import Sequence
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import read_json
-from storyspace.models.base import LanguageModel
+from storyspace.models.base import LanguageModel, Segments
 from storyspace.story import PASSAGE_SEPARATOR, PromptConfig, Step, Story, reader_context
 from storyspace.value.coherence import (
     SIGNALS,
@@ -24,6 +24,7 @@ from storyspace.value.coherence import (
 from storyspace.value.curiosity import CuriosityParams
 from storyspace.value.features import Reading, step_features
 from storyspace.value.learned import LinearValue, load_weights
+from storyspace.value import recall
 from storyspace.value.penalties import PenaltyConfig
 from storyspace.value.surprisal import chain_logprobs
 
@@ -113,6 +114,27 @@ def load_calibration(path: str, reader_spec: str) -> Calibration:
     return Calibration.from_dict(read_json(Path(path).expanduser(), "calibration file"))
 
 
+def premise_recalls(reader: LanguageModel, prompts: PromptConfig, premise: str, passages: Sequence[str],
+                    along: bool, so_far: Story | None = None,
+                    baselines: dict[str, float] | None = None) -> list[float]:
+    """The ``premise_recall`` feature of each passage: after a story state's candidates
+    (``along=False``; the state ``so_far``) or after each step of a story (``along=True``). The
+    story is read without its premise (``reader_neutral``, then the passages); ``baselines``
+    keeps each premise's baseline across calls."""
+    premise = premise.strip()
+    tail = prompts.reader_recall_tail
+    story = [x for s in (so_far.steps if so_far else ()) if s.passage for x in (s.passage, PASSAGE_SEPARATOR)]
+    context = Segments([prompts.reader_neutral, *story])
+    if along:
+        lps = recall.along_story(reader, context, passages, PASSAGE_SEPARATOR, tail, premise)
+    else:
+        lps = recall.after_candidates(reader, context, passages, tail, premise)
+    cache = baselines if baselines is not None else {}
+    if premise not in cache:
+        cache[premise] = recall.baseline(reader, tail, premise)
+    return [round(recall.recall(x, cache[premise]), 6) for x in lps]
+
+
 def step_value(curiosity: float, coherence: float, penalty: float = 1.0, alpha: float = 1.0, beta: float = 1.0) -> float:
     """The value formula, written once: v = curiosity^alpha * coherence^beta * penalty."""
     return (curiosity**alpha) * (coherence**beta) * penalty
@@ -156,6 +178,9 @@ class ValueModel:
         self.judge = judge
         self.embedder = embedder
         self.weights = weights
+        #: premise recall is read (one more reader pass) only when the learned weights use it
+        self.reads_recall = cfg.combine == "learned" and weights is not None and weights.needs_recall
+        self._baselines: dict[str, float] = {}  # premise -> its recall baseline (one reader call each)
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, story: Story, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
@@ -163,9 +188,10 @@ class ValueModel:
         ctx = self.reader.logprobs(reader_context(story, self.prompts), list(passages))
         neu = self.reader.logprobs(reader_context(story, self.prompts, with_story=False), list(passages))
         sims = self.premise_sims(story.premise, passages)
+        recalls = self.recalls(story.premise, passages, along=False, so_far=story)
         text = story.text()
-        return [Reading(p, story.premise + "\n" + text, c, n, cut, text, sim)
-                for p, c, n, cut, sim in zip(passages, ctx, neu, cut_off, sims)]
+        return [Reading(p, story.premise + "\n" + text, c, n, cut, text, sim, rec)
+                for p, c, n, cut, sim, rec in zip(passages, ctx, neu, cut_off, sims, recalls)]
 
     def read_story(self, premise: str, passages: Sequence[str], cut_off: Sequence[bool]) -> list[Reading]:
         """A whole story, each passage after the ones before it: time linear in its length
@@ -174,11 +200,21 @@ class ValueModel:
         ctx = chain_logprobs(self.reader, reader_context(start, self.prompts), passages, PASSAGE_SEPARATOR)
         neu = self.reader.logprobs(reader_context(start, self.prompts, with_story=False), list(passages))
         sims = self.premise_sims(premise, passages)
+        recalls = self.recalls(premise, passages, along=True)
         out = []
-        for k, (p, c, n, cut, sim) in enumerate(zip(passages, ctx, neu, cut_off, sims)):
+        for k, (p, c, n, cut, sim, rec) in enumerate(zip(passages, ctx, neu, cut_off, sims, recalls)):
             text = PASSAGE_SEPARATOR.join(x for x in passages[:k] if x)
-            out.append(Reading(p, premise + "\n" + text, c, n, cut, text, sim))
+            out.append(Reading(p, premise + "\n" + text, c, n, cut, text, sim, rec))
         return out
+
+    def recalls(self, premise: str, passages: Sequence[str], along: bool,
+                so_far: Story | None = None) -> list[float | None]:
+        """Premise recall (``recall.py``) after each candidate passage of the story state
+        ``so_far`` (``along=False``) or after each step of a story (``along=True``); None where the
+        value model does not read it."""
+        if not self.reads_recall or not passages:
+            return [None] * len(passages)
+        return premise_recalls(self.reader, self.prompts, premise, passages, along, so_far, self._baselines)
 
     def premise_sims(self, premise: str, passages: Sequence[str]) -> list[float | None]:
         """MiniLM cosine of each passage with the premise; None without an embedder."""
