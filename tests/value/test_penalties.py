@@ -83,3 +83,30 @@ def test_mined_meta_talk_is_caught_and_human_stories_are_not() -> None:
                  "She told a story about her father, and the plot of land he left her."):
         assert meta_talk(text, mined) == 0, text
     assert not [h["prompt"] for h in human_stories() if meta_talk(h["human_story"], mined)]
+
+
+def test_one_content_word_over_and_over_is_penalised_and_human_stories_are_not() -> None:
+    from storyspace.corpus import human_stories
+    from storyspace.story import split_steps
+    from storyspace.value.penalties import word_loop
+
+    looped = "I opened my backpack and collected a tiny, tiny amount of tiny, tiny water that looked tiny, tiny."
+    assert word_loop(looped)[:2] == ("tiny", 6)
+    cfg = PenaltyConfig()
+    got = penalties(looped, "", cut_off=False, cfg=cfg)
+    assert got["word_loop"] == 1.0 and got["repetition"] == 0.0  # the n-gram share misses it
+    assert got["penalty"] == pytest.approx(cfg.word_loop_factor)
+    # function words and short words do not count; a word said 5 times in a long passage is not a loop
+    assert word_loop("It was the end of it and the end of the day, the end of all of it.")[0] == "end"
+    prose = ("The fire had burned all night in the harbour, and by morning the fishermen stood in a line along "
+             "the wall to watch it. Nobody spoke of the fire. Old Marta said a fire like that was a sign of more fire, and "
+             "her grandson laughed at her, but he did not laugh when the bells began to ring across the water "
+             "and the last boat came in empty, its nets cut, its lamps still lit, smoke from the fire on its sails.")
+    word, count, share = word_loop(prose)
+    assert (word, count) == ("fire", 5) and share < 0.11
+    assert penalties(prose, "", cut_off=False, cfg=cfg)["word_loop"] == 0.0  # under a tenth of its words
+    # none of the shipped HANNA human stories' steps trips it
+    count = lambda text: len(text.split())  # noqa: E731
+    steps = [p for h in human_stories() for p in split_steps(h["human_story"], 40, count)]  # shorter than 64 tokens
+    assert len(steps) > 300
+    assert not [p for p in steps if penalties(p, "", cut_off=False, cfg=cfg)["word_loop"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from storyspace.story import sentences, words
@@ -43,6 +44,16 @@ META_PATTERNS: tuple[str, ...] = (
 #: how many of ``META_PATTERNS`` (from the end) were mined in session 7 (tests check them apart)
 MINED_PATTERNS = 4
 
+#: function words, never counted by ``word_loop`` (a content word said over and over is the loop)
+FUNCTION_WORDS = frozenset("""
+a an the and or but nor if then than so as of at by for from in into on onto to with without about above
+after before again against all am are was were be been being is it its i me my mine we us our you your he
+him his she her hers they them their theirs there here this that these those what which who whom whose
+when where why how not no only own same too very can could will would shall should may might must do does
+did doing have has had having just also up down out over under off once more most other some such each
+few both any one two like said says say now still even n't
+""".split())
+
 
 @dataclass(frozen=True)
 class PenaltyConfig:
@@ -72,6 +83,16 @@ class PenaltyConfig:
     #: next: each later step keeps ``meta_factor`` of its value too, so a search cannot buy a meta
     #: first step with a good continuation (seen in ``make run`` under path-mean backup)
     meta_taints: bool = True
+    #: factor for a passage that says one content word over and over ("a tiny, tiny amount of
+    #: tiny water that looked tiny"): at least ``word_loop_count`` times and at least
+    #: ``word_loop_share`` of its words. The n-gram shares miss it (the word comes in new company
+    #: each time) and the reader finds it easy, so an MCTS on a development premise chose such
+    #: passages (NOTES.md, session 10). No step of the 96 HANNA human stories trips it, cut at 64
+    #: tokens as the value reads them nor at 40 words (the most there: "fire" 5 of 47 words, a
+    #: refrain); 6 of 654 passages of the policy's trees do.
+    word_loop_factor: float = 0.2
+    word_loop_count: int = 5
+    word_loop_share: float = 0.11
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
@@ -108,6 +129,18 @@ def repeated_sentences(passage: str, story_so_far: str, min_words: int) -> int:
     return count
 
 
+def word_loop(passage: str) -> tuple[str, int, float]:
+    """The passage's most frequent content word (not a ``FUNCTION_WORDS`` word, three letters or
+    more), its count and its share of the passage's words ("", 0, 0.0 without one)."""
+    ws = words(passage)
+    counts = Counter(w.strip("'") for w in ws)
+    content = [(n, w) for w, n in counts.items() if w.isalpha() and len(w) > 2 and w not in FUNCTION_WORDS]
+    if not content:
+        return "", 0, 0.0
+    n, w = max(content, key=lambda x: (x[0], x[1]))
+    return w, n, n / len(ws)
+
+
 def meta_talk(passage: str, patterns: tuple[str, ...]) -> int:
     """How many of the patterns occur in the passage (case-insensitive)."""
     return sum(bool(re.search(p, passage, re.IGNORECASE | re.MULTILINE)) for p in patterns)
@@ -129,6 +162,8 @@ def penalties(passage: str, story_so_far: str, cut_off: bool, cfg: PenaltyConfig
     meta_factor = cfg.meta_factor if (meta or before) else 1.0
     repeated = repeated_sentences(passage, story_so_far, cfg.sentence_min_words)
     sentence_factor = cfg.sentence_copy_factor if repeated else 1.0
+    _, loop_count, loop_share = word_loop(passage)
+    looped = loop_count >= cfg.word_loop_count and loop_share >= cfg.word_loop_share
     return {
         "repetition": round(rep, 4),
         "copying": round(cop, 4),
@@ -137,5 +172,7 @@ def penalties(passage: str, story_so_far: str, cut_off: bool, cfg: PenaltyConfig
         "meta": float(meta),
         "meta_before": float(before),
         "repeated_sentences": float(repeated),
-        "penalty": empty * cut * rep_factor * copy_factor * meta_factor * sentence_factor,
+        "word_loop": float(looped),
+        "penalty": empty * cut * rep_factor * copy_factor * meta_factor * sentence_factor
+        * (cfg.word_loop_factor if looped else 1.0),
     }
