@@ -415,9 +415,10 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     settings_ = FeatureSettings(load_calibration(value.calibration, reader), value)
     saved = args.readings is not None and args.readings.is_file()
     items = load_items(args.readings, reader, cfg) if saved else None
+    pool = ModelPool(options=models.options())  # loads a model on first use only
     with Display(args.quiet) as display:
         if items is None:
-            vm = value_model(ModelPool(options=models.options()), models.reference, settings_.cfg, PromptConfig())
+            vm = value_model(pool, models.reference, settings_.cfg, PromptConfig())
             items = read_items(vm, human_stories(), cfg.step_tokens, cfg.contrast_words, cfg.seed,
                                on_item=lambda i, n: display.update("reading", i, n))
         filled = 0
@@ -426,9 +427,9 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
             # MiniLM similarities: a cheap second look (~1 min), kept in the readings file once made
             filled = add_similarities(items, MiniLMEmbedder(), on_step=lambda i, n: display.update("embedding", i, n))
         missing = any(r.get("premise_recall") is None for it in items for r in it["readings"])
-        if missing and (not saved or any(f in RECALL_FEATURES for f in cfg.feature_list)):
-            # premise recall: one more pass of the reader per story (~N min), kept once made
-            pool = ModelPool(options=models.options())
+        if missing and any(f in RECALL_FEATURES for f in cfg.feature_list):
+            # premise recall, only when the fit uses it: one more pass of the reader per item
+            # (17.6 min for the shipped readings), kept in the readings file once made
             filled += add_recalls(items, pool.get(reader), PromptConfig(),
                                   on_item=lambda i, n: display.update("premise recall", i, n))
         if args.readings is not None and (filled or not saved):

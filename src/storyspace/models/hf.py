@@ -191,8 +191,9 @@ class HFModel:
         if not heads:
             return []
         start = time.perf_counter()
-        after = self.encode_continuation(tail) + self.encode_continuation(target)
-        n = len(self.encode_continuation(target))
+        goal = self.encode_continuation(target)
+        after = self.encode_continuation(tail) + goal
+        n = len(goal)
         rows = [self.encode_continuation(h) + after for h in heads]
         result = [r[len(r) - n :] for r in self._score_rows(self.encode_prefix(context), rows)]
         self.usage.scored_tokens += sum(len(r) for r in rows)
@@ -246,17 +247,7 @@ class HFModel:
         if not passages:
             return []
         start = time.perf_counter()
-        ids = self.encode_prefix(context)
-        if not ids:
-            raise ValueError("chain_logprobs needs a non-empty context")
-        sep = self.encode_continuation(separator)
-        spans = []
-        for k, passage in enumerate(passages):
-            if k:
-                ids += sep
-            toks = self.encode_continuation(passage)
-            spans.append((len(ids), len(ids) + len(toks)))
-            ids += toks
+        ids, spans = self._encode_chain(context, passages, separator)
         if len(ids) > self.context_length:
             raise UserError(f"text of {len(ids)} tokens does not fit the reader's context ({self.context_length})")
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
@@ -270,6 +261,23 @@ class HFModel:
         self.usage.calls += 1
         return out
 
+    def _encode_chain(self, context: str, passages: Sequence[str],
+                      separator: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of the context (as a prefix) and the passages joined by the separator (each
+        encoded on its own), with each passage's span of positions."""
+        ids = self.encode_prefix(context)
+        if not ids:
+            raise ValueError("a chain needs a non-empty context")
+        sep = self.encode_continuation(separator)
+        spans = []
+        for k, passage in enumerate(passages):
+            if k:
+                ids += sep
+            toks = self.encode_continuation(passage)
+            spans.append((len(ids), len(ids) + len(toks)))
+            ids += toks
+        return ids, spans
+
     @torch.inference_mode()
     def chain_tail_logprobs(self, context: str, passages: Sequence[str], separator: str, tail: str,
                             target: str) -> list[list[float]]:
@@ -280,18 +288,11 @@ class HFModel:
         if not passages:
             return []
         start = time.perf_counter()
-        ids = self.encode_prefix(context)
-        if not ids:
-            raise ValueError("chain_tail_logprobs needs a non-empty context")
-        sep = self.encode_continuation(separator)
-        ends = []
-        for k, passage in enumerate(passages):
-            if k:
-                ids += sep
-            ids += self.encode_continuation(passage)
-            ends.append(len(ids))
-        row = self.encode_continuation(tail) + self.encode_continuation(target)
-        n = len(self.encode_continuation(target))
+        ids, spans = self._encode_chain(context, passages, separator)
+        ends = [b for _, b in spans]
+        goal = self.encode_continuation(target)
+        row = self.encode_continuation(tail) + goal
+        n = len(goal)
         if len(ids) + len(row) > self.context_length:
             raise UserError(f"text of {len(ids) + len(row)} tokens does not fit the reader's context "
                             f"({self.context_length})")
