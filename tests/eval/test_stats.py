@@ -71,3 +71,14 @@ def test_spearman_ci_and_pairwise_agreement() -> None:
     rate, pairs = stats.pairwise_agreement([0.5, 0.5], [1.0, 3.0])
     assert (rate, pairs) == (0.5, 1)
     assert stats.pairwise_agreement([1.0, 2.0], [1.0, 1.5]) == (pytest.approx(float("nan"), nan_ok=True), 0)
+
+
+def test_paired_tests_match_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=12)
+    b = a + 0.3 + rng.normal(scale=0.2, size=12)
+    assert stats.paired_t_p(b, a) == pytest.approx(sps.ttest_rel(b, a).pvalue)
+    exact = sps.permutation_test((b, a), lambda u, v, axis=-1: np.mean(u - v, axis=axis), permutation_type="samples",
+                                 vectorized=True).pvalue  # 2^12 flips: exact
+    assert stats.paired_permutation_p(b, a) == pytest.approx(exact)
+    assert math.isnan(stats.paired_t_p([1.0], [0.0])) and math.isnan(stats.paired_permutation_p([1.0, 2.0], [0.0]))

@@ -37,8 +37,9 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
         # two single-pass stories of depth 2 on one held-out premise, one MCTS story
         assert r["single"]["n"] == 4 and r["mcts"]["n"] == 2
         assert 0.0 <= r["single"]["mean"] <= 1.0
-        assert len(r["stories"]["a"]) == 2 and len(r["stories"]["b"]) == 2  # judges (a) and (b), per story
-        assert all(0.0 <= v <= 1.0 for v in r["stories"]["a"] + r["stories"]["b"])
+        # judges (a) and (b), per story, keyed by held-out premise and seed
+        assert list(r["stories"]["a"]) == list(r["stories"]["b"]) == ["p00", "p00.s1"]
+        assert all(0.0 <= v <= 1.0 for v in [*r["stories"]["a"].values(), *r["stories"]["b"].values()])
         assert r["hanna_perplexity"] > 1.0 and r["guards"]["passages"] >= 2
     assert rows[0]["policy"] != rows[1]["policy"]
     assert "loss" in rows[1]["orpo"]
@@ -52,6 +53,7 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     assert "| 0 |" in md and "| 1 | a |" in md and "| 1 | b |" in md and "HANNA perplexity" in md
     summary = json.loads((out / "summary.json").read_text())
     assert summary["heldout_premises"] == 1 and set(summary["judge_a"]) >= {"effect_sd", "p_welch", "p_perm"}
+    assert summary["judge_a"]["n_paired"] == 2  # the same two (premise, seed) stories under either policy
     assert summary["hanna_perplexity_change"] == pytest.approx(
         rows[1]["hanna_perplexity"] / rows[0]["hanna_perplexity"] - 1.0, abs=1e-3)
     # a sweep on the loop's own pairs: the loop's setting reuses its policy 1, another trains one
@@ -67,6 +69,15 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     for name in ("sweep.json", "sweep.md", "sweep.png", "beta-1.0/eval/reader/p00.s1.json"):
         assert (out / "sweep" / name).is_file(), name
     assert json.loads((out / "sweep" / "sweep.json").read_text())["command"] == "storyspace sweep LOOP"
+    # a variant that pairs otherwise makes its pairs afresh from the loop's trees; a larger margin selects
+    def ids(rows: list[dict]) -> set[tuple]:
+        return {(r["run"], r["node"], r["chosen_node"], r["rejected_node"]) for r in rows}
+
+    loop_pairs = [json.loads(line) for line in (out / "iter0" / "pairs.jsonl").read_text().splitlines()]
+    found, path = sweep.pairs_for(replace(cfg.pairs, min_margin=0.5), tmp_path / "margin")
+    assert path == out / "iter0" / "pairs.jsonl" and ids(found) <= ids(loop_pairs)
+    every, path = sweep.pairs_for(replace(cfg.pairs, pairing="all"), tmp_path / "all")
+    assert path == tmp_path / "all" / "pairs.jsonl" and path.is_file() and ids(every) >= ids(loop_pairs)
     # a second run finds everything on disk and recomputes nothing
     mtime = (out / "iter1" / "model" / "model.safetensors").stat().st_mtime
     again = Loop(out, premises, cfg, pool).run()

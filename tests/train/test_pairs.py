@@ -48,6 +48,22 @@ def test_highest_and_lowest_q_children_make_the_pair() -> None:
     assert roles == ["system", "user"] and "A premise." in row["prompt"][1]["content"]
 
 
+def test_pairing_best_vs_rest_and_all() -> None:
+    # root's children by Q: B .63, C .5, A .2 (B's children back up into it)
+    def got(pairing: str, margin: float = 0.05) -> list[tuple[int, int, float]]:
+        rows = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=margin, pairing=pairing))
+        return [(r["chosen_node"], r["rejected_node"], round(r["margin"], 2)) for r in rows]
+
+    assert got("extremes") == [(2, 1, 0.43)]
+    assert got("best_vs_rest") == [(2, 3, 0.13), (2, 1, 0.43)]
+    assert got("all") == [(2, 3, 0.13), (2, 1, 0.43), (3, 1, 0.3)]
+    assert got("all", margin=0.2) == [(2, 1, 0.43), (3, 1, 0.3)]  # each pair meets the margin on its own
+    rows = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=0.05, pairing="all"))
+    assert all(r["prompt"] == rows[0]["prompt"] for r in rows)  # one state, one prompt
+    with pytest.raises(UserError, match="--pairing"):
+        validate_pairs(PairConfig(pairing="best"))
+
+
 def test_prompt_is_the_state_of_the_parent_and_near_duplicates_are_dropped() -> None:
     rows = tree_pairs(golden_tree(), CFG, "A premise.", "r", PairConfig(min_margin=0.0, max_similarity=0.99))
     deeper = [r for r in rows if r["node"] == 2]

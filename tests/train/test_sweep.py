@@ -51,8 +51,9 @@ def test_read_variants_one_line_errors(tmp_path) -> None:  # noqa: ANN001
 
 
 def _row(name: str, a: float, b: float, ppl: float | None) -> dict:
-    return {"variant": name, "flags": "", "pairs": 10, "judge_a": {"effect_sd": a, "p_welch": 0.5, "p_perm": 0.5},
-            "judge_b": {"effect_sd": b, "p_welch": 0.5, "p_perm": 0.5}, "perplexity_change": ppl,
+    return {"variant": name, "flags": "", "pairs": 10,
+            "judge_a": {"effect_sd": a, "p_welch": 0.5, "p_perm": 0.5, "p_paired_t": 0.04},
+            "judge_b": {"effect_sd": b, "p_welch": 0.5, "p_perm": 0.5, "p_paired_t": 0.3}, "perplexity_change": ppl,
             "guards": {"distinct_2": 0.9, "meta_share": 0.1}, "orpo": {"rewards/accuracies": 0.5}}
 
 
@@ -62,5 +63,5 @@ def test_choose_takes_the_best_smaller_effect_within_the_perplexity_guard() -> N
     assert choose(rows)["variant"] == "both"
     assert choose([_row("collapsed", 1.0, 1.0, 0.5)]) is None
     md = sweep_markdown(rows, {"heldout_premises": 16, "seeds": 2, "hanna_perplexity": 20.0}, "storyspace sweep L")
-    assert "| both | (the loop's own) | 10 | +0.40 (0.5, 0.5) | +0.30 (0.5, 0.5) | +5.0% |" in md
+    assert "| both | (the loop's own) | 10 | +0.40 (0.5, 0.5, 0.04) | +0.30 (0.5, 0.5, 0.3) | +5.0% |" in md
     assert "**both** (`storyspace loop`)" in md and "`storyspace sweep L`" in md

@@ -55,21 +55,29 @@ def _p(x: float) -> str:
 
 
 def metric_table(scores: dict[str, dict[int, float]], systems: Sequence[str], baseline: str = "single") -> list[str]:
-    base = list(scores.get(baseline, {}).values())
+    """A row per system: its stories' mean, SD, bootstrap CI, and against ``baseline`` the
+    standardised difference, Welch and permutation p (unpaired) and the paired t-test's p over the
+    premises both hold (every system writes one story per premise: pairing removes the spread
+    between premises)."""
+    base_by = scores.get(baseline, {})
+    base = list(base_by.values())
     lines = [
-        "| system | n | mean ± SD | 95% CI (bootstrap) | Δ vs single (SD) | Welch p | permutation p |",
-        "|---|---|---|---|---|---|---|",
+        "| system | n | mean ± SD | 95% CI (bootstrap) | Δ vs single (SD) | Welch p | permutation p | paired t p |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, s in enumerate(systems):
-        xs = list(scores.get(s, {}).values())
+        by = scores.get(s, {})
+        xs = list(by.values())
         summ = stats.summarize(xs, seed=i)
         if s == baseline or not base or summ.n == 0:
-            d = w = p = math.nan
+            d = w = p = t = math.nan
         else:
             d, w, p = stats.standardized_difference(xs, base), stats.welch_p(xs, base), stats.permutation_p(xs, base, seed=i)
+            shared = [k for k in by if k in base_by]
+            t = stats.paired_t_p([by[k] for k in shared], [base_by[k] for k in shared])
         lines.append(
             f"| {s} | {summ.n} | {_f(summ.mean)} ± {_f(summ.sd)} | [{_f(summ.ci_low)}, {_f(summ.ci_high)}] "
-            f"| {'' if s == baseline else _f(d, 2)} | {'' if s == baseline else _p(w)} | {'' if s == baseline else _p(p)} |"
+            + "".join(f"| {'' if s == baseline else c} " for c in (_f(d, 2), _p(w), _p(p), _p(t))) + "|"
         )
     return lines
 

@@ -87,6 +87,34 @@ def permutation_p(a: Sequence[float], b: Sequence[float], seed: int = 0, resampl
     return float(min(1.0, res.pvalue))
 
 
+def paired_t_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided paired t-test p-value (``scipy.stats.ttest_rel``): ``a[i]`` and ``b[i]`` are the
+    same unit (premise, seed) under two conditions; nan with fewer than two pairs or no spread."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.size < 2 or float(np.std(d)) == 0.0:
+        return math.nan
+    from scipy import stats
+
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
+def paired_permutation_p(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: int = 10000) -> float:
+    """Two-sided sign-flip permutation test of the mean paired difference (``permutation_test``
+    with ``permutation_type="samples"``: each pair's two values may swap; exact for few pairs)."""
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.size < 2 or x.size != y.size:
+        return math.nan
+
+    def mean_difference(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean(u - v, axis=axis)
+
+    res = stats.permutation_test((x, y), mean_difference, permutation_type="samples", alternative="two-sided",
+                                 n_resamples=resamples, vectorized=True, rng=np.random.default_rng(seed))
+    return float(min(1.0, res.pvalue))
+
+
 def win_matrix(scores: dict[str, dict[str, float]], systems: Sequence[str]) -> np.ndarray:
     """wins[i, j]: premises where system i scored above j (a tie counts half to each).
     ``scores[system][premise_id]``; only premises that both systems have count."""

@@ -4,17 +4,24 @@ policy 0's, by judges it was not trained on, without gaming them?
 Pure functions of what the loop saved: each held-out single-pass story's value by the value model
 (judge a: ``value_mean``, the mean step value) and by the independent reader (judge b: the same
 field of its reading), the policy's outputs (guards: distinct-n, repetition, meta talk), and its
-mean log-prob per token of human HANNA stories (perplexity must not collapse). ``compare`` gives
-the standardised difference, Welch and permutation p and a bootstrap CI of the difference.
+mean log-prob per token of human HANNA stories (perplexity must not collapse). Story values are keyed by
+held-out premise and seed (``p03.s1``). ``compare`` gives the standardised difference, Welch and
+permutation p, a bootstrap CI of the difference, and p of the tests paired by that key.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from storyspace.eval.stats import permutation_p, standardized_difference, welch_p
+from storyspace.eval.stats import (
+    paired_permutation_p,
+    paired_t_p,
+    permutation_p,
+    standardized_difference,
+    welch_p,
+)
 from storyspace.story import words
 from storyspace.value.penalties import PenaltyConfig, meta_talk, repetition
 
@@ -71,14 +78,21 @@ def diff_ci(a: Sequence[float], b: Sequence[float], seed: int = 0, resamples: in
     return (float(low), float(high))
 
 
-def compare(new: Sequence[float], old: Sequence[float], seed: int = 0) -> dict[str, float]:
-    """``new`` against ``old`` (story values): difference of means, in pooled SD (``effect_sd``),
-    two-sided Welch and permutation p, and a bootstrap CI of the difference."""
-    low, high = diff_ci(new, old, seed)
-    diff = statistics.fmean(new) - statistics.fmean(old) if new and old else math.nan
-    return {"n_new": len(new), "n_old": len(old), "diff": _r(diff), "effect_sd": _r(standardized_difference(new, old)),
-            "p_welch": _r(welch_p(new, old)), "p_perm": _r(permutation_p(new, old, seed)),
-            "ci_low": _r(low), "ci_high": _r(high)}
+def compare(new: Mapping[str, float], old: Mapping[str, float], seed: int = 0) -> dict[str, float]:
+    """``new`` against ``old``: story values by story key (held-out premise and seed, e.g.
+    ``p03.s1``). Unpaired over all values: difference of means, in pooled SD (``effect_sd``),
+    two-sided Welch and permutation p, a bootstrap CI of the difference. Paired over the keys both
+    hold (the same premise and seed under either policy): ``n_paired``, ``p_paired_t`` and the
+    sign-flip ``p_paired_perm``, which see through the spread between premises."""
+    a, b = list(new.values()), list(old.values())
+    low, high = diff_ci(a, b, seed)
+    diff = statistics.fmean(a) - statistics.fmean(b) if a and b else math.nan
+    keys = [k for k in new if k in old]
+    pa, pb = [new[k] for k in keys], [old[k] for k in keys]
+    return {"n_new": len(a), "n_old": len(b), "diff": _r(diff), "effect_sd": _r(standardized_difference(a, b)),
+            "p_welch": _r(welch_p(a, b)), "p_perm": _r(permutation_p(a, b, seed)),
+            "ci_low": _r(low), "ci_high": _r(high), "n_paired": len(keys),
+            "p_paired_t": _r(paired_t_p(pa, pb)), "p_paired_perm": _r(paired_permutation_p(pa, pb, seed))}
 
 
 def _r(x: float) -> float:
@@ -91,18 +105,21 @@ def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
         return ""
     base = rows[0]
     lines = ["", "Single-pass stories on the held-out premises, policy i against policy 0 (effect in pooled SD; "
-             "Welch and permutation p; bootstrap 95 % CI of the difference):", "",
-             "| policy | judge | mean (policy i) | mean (policy 0) | effect (SD) | p Welch | p perm. | CI of difference | n |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Welch and permutation p; bootstrap 95 % CI of the difference; paired by premise and seed: "
+             "t-test and sign-flip permutation p):", "",
+             "| policy | judge | mean (policy i) | mean (policy 0) | effect (SD) | p Welch | p perm. | CI of difference "
+             "| p paired t | p paired perm. | n |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows[1:]:
         for judge in ("a", "b"):
-            new, old = r["stories"].get(judge, []), base["stories"].get(judge, [])
+            new, old = r["stories"].get(judge, {}), base["stories"].get(judge, {})
             if len(new) < 2 or len(old) < 2:
                 continue
             c = compare(new, old)
-            lines.append(f"| {r['iteration']} | {judge} | {statistics.fmean(new):.3f} | {statistics.fmean(old):.3f} "
-                         f"| {c['effect_sd']:+.2f} | {c['p_welch']:.3g} | {c['p_perm']:.3g} "
-                         f"| [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {len(new)} |")
+            lines.append(f"| {r['iteration']} | {judge} | {statistics.fmean(new.values()):.3f} "
+                         f"| {statistics.fmean(old.values()):.3f} | {c['effect_sd']:+.2f} | {c['p_welch']:.3g} "
+                         f"| {c['p_perm']:.3g} | [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['p_paired_t']:.3g} "
+                         f"| {c['p_paired_perm']:.3g} | {len(new)} |")
     lines += ["", "Guards (policy outputs on the held-out premises; perplexity of human HANNA story openings "
               "of those premises under the policy's own prompt):", "",
               "| policy | HANNA perplexity | change | distinct-2 | repetition | meta talk (share of passages) |",
@@ -120,9 +137,9 @@ def summary(rows: Sequence[dict[str, Any]], command: str, heldout: int) -> dict[
     """``results/loop/summary.json``: the last policy against policy 0 (issue #14's fields)."""
     base, last = rows[0], rows[-1]
     out: dict[str, Any] = {"command": command, "heldout_premises": heldout, "policy": last["iteration"],
-                           "stories": len(last.get("stories", {}).get("a", []))}
+                           "stories": len(last.get("stories", {}).get("a", {}))}
     for judge in ("a", "b"):
-        new, old = last.get("stories", {}).get(judge, []), base.get("stories", {}).get(judge, [])
+        new, old = last.get("stories", {}).get(judge, {}), base.get("stories", {}).get(judge, {})
         if len(new) >= 2 and len(old) >= 2:
             out[f"judge_{judge}"] = compare(new, old)
     ppl0, ppl = base.get("hanna_perplexity", math.nan), last.get("hanna_perplexity", math.nan)

@@ -249,12 +249,14 @@ class Loop:
             return pairs_path
         jobs = [(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
                  derive_seed(self.cfg.explore.seed, "train", i, j)) for j, premise in enumerate(self.train_set)]
-        rows = []
-        template = None if self.cfg.explore.prompts.style == "chat" else self.pool.get(self.policy_spec(i)).chat_prompt
-        for run in self._explore_all(jobs, f"iteration {i}: searching training premise"):
-            rows += run_pairs(run, self.cfg.pairs, template)
-        write_pairs(rows, pairs_path)
+        runs = self._explore_all(jobs, f"iteration {i}: searching training premise")
+        write_pairs(self.pairs_of(runs, i, self.cfg.pairs), pairs_path)
         return pairs_path
+
+    def pairs_of(self, runs: list[Path], i: int, pair_cfg: PairConfig) -> list[dict[str, Any]]:
+        """The pairs of policy i's search runs (a prefill prompt is rendered with its chat template)."""
+        template = None if self.cfg.explore.prompts.style == "chat" else self.pool.get(self.policy_spec(i)).chat_prompt
+        return [row for run in runs for row in run_pairs(run, pair_cfg, template)]
 
     def train(self, i: int, pairs_path: Path) -> Path:
         model = self.out / f"iter{i + 1}" / "model"
@@ -364,15 +366,18 @@ class Loop:
         for jk, rec in records.items():
             _values(rec, single_paths[jk])
         single = [float(v) for rec in records.values() for v in rec["values"]]
-        stories: dict[str, list[float]] = {"a": [statistics.fmean(rec["values"]) for rec in records.values() if rec["values"]]}
+        key = {jk: names[jk].removesuffix(".json") for jk in names}  # p03.s1: the same story under every policy
+        stories: dict[str, dict[str, float]] = {
+            "a": {key[jk]: statistics.fmean(rec["values"]) for jk, rec in records.items() if rec["values"]}}
         if self.cfg.reader:
             reader_paths = {jk: root / "reader" / names[jk] for jk in records}
             self._done([Task(str(p.relative_to(self.out)), "read_story", {"premise": records[jk]["premise"],
                                                                          "passages": records[jk]["passages"]})
                         for jk, p in reader_paths.items() if saved(p, "summary") is None],
                        f"{label}: independent reader (b) of the single-pass stories")
-            readings = [rec for p in reader_paths.values() if (rec := saved(p, "summary")) is not None]
-            stories["b"] = [float(r["summary"]["value_mean"]) for r in readings if "value_mean" in r["summary"]]
+            readings = {jk: rec for jk, p in reader_paths.items() if (rec := saved(p, "summary")) is not None}
+            stories["b"] = {key[jk]: float(r["summary"]["value_mean"]) for jk, r in readings.items()
+                            if "value_mean" in r["summary"]}
         hanna = root / "hanna.json"
         self._done([] if saved(hanna, "perplexity") else [Task(str(hanna.relative_to(self.out)), "hanna_perplexity",
                                                               {"policy": policy})],
@@ -385,7 +390,7 @@ class Loop:
             tree = load_run(run).tree
             mcts += [tree.nodes[n].value for n in tree.best_path()[1:]]
         return {"policy": policy, "single": _mean_sd(single), "mcts": _mean_sd(mcts),
-                "judge_a": _mean_sd(stories["a"]), "judge_b": _mean_sd(stories.get("b", [])),
+                **{f"judge_{j}": _mean_sd(list(stories.get(j, {}).values())) for j in ("a", "b")},
                 "hanna_perplexity": ppl["perplexity"] if ppl else float("nan"),
                 "guards": ho.guards([rec["passages"] for rec in records.values()], self.cfg.explore.value.penalties),
                 "stories": stories}

@@ -1,8 +1,10 @@
 """Preference pairs from search trees, in TRL's preference format.
 
 For every expanded node with at least two visited children: prompt = the exact policy prompt of
-that state, chosen = the step of the child with the highest Q, rejected = the lowest. A pair is
-kept when the Q margin is at least ``min_margin`` and the two texts are not near-identical.
+that state, chosen and rejected = two of its children's steps, the higher Q chosen. Which two
+(``PairConfig.pairing``): ``extremes``, the highest against the lowest Q (one pair a node, the
+default); ``best_vs_rest``, the highest against each other child; ``all``, every two children. A
+pair is kept when the Q margin is at least ``min_margin`` and the two texts are not near-identical.
 The prompt is the chat messages (conversational format) for a ``chat``-style run, and the exact
 prompt text (standard format, rendered with the policy's chat template) for a ``prefill``-style
 run, whose passages then start with the space that joins them to the story so far.
@@ -21,8 +23,12 @@ from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
 from storyspace.flags import flag
 from storyspace.runs import load_run
-from storyspace.search.tree import Tree
+from storyspace.search.tree import Node, Tree
 from storyspace.story import Story, preference_prompt
+
+
+#: ``PairConfig.pairing`` values
+PAIRINGS = ("extremes", "best_vs_rest", "all")
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,17 @@ class PairConfig:
     """- ``min_margin``: least Q(chosen) - Q(rejected) (Q on the value scale [0, 1]).
     - ``max_similarity``: drop pairs whose texts are this similar or more (difflib ratio).
     - ``min_visits``: a child counts as visited with at least this many visits.
-    - ``max_pairs``: train on at most this many pairs, those of the largest margins (0 = all)."""
+    - ``max_pairs``: train on at most this many pairs, those of the largest margins (0 = all).
+    - ``pairing``: which children of a node make pairs: ``extremes`` (highest vs lowest Q),
+      ``best_vs_rest`` (highest vs each other), ``all`` (every two)."""
 
     min_margin: float = field(default=0.02, metadata=flag("--min-margin", "least Q margin chosen - rejected"))
     max_similarity: float = field(default=0.9, metadata=flag("--max-similarity", "drop pairs at least this similar"))
     min_visits: int = field(default=1, metadata=flag("--min-visits", "visits a child needs to count"))
     max_pairs: int = field(default=0, metadata=flag("--max-pairs", "train on the N pairs of largest margin (0 = all)"))
+    pairing: str = field(default="extremes", metadata=flag(
+        "--pairing", "children paired at a node: highest vs lowest Q, highest vs each other, every two",
+        choices=PAIRINGS))
 
 
 def validate_pairs(cfg: PairConfig) -> None:
@@ -43,6 +54,8 @@ def validate_pairs(cfg: PairConfig) -> None:
         raise UserError("--max-similarity must lie in [0, 1] and --min-visits be positive")
     if cfg.max_pairs < 0:
         raise UserError(f"--max-pairs must be >= 0, got {cfg.max_pairs}")
+    if cfg.pairing not in PAIRINGS:
+        raise UserError(f"--pairing must be one of {', '.join(PAIRINGS)}, got {cfg.pairing!r}")
 
 
 def select_pairs(rows: Sequence[dict[str, Any]], cfg: PairConfig) -> list[dict[str, Any]]:
@@ -64,6 +77,17 @@ def similarity(a: str, b: str) -> float:
 ChatTemplate = Callable[[list[dict[str, str]]], str]
 
 
+def child_pairs(kids: Sequence[Node], pairing: str) -> list[tuple[Node, Node]]:
+    """(higher, lower) pairs of a node's children by Q (ties go to the earlier node, chosen or
+    rejected alike)."""
+    if pairing == "extremes":
+        return [(max(kids, key=lambda n: (n.q, -n.id)), min(kids, key=lambda n: (n.q, n.id)))]
+    ranked = sorted(kids, key=lambda n: (-n.q, n.id))
+    if pairing == "best_vs_rest":
+        return [(ranked[0], k) for k in ranked[1:]]
+    return [(hi, lo) for i, hi in enumerate(ranked) for lo in ranked[i + 1 :]]
+
+
 def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg: PairConfig,
                chat_prompt: ChatTemplate | None = None) -> list[dict[str, Any]]:
     """Pairs of one tree (pure: no files, no models; ``chat_prompt`` renders prefill prompts)."""
@@ -72,34 +96,34 @@ def tree_pairs(tree: Tree, cfg: ExploreConfig, premise: str, run: str, pair_cfg:
         kids = [tree.nodes[c] for c in node.children if tree.nodes[c].visits >= pair_cfg.min_visits]
         if len(kids) < 2:
             continue
-        best = max(kids, key=lambda n: (n.q, -n.id))
-        worst = min(kids, key=lambda n: (n.q, n.id))
-        margin = best.q - worst.q
-        chosen, rejected = best.step.get("passage", ""), worst.step.get("passage", "")
-        if margin < pair_cfg.min_margin or not chosen or similarity(chosen, rejected) >= pair_cfg.max_similarity:
-            continue
-        story = Story.from_steps(premise, tree.steps(node.id))
-        prompt, lead = preference_prompt(story, cfg.prompts, chat_prompt)
-        if cfg.prompts.style == "chat":
-            sides = {"chosen": [{"role": "assistant", "content": chosen}],
-                     "rejected": [{"role": "assistant", "content": rejected}]}
-        else:
-            sides = {"chosen": lead + chosen, "rejected": lead + rejected}
-        out.append(
-            {
-                "prompt": prompt,
-                **sides,
-                "run": run,
-                "node": node.id,
-                "chosen_node": best.id,
-                "rejected_node": worst.id,
-                "chosen_q": round(best.q, 6),
-                "rejected_q": round(worst.q, 6),
-                "margin": round(margin, 6),
-                "chosen_visits": best.visits,
-                "rejected_visits": worst.visits,
-            }
-        )
+        prompt: Any = None
+        for best, worst in child_pairs(kids, pair_cfg.pairing):
+            margin = best.q - worst.q
+            chosen, rejected = best.step.get("passage", ""), worst.step.get("passage", "")
+            if margin < pair_cfg.min_margin or not chosen or similarity(chosen, rejected) >= pair_cfg.max_similarity:
+                continue
+            if prompt is None:
+                prompt, lead = preference_prompt(Story.from_steps(premise, tree.steps(node.id)), cfg.prompts, chat_prompt)
+            if cfg.prompts.style == "chat":
+                sides = {"chosen": [{"role": "assistant", "content": chosen}],
+                         "rejected": [{"role": "assistant", "content": rejected}]}
+            else:
+                sides = {"chosen": lead + chosen, "rejected": lead + rejected}
+            out.append(
+                {
+                    "prompt": prompt,
+                    **sides,
+                    "run": run,
+                    "node": node.id,
+                    "chosen_node": best.id,
+                    "rejected_node": worst.id,
+                    "chosen_q": round(best.q, 6),
+                    "rejected_q": round(worst.q, 6),
+                    "margin": round(margin, 6),
+                    "chosen_visits": best.visits,
+                    "rejected_visits": worst.visits,
+                }
+            )
     return out
 
 

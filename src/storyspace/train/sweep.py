@@ -3,12 +3,12 @@ held-out premises (issue #14: settings chosen by a held-out measurement, not by 
 
 ``storyspace sweep LOOP_DIR`` trains one policy per variant from the loop's policy 0 on the
 pairs its iteration-0 search found (``iter0/pairs.jsonl``, selected by the variant's pair
-settings), measures it as the loop measures its policies (``Loop.measure``: single-pass stories
-on the held-out premises judged by the value model (a) and the independent reader (b), guards,
-human-story perplexity), and compares it with policy 0. Variants change one setting of the
-loop at a time (``DEFAULT_VARIANTS``) or come from a JSON file. Everything lands in
-``LOOP_DIR/sweep/``: a model and measurement per variant, ``sweep.json``, ``sweep.md`` and
-``sweep.png``; a killed sweep continues where it stopped.
+settings, or made afresh from its trees), measures it as the loop measures its policies
+(``Loop.measure``: single-pass stories on the held-out premises judged by the value model (a)
+and the independent reader (b), guards, human-story perplexity), and compares it with policy 0.
+Variants change one setting of the loop at a time (``DEFAULT_VARIANTS``) or come from a JSON
+file. Everything lands in ``LOOP_DIR/sweep/``: a model and measurement per variant,
+``sweep.json``, ``sweep.md`` and ``sweep.png``; a killed sweep continues where it stopped.
 """
 
 from __future__ import annotations
@@ -25,16 +25,20 @@ from storyspace.errors import UserError
 from storyspace.runs import atomic_write, read_json_object
 from storyspace.train import heldout as ho
 from storyspace.train.orpo import TrainConfig, train_orpo, validate_train
-from storyspace.train.pairs import PairConfig, read_pairs, select_pairs, validate_pairs
+from storyspace.train.pairs import PairConfig, read_pairs, select_pairs, validate_pairs, write_pairs
 
 #: a variant whose HANNA perplexity rose more than this cannot be chosen (the policy must not collapse)
 MAX_PERPLEXITY_CHANGE = 0.10
+
+#: ``PairConfig`` fields that decide which pairs a tree yields (a variant that changes one makes its own)
+MADE_BY = ("pairing", "max_similarity", "min_visits")
 
 
 @dataclass(frozen=True)
 class Variant:
     """A name and the loop settings it changes: ``train`` (``TrainConfig`` fields) and ``pairs``
-    (``PairConfig`` fields: ``min_margin`` above the loop's, ``max_pairs``)."""
+    (``PairConfig`` fields; a variant that pairs otherwise than the loop, or at a smaller margin,
+    makes its pairs afresh from the loop's iteration-0 trees)."""
 
     name: str
     train: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +60,9 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("margin 0.1", pairs={"min_margin": 0.1}),
     Variant("24 pairs", pairs={"max_pairs": 24}),
     Variant("30 steps", {"max_steps": 30}),
+    # more pairs a node need more steps to be seen: compare these with "30 steps"
+    Variant("best vs rest + 30 steps", {"max_steps": 30}, {"pairing": "best_vs_rest"}),
+    Variant("all pairs + 30 steps", {"max_steps": 30}, {"pairing": "all"}),
 )
 
 
@@ -130,14 +137,16 @@ def sweep_markdown(rows: Sequence[dict[str, Any]], base: dict[str, Any], command
     lines = ["# ORPO sweep on the loop's iteration-0 pairs", "",
              f"Command: `{command}`. Each variant trains from policy 0 on the pairs its settings select and is "
              f"measured on {base.get('heldout_premises', '?')} held-out premises x {base.get('seeds', '?')} "
-             "single-pass stories against policy 0 (effect in pooled SD; Welch and permutation p); "
+             "single-pass stories against policy 0 (effect in pooled SD; Welch and permutation p; "
+             "p paired by premise and seed, t-test); "
              f"HANNA perplexity of policy 0: {base.get('hanna_perplexity', math.nan):.2f}.", "",
-             "| variant | loop flags | pairs | judge a effect (p Welch, p perm.) | judge b effect (p Welch, p perm.) "
+             "| variant | loop flags | pairs | judge a effect (p Welch, p perm., p paired) "
+             "| judge b effect (p Welch, p perm., p paired) "
              "| HANNA perplexity change | distinct-2 | meta share | ORPO reward acc. | train s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
 
     def eff(c: dict[str, Any] | None) -> str:
-        return f"{c['effect_sd']:+.2f} ({c['p_welch']:.2g}, {c['p_perm']:.2g})" if c else ""
+        return f"{c['effect_sd']:+.2f} ({c['p_welch']:.2g}, {c['p_perm']:.2g}, {c.get('p_paired_t', math.nan):.2g})" if c else ""
 
     for r in rows:
         g, o = r.get("guards", {}), r.get("orpo", {})
@@ -196,12 +205,24 @@ class Sweep:
         row = self.loop.measure(self.loop.policy_spec(0), self.loop.out / "eval" / "policy0", 0, "policy 0")
         return {**row, "heldout_premises": len(self.loop.heldout), "seeds": self.cfg.heldout_seeds}
 
+    def pairs_for(self, pair_cfg: PairConfig, root: Path) -> tuple[list[dict[str, Any]], Path]:
+        """A variant's pairs and their file: the loop's ``iter0/pairs.jsonl`` when the variant
+        makes pairs as the loop did (a larger margin or fewer pairs only select among them), else
+        made afresh from the loop's iteration-0 search trees into ``root/pairs.jsonl``."""
+        made_as_loop = all(getattr(pair_cfg, f) == getattr(self.cfg.pairs, f) for f in MADE_BY) and \
+            pair_cfg.min_margin >= self.cfg.pairs.min_margin
+        path = self.pairs_path if made_as_loop else root / "pairs.jsonl"
+        if not path.exists():
+            runs = sorted(p.parent for p in (self.loop.out / "iter0" / "search").glob("*/tree.json"))
+            write_pairs(self.loop.pairs_of(runs, 0, pair_cfg), path)
+        return select_pairs(read_pairs(path), pair_cfg), path
+
     def run_variant(self, v: Variant, base: dict[str, Any]) -> dict[str, Any]:
         train, pair_cfg = check_variant(v, self.cfg.train, self.cfg.pairs)
-        pairs = select_pairs(read_pairs(self.pairs_path), pair_cfg)
-        if not pairs:
-            raise UserError(f"variant {v.name!r} selects no pair of {self.pairs_path}")
         root = self.dir / slug(v.name)
+        pairs, pairs_path = self.pairs_for(pair_cfg, root)
+        if not pairs:
+            raise UserError(f"variant {v.name!r} selects no pair of {pairs_path}")
         model = root / "model"
         same_as_loop = train == self.cfg.train and pair_cfg == self.cfg.pairs
         loop_model = self.loop.out / "iter1" / "model"
@@ -221,7 +242,7 @@ class Sweep:
                "train_seconds": trained.get("train_seconds"), **{k: row[k] for k in ("judge_a", "judge_b", "guards")},
                "hanna_perplexity": row["hanna_perplexity"], "stories": row["stories"]}
         for judge in ("a", "b"):
-            new, old = row["stories"].get(judge, []), base["stories"].get(judge, [])
+            new, old = row["stories"].get(judge, {}), base["stories"].get(judge, {})
             out[f"judge_{judge}"] = ho.compare(new, old) if len(new) >= 2 and len(old) >= 2 else None
         p0, p1 = base.get("hanna_perplexity", math.nan), row["hanna_perplexity"]
         out["perplexity_change"] = round(p1 / p0 - 1.0, 4) if math.isfinite(p0) and math.isfinite(p1) and p0 else None
