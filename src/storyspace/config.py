@@ -38,6 +38,7 @@ from storyspace.models.registry import BackendOptions, check_device
 from storyspace.search.mcts import SearchConfig
 from storyspace.story import PromptConfig
 from storyspace.value.coherence import SIGNALS
+from storyspace.value.learned import check_cap
 from storyspace.value.model import ValueConfig
 from storyspace.world import PolicyConfig
 
@@ -237,6 +238,7 @@ def validate_value(v: ValueConfig) -> None:
         raise UserError(f"value.coherence must be one of {', '.join(SIGNALS)}, got {v.coherence!r}")
     if v.cosine_cap <= 0 or v.alpha < 0 or v.beta < 0:
         raise UserError("value.cosine_cap must be > 0 and value.alpha, value.beta >= 0")
+    check_cap(v.reward_cap)
     pen = v.penalties
     if not (0 <= pen.cut_off_factor <= 1 and 0 <= pen.meta_factor <= 1 and 0 <= pen.sentence_copy_factor <= 1):
         raise UserError("value.penalties.cut_off_factor, meta_factor and sentence_copy_factor must lie in [0, 1]")

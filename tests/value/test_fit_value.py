@@ -35,6 +35,8 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     weights = json.loads(out.read_text())
     assert weights["made_by"]["pairs"]["story"] == 2 * len(CORRUPTIONS)
     assert "premise_sim" in weights["features"]
+    # the human range of every feature, for the reward cap
+    assert set(weights["human_quantiles"]["values"]) == set(weights["features"])
     # the MiniLM similarities were filled in and kept in the readings file
     saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]
     sims = [r["premise_sim"] for it in saved for r in it["readings"]]

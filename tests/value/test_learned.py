@@ -20,6 +20,44 @@ def test_value_is_sigmoid_of_standardised_score_times_penalty() -> None:
     assert LinearValue.from_dict(json.loads(json.dumps(m.as_dict()))).value(x) == pytest.approx(m.value(x))
 
 
+def test_reward_cap_stops_the_value_rising_beyond_the_human_range() -> None:
+    # surprisal_z rewards going down (weight -1), pmi going up (weight 0.5); human range of each at
+    # quantiles .01 .05 .95 .99
+    human = {"surprisal_z": (-2.0, -1.0, 1.0, 2.0), "pmi": (-1.0, 0.0, 2.0, 3.0)}
+    m = LinearValue(features=("surprisal_z", "pmi"), mean=(0.0, 1.0), sd=(1.0, 2.0), weights=(-1.0, 0.5), human=human)
+    capped = m.with_cap(0.05)
+    assert capped.caps == pytest.approx((1.0, 0.25))  # -1 * (-1 - 0) / 1; 0.5 * (2 - 1) / 2
+    inside = {"surprisal_z": -0.5, "pmi": 1.5}
+    assert capped.score(inside) == pytest.approx(m.score(inside)) == pytest.approx(0.5 + 0.125)
+    beyond = {"surprisal_z": -4.0, "pmi": 9.0}  # far more predictable and coherent than any human step
+    assert m.score(beyond) == pytest.approx(4.0 + 2.0) and capped.score(beyond) == pytest.approx(1.0 + 0.25)
+    worse = {"surprisal_z": 4.0, "pmi": -9.0}  # the penalising direction is not capped
+    assert capped.score(worse) == pytest.approx(m.score(worse)) == pytest.approx(-4.0 - 2.5)
+    assert m.with_cap(0.01).caps == pytest.approx((2.0, 0.5))
+    # the quantiles travel with the weights; the cap is a setting, not part of the file
+    again = LinearValue.from_dict(json.loads(json.dumps(capped.as_dict())))
+    assert again.human == human and again.cap == 0.0 and again.with_cap(0.05).caps == capped.caps
+    with pytest.raises(UserError, match="--reward-cap must be 0 or one of 0.01, 0.05"):
+        m.with_cap(0.2)
+    with pytest.raises(UserError, match="needs value weights with human_quantiles"):
+        LinearValue(features=("pmi",), mean=(0.0,), sd=(1.0,), weights=(1.0,), cap=0.05)
+    with pytest.raises(UserError, match="4 values per feature"):
+        LinearValue(features=("pmi",), mean=(0.0,), sd=(1.0,), weights=(1.0,), human={"pmi": (0.0, 1.0)})
+
+
+def test_shipped_weights_record_the_human_range_and_the_cap_leaves_human_steps_be() -> None:
+    m = load_weights("auto", "embedded")
+    assert m.human is not None and set(m.human) >= set(m.features)
+    for f in m.features:
+        assert list(m.human[f]) == sorted(m.human[f])  # quantiles in order
+    capped = m.with_cap(0.05)
+    typical = {f: m.human[f][1] + 0.5 * (m.human[f][2] - m.human[f][1]) for f in m.features}  # mid human range
+    assert capped.value(typical) == pytest.approx(m.value(typical))
+    extreme = dict(typical, surprisal_z=m.human["surprisal_z"][0] - 3.0)  # more predictable than any human step
+    assert m.value(extreme) > m.value(typical)
+    assert capped.value(extreme) == pytest.approx(capped.value(dict(typical, surprisal_z=m.human["surprisal_z"][1])))
+
+
 def test_bad_weights_are_one_line_errors(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(UserError, match="unknown feature"):
         LinearValue(features=("nope",), mean=(0.0,), sd=(1.0,), weights=(1.0,))

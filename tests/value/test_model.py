@@ -66,3 +66,20 @@ def test_cosine_and_judge_signals_run_on_real_models(embedded) -> None:  # noqa:
     judge_vm = ValueModel(embedded, ValueConfig(coherence="judge"), cal, PromptConfig(), judge=embedded)
     for b in judge_vm.evaluate(STORY, [TRUE_NEXT, OFF_TOPIC], [False, False]):
         assert 0.0 < b["coherence"] < 1.0 and b["coherence_signal"] == "judge"
+
+
+def test_reward_cap_reaches_the_value_model(embedded) -> None:  # noqa: ANN001
+    from storyspace.config import validate_value
+
+    cal = load_calibration("auto", "embedded")
+    story = Story("A lighthouse keeper finds a letter in a bottle.")
+    passages = ["The keeper kept the lamp. The keeper kept the lamp. The keeper kept the lamp burning.",
+                "She broke the wax seal with her thumbnail; the paper inside smelled of oranges."]
+    plain = ValueModel(embedded, ValueConfig(), cal, PromptConfig())
+    capped = ValueModel(embedded, ValueConfig(reward_cap=0.05), cal, PromptConfig())
+    assert plain.weights.cap == 0.0 and capped.weights.cap == 0.05
+    for a, b in zip(plain.evaluate(story, passages, [False, False]), capped.evaluate(story, passages, [False, False])):
+        # the same reading; the cap can only take reward away, never add it
+        assert a["surprisal"] == b["surprisal"] and b["value"] <= a["value"] + 1e-12
+    with pytest.raises(UserError, match="--reward-cap must be 0 or one of"):
+        validate_value(ValueConfig(reward_cap=0.3))

@@ -401,7 +401,8 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.value import fit as fitting
     from storyspace.value.coherence import MiniLMEmbedder
     from storyspace.value.fit_data import (FeatureSettings, add_recalls, add_similarities, dump_items,
-                                           hanna_cross_validated, hanna_markdown, load_items, make_pairs, read_items)
+                                           hanna_cross_validated, hanna_markdown, human_quantiles, load_items,
+                                           make_pairs, read_items)
     from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES
     from storyspace.value.model import ValueConfig, load_calibration
 
@@ -438,7 +439,7 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
         cv = fitting.cross_validate(pairs, cfg, on_fold=lambda i, n: display.update("cross-validation", i, n))
         display.update("cross-validation: HANNA criteria", 0, 1)
         per_criterion = hanna_cross_validated(items, settings_, pairs, cfg)
-        model = fitting.fit(pairs, cfg)
+        model = replace(fitting.fit(pairs, cfg), human=human_quantiles(items, settings_, cfg.feature_list))
     in_sample = fitting.pair_agreement(model, pairs)
     made = {"command": "storyspace fit-value " + " ".join(sys.argv[2:]), "reader": reader,
             "date": datetime.now().strftime("%Y-%m-%d"), "settings": asdict(cfg), "calibration": value.calibration,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -124,6 +125,24 @@ def features_of(readings: Sequence[dict[str, Any]], vm_like: Any) -> list[dict[s
     """Step features of saved readings (``vm_like``: a ``FeatureSettings`` or a ``ValueModel``)."""
     cal = vm_like.calibration
     return [step_features(Reading(**r), cal.curiosity, cal.pmi, vm_like.cfg.penalties) for r in readings]
+
+
+def human_quantiles(items: Sequence[dict[str, Any]], vm_like: Any,
+                    features: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """Each feature's values at ``learned.HUMAN_QUANTILES`` over the steps of the human HANNA
+    stories among the items (finite values only): the range the reward cap keeps a value in."""
+    import numpy as np
+
+    from storyspace.value.learned import HUMAN_QUANTILES
+
+    rows = [f for it in items if it["kind"] == "hanna" for f in features_of(it["readings"], vm_like)]
+    out = {}
+    for name in features:
+        xs = np.array([float(r[name]) for r in rows if name in r and math.isfinite(float(r[name]))])
+        if not xs.size:
+            raise UserError(f"no human story step has a finite {name}: cannot record its human range")
+        out[name] = tuple(round(float(v), 6) for v in np.quantile(xs, HUMAN_QUANTILES))
+    return out
 
 
 def make_pairs(items: Sequence[dict[str, Any]], vm_like: Any, cfg: FitConfig) -> list[Pair]:

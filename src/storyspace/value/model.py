@@ -54,6 +54,8 @@ class ValueConfig:
     - ``calibration``: a calibration JSON written by ``storyspace calibrate``; ``auto`` uses the
       shipped calibration of the reader (``SHIPPED_CALIBRATIONS``: the embedded model on either
       backend, Gemma 3 270M on llama.cpp) and refuses other readers.
+    - ``reward_cap``: q > 0 caps each learned feature's reward at the human q (or 1 - q) quantile
+      of the weights' ``human_quantiles`` (``learned.py``); off by default (measured in NOTES.md).
     """
 
     combine: str = field(default="learned", metadata=flag("--combine", "how features make the step value",
@@ -66,6 +68,9 @@ class ValueConfig:
     cosine_cap: float = field(default=0.6, metadata=flag("--cosine-cap", "MiniLM cosine at which coherence is 1"))
     calibration: str = field(default="auto", metadata=flag("--calibration", "calibration JSON of the reader",
                                                            metavar="FILE|auto"))
+    reward_cap: float = field(default=0.0, metadata=flag(
+        "--reward-cap", "learned value: no feature rewards beyond its human q / 1-q quantile (0 = off)",
+        metavar="0|0.01|0.05"))
     penalties: PenaltyConfig = field(default_factory=PenaltyConfig)
 
 
@@ -167,6 +172,8 @@ class ValueModel:
             raise UserError("coherence 'judge' needs a judge model")
         if cfg.combine == "learned" and weights is None:
             weights = load_weights(cfg.weights, reader.spec)
+        if cfg.combine == "learned" and weights is not None and weights.cap != cfg.reward_cap:
+            weights = weights.with_cap(cfg.reward_cap)
         wants_embedder = cfg.coherence == "cosine" or (weights is not None and cfg.combine == "learned"
                                                              and weights.needs_embedder)
         if wants_embedder and embedder is None:
