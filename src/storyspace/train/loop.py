@@ -348,8 +348,10 @@ class Loop:
         saved as it ends: single-pass stories (``heldout_seeds`` per premise) valued by the value
         model (a) and the independent reader (b), the guards of ``heldout.py``, the perplexity of
         human stories, and MCTS stories on the first ``mcts_premises`` held-out premises."""
-        names = {(j, k): f"p{j:02d}.json" if k == 0 else f"p{j:02d}.s{k}.json"
-                 for j in range(len(self.heldout)) for k in range(self.cfg.heldout_seeds)}
+        # a story's key (p03.s1) names the same story slot under every policy, and its files
+        key = {(j, k): f"p{j:02d}" if k == 0 else f"p{j:02d}.s{k}"
+               for j in range(len(self.heldout)) for k in range(self.cfg.heldout_seeds)}
+        names = {jk: f"{name}.json" for jk, name in key.items()}
 
         def saved(path: Path, key: str) -> dict[str, Any] | None:
             if not path.exists():
@@ -366,7 +368,6 @@ class Loop:
         for jk, rec in records.items():
             _values(rec, single_paths[jk])
         single = [float(v) for rec in records.values() for v in rec["values"]]
-        key = {jk: names[jk].removesuffix(".json") for jk in names}  # p03.s1: the same story under every policy
         stories: dict[str, dict[str, float]] = {
             "a": {key[jk]: statistics.fmean(rec["values"]) for jk, rec in records.items() if rec["values"]}}
         if self.cfg.reader:

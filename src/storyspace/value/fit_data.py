@@ -19,6 +19,7 @@ from storyspace.eval import contrast
 from storyspace.story import Step, Story, ends_sentence, split_steps
 from storyspace.value.features import Reading, step_features
 from storyspace.value.fit import FitConfig, Pair, fit, fold_of, story_value
+from storyspace.value.learned import HUMAN_QUANTILES
 from storyspace.value.model import Calibration, ValueConfig, ValueModel
 
 
@@ -132,8 +133,6 @@ def human_quantiles(items: Sequence[dict[str, Any]], vm_like: Any,
     """Each feature's values at ``learned.HUMAN_QUANTILES`` over the steps of the human HANNA
     stories among the items (finite values only): the range the reward cap keeps a value in."""
     import numpy as np
-
-    from storyspace.value.learned import HUMAN_QUANTILES
 
     rows = [f for it in items if it["kind"] == "hanna" for f in features_of(it["readings"], vm_like)]
     out = {}
