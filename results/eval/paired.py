@@ -1,0 +1,106 @@
+"""Pool several `storyspace eval` runs and compare systems paired by premise.
+
+    .venv/bin/python results/eval/paired.py RUN [RUN ...] [--focus mcts] [--units 8]
+
+RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's systems to
+`system@TAG` (e.g. an MCTS run with other settings, to set beside the default one). Stories are
+matched across runs by premise text, so runs over different premise files pool into one set (the
+same premise in two runs keeps the later one). For each judge, (a) the run's value model and (b)
+the independent reader, it prints each system's mean and SD at `--units` (a curve point; the
+full budget by default), the SD pooled over the systems shown (as `summary.json`'s `pooled_sd`),
+and the `--focus` system against every other: the mean difference in pooled SD, the paired
+t-test and sign-flip permutation p (`storyspace.eval.stats`), and the premises it wins, over
+the premises both systems have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from storyspace.eval.stats import paired_permutation_p, paired_t_p, sd
+
+JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
+
+
+def load(spec: str) -> list[dict]:
+    path, _, tag = spec.partition("@")
+    p = Path(path)
+    if p.is_dir():
+        p = p / "stories.jsonl"
+    if not p.is_file():
+        sys.exit(f"paired.py: no stories.jsonl at {path}")
+    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    for r in rows:
+        if tag:
+            r["name"] = f"{r['name']}@{tag}"
+    return rows
+
+
+def score(row: dict, judge: str, units: int | None) -> float | None:
+    """The row's story value by one judge, at the full budget or at a curve point."""
+    point = row if units is None else row.get("curve", {}).get(str(units))
+    if point is None:
+        return None
+    if judge == "a":
+        v = point["value"]["value_mean"] if units is None else point.get("value_mean")
+    else:
+        reader = point.get("reader") or {}
+        v = (reader.get("summary") or reader).get("value_mean") if units is None else reader.get("value_mean")
+    return None if v is None else float(v)
+
+
+def table(rows: list[dict], judge: str, units: int | None, focus: str) -> str:
+    scores: dict[str, dict[str, float]] = {}
+    for r in rows:
+        v = score(r, judge, units)
+        if v is not None:
+            scores.setdefault(r["name"], {})[r["premise"]] = v
+    names = sorted(scores, key=lambda n: (n != "single", n))
+    variances = [sd(list(scores[n].values())) ** 2 for n in names if len(scores[n]) > 1]
+    pooled = math.sqrt(float(np.mean(variances))) if variances else math.nan
+    out = [f"## {JUDGES[judge]}" + ("" if units is None else f", {units} units"), "",
+           "| system | mean ± SD | premises |", "|---|---|---|"]
+    for n in names:
+        xs = list(scores[n].values())
+        out.append(f"| {n} | {np.mean(xs):.3f} ± {sd(xs):.3f} | {len(xs)} |")
+    out += ["", f"Pooled SD: {pooled:.3f}", ""]
+    if focus in scores:
+        out += [f"| {focus} against | premises | difference (pooled SD) | p paired t | p sign-flip | wins |",
+                "|---|---|---|---|---|---|"]
+        for n in names:
+            if n == focus:
+                continue
+            shared = sorted(set(scores[focus]) & set(scores[n]))
+            x = [scores[focus][p] for p in shared]
+            y = [scores[n][p] for p in shared]
+            d = float(np.mean(np.subtract(x, y))) if shared else math.nan
+            wins = sum(1 for a, b in zip(x, y) if a > b) + 0.5 * sum(1 for a, b in zip(x, y) if a == b)
+            out.append(f"| {n} | {len(shared)} | {d / pooled:+.2f} | {paired_t_p(x, y):.3g} | "
+                       f"{paired_permutation_p(x, y):.3g} | {wins:g}/{len(shared)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="eval directories (or stories.jsonl), each optionally @TAG")
+    ap.add_argument("--focus", default="mcts", help="the system compared with every other (default mcts)")
+    ap.add_argument("--units", type=int, default=None, help="a curve point instead of the full budget")
+    args = ap.parse_args()
+    merged: dict[tuple[str, str], dict] = {}
+    for spec in args.runs:
+        for r in load(spec):
+            merged[(r["name"], r["premise"])] = r
+    rows = list(merged.values())
+    for judge in JUDGES:
+        print(table(rows, judge, args.units, args.focus))
+
+
+if __name__ == "__main__":
+    main()
