@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storyspace.eval.stats import paired_permutation_p, paired_t_p, sd
+from storyspace.eval.report import judge_summary
+from storyspace.eval.stats import paired_permutation_p, paired_t_p
 
 JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
 
@@ -62,13 +63,12 @@ def table(rows: list[dict], judge: str, units: int | None, focus: str) -> str:
         if v is not None:
             scores.setdefault(r["name"], {})[r["premise"]] = v
     names = sorted(scores, key=lambda n: (n != "single", n))
-    variances = [sd(list(scores[n].values())) ** 2 for n in names if len(scores[n]) > 1]
-    pooled = math.sqrt(float(np.mean(variances))) if variances else math.nan
+    summary = judge_summary(scores, names)  # the eval report's own means, SDs and pooled SD
+    pooled = summary["pooled_sd"] or math.nan
     out = [f"## {JUDGES[judge]}" + ("" if units is None else f", {units} units"), "",
            "| system | mean ± SD | premises |", "|---|---|---|"]
     for n in names:
-        xs = list(scores[n].values())
-        out.append(f"| {n} | {np.mean(xs):.3f} ± {sd(xs):.3f} | {len(xs)} |")
+        out.append(f"| {n} | {summary[n]['mean']:.3f} ± {summary[n]['sd']:.3f} | {summary[n]['n']} |")
     out += ["", f"Pooled SD: {pooled:.3f}", ""]
     if focus in scores:
         out += [f"| {focus} against | premises | difference (pooled SD) | p paired t | p sign-flip | wins |",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -41,8 +40,7 @@ def finished_stories(tree: Tree) -> list[tuple[int, list[str], float]]:
     for node in tree.nodes:
         if node.depth == tree.max_depth and node.id:
             path = tree.path(node.id)[1:]
-            out.append((node.id, [tree.nodes[i].step.get("passage", "") for i in path],
-                        statistics.fmean(tree.nodes[i].value for i in path)))
+            out.append((node.id, [tree.nodes[i].step.get("passage", "") for i in path], tree.story_value(node.id)))
     return out
 
 
