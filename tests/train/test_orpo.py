@@ -1,5 +1,5 @@
-"""ORPO on the real embedded model: it moves the policy toward the chosen text of the pairs it
-trained on, and the tuned model reloads and generates."""
+"""ORPO and DPO on the real embedded model: each moves the policy toward the chosen text of the
+pairs it trained on, and the tuned model reloads and generates."""
 
 from __future__ import annotations
 
@@ -54,3 +54,25 @@ def test_orpo_writes_its_model_metrics_and_refuses_a_used_directory(orpo_trained
     assert sample.token_ids and len(sample.logprobs) == len(sample.token_ids)
     with pytest.raises(UserError, match="not empty"):
         train_orpo(orpo_pairs(2), "embedded", out, TrainConfig(max_steps=1), device="cpu")
+
+
+def test_dpo_moves_the_policy_toward_the_chosen_text(tmp_path, pool) -> None:  # noqa: ANN001
+    out = tmp_path / "dpo"
+    pairs = orpo_pairs(4)
+    cfg = TrainConfig(loss="dpo", max_steps=4, batch_size=2, learning_rate=1e-3, warmup_ratio=0.0)
+    summary = train_orpo(pairs, "embedded", out, cfg, device="cpu")
+    assert summary["steps"] == 4 and summary["config"]["loss"] == "dpo"
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and {"loss", "rewards/accuracies", "rewards/margins", "logps/chosen"} <= set(rows[0])
+    assert "nll_loss" not in rows[0]  # DPO has no NLL term
+    before = preference_gap(pool.get("embedded"), pairs)
+    after = preference_gap(pool.get(f"hf:{out}"), pairs)
+    assert after > before + 0.5, (before, after)
+
+
+def test_dpo_needs_a_positive_beta() -> None:
+    from storyspace.train.orpo import validate_train
+
+    with pytest.raises(UserError, match="--beta must be > 0"):
+        validate_train(TrainConfig(loss="dpo", beta=0.0))
+    validate_train(TrainConfig(loss="orpo", beta=0.0))  # ORPO with beta 0 is the NLL alone

@@ -73,7 +73,7 @@ HELP = {
     "explore": "search a story for a premise",
     "calibrate": "fit curiosity on human stories; compare coherence signals",
     "pairs": "preference pairs from explore runs (TRL format)",
-    "train": "ORPO + LoRA on preference pairs",
+    "train": "ORPO (or DPO) + LoRA on preference pairs",
     "loop": "iterate search -> pairs -> ORPO; evaluate on held-out premises",
     "sweep": "ORPO and pair settings on a loop's pairs, each measured on its held-out premises",
     "export-gguf": "convert a trained (hf) model directory to GGUF for llama.cpp",

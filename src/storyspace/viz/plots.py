@@ -16,12 +16,13 @@ def _pyplot():  # noqa: ANN202
 
 
 def plot_training(records: Sequence[dict[str, Any]], path: Path) -> None:
-    """ORPO metrics against step: loss and NLL; log-odds ratio; reward accuracy and margin."""
+    """Training metrics against step: loss (and ORPO's NLL); ORPO's log-odds ratio or DPO's
+    log-probs of chosen and rejected; reward accuracy and margin."""
     plt = _pyplot()
     steps = [r["step"] for r in records]
     panels = [
         ("loss", ["loss", "nll_loss"]),
-        ("log-odds ratio", ["log_odds_ratio"]),
+        ("log-odds ratio (ORPO), log-probs (DPO)", ["log_odds_ratio", "logps/chosen", "logps/rejected"]),
         ("rewards", ["rewards/accuracies", "rewards/margins"]),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(12, 3.4))
