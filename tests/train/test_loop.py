@@ -10,7 +10,6 @@ import pytest
 from storyspace.errors import UserError
 from storyspace.search.mcts import SearchConfig
 from storyspace.train.loop import Loop, LoopConfig, split_premises
-from storyspace.train.orpo import TrainConfig
 from storyspace.train.pairs import PairConfig
 from storyspace.train.sweep import Sweep, Variant
 
@@ -27,7 +26,7 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     explore = replace(base.explore, search=SearchConfig(simulations=2, depth=2, children=2, parallel_leaves=2),
                       policy=replace(base.explore.policy, step_tokens=16))
     cfg = LoopConfig(iterations=1, train_premises=1, heldout_premises=1, heldout_seeds=2, heldout_mcts=1, explore=explore,
-                     train=TrainConfig(max_steps=1, batch_size=2), pairs=PairConfig(min_margin=0.0, max_similarity=1.0))
+                     train=replace(base.train, max_steps=1, batch_size=2), pairs=PairConfig(min_margin=0.0, max_similarity=1.0))
     premises = ["A cat becomes mayor of a small town.", "A clock that runs backwards is found in an attic."]
     out = tmp_path / "loop"
     rows = Loop(out, premises, cfg, pool).run()
@@ -42,7 +41,8 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
         assert all(0.0 <= v <= 1.0 for v in [*r["stories"]["a"].values(), *r["stories"]["b"].values()])
         assert r["hanna_perplexity"] > 1.0 and r["guards"]["passages"] >= 2
     assert rows[0]["policy"] != rows[1]["policy"]
-    assert "loss" in rows[1]["orpo"]
+    assert "loss" in rows[1]["orpo"] and "logps/chosen" in rows[1]["orpo"]  # the loop's default loss, DPO
+    assert json.loads((out / "iter1/model/train.json").read_text())["config"]["loss"] == "dpo"
     for name in ("loop.json", "iterations.json", "iterations.md", "iterations.png", "summary.json", "iter0/pairs.jsonl",
                  "iter1/model/config.json", "eval/policy1/single/p00.json", "eval/policy1/single/p00.s1.json",
                  "eval/policy1/reader/p00.s1.json", "eval/policy0/hanna.json", "eval/policy0/mcts/p00/tree.json"):

@@ -1,4 +1,4 @@
-"""The search -> pairs -> ORPO loop, with held-out evaluation after every iteration.
+"""The search -> pairs -> DPO (or ORPO) loop, with held-out evaluation after every iteration.
 
 Iteration i searches every training premise with policy i, builds pairs from those trees and
 trains policy i+1 (a new LoRA on policy i, merged). The reference reader stays the frozen base
@@ -9,7 +9,7 @@ disk before the next starts, so a killed loop continues from the last finished p
 
 With ``--ray`` the searches and single-pass stories of an iteration run on Ray actors (each
 holding its own models; the loop directory must be readable by the workers, where policy i > 0
-lives) and ORPO runs as one Ray task that takes a GPU when the cluster has one; this process alone
+lives) and training runs as one Ray task that takes a GPU when the cluster has one; this process alone
 writes the loop directory. A premise whose search fails on every try is listed in
 ``failed.json`` and ``iterations.md`` and left out (of the pairs, or of the held-out means).
 
@@ -49,6 +49,7 @@ from storyspace.story import Story
 from storyspace.train import heldout as ho
 from storyspace.train.orpo import TrainConfig, train_orpo
 from storyspace.train.pairs import PairConfig, read_pairs, run_pairs, select_pairs, write_pairs
+from storyspace.value.model import ValueConfig
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,14 @@ class LoopConfig:
     ``heldout_premises`` x ``heldout_seeds`` single-pass stories, judged by the value model (a)
     and by ``reader`` (b, "" = off), and the first ``heldout_mcts`` held-out premises are also
     searched by MCTS with it (0 = off).
+
+    Training defaults (chosen by ``storyspace sweep`` on the capped loop's pairs, issue #14,
+    session 13; ``results/loop/README.md``): DPO, not the paper's ORPO, at lr 5e-4 for 30 steps
+    of 4 pairs, and the value's reward cap 0.05 for the search. ORPO's NLL term on the policy's own
+    samples made it more predictable to the independent reader (b) at any learning rate that
+    moved it (beta 0, the NLL alone, did the same), while DPO moved both judges up; the cap
+    keeps the pairs from preferring text past the human range of surprise. ``--loss orpo
+    --learning-rate 5e-5 --max-steps 12 --reward-cap 0`` restores the earlier defaults.
     """
 
     iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> ORPO iterations"))
@@ -73,10 +82,11 @@ class LoopConfig:
     explore: ExploreConfig = field(
         default_factory=lambda: ExploreConfig(
             search=SearchConfig(simulations=12, depth=3, children=3, parallel_leaves=4),
+            value=ValueConfig(reward_cap=0.05),
         )
     )
-    #: 12 ORPO steps of 4 pairs: one step costs ~20 s on 2 CPU cores (4 x ~300-token sequences)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=12))
+    #: 30 DPO steps of 4 pairs (~1.5 epochs of ~80 pairs): one step costs ~19 s on 2 CPU cores
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(loss="dpo", learning_rate=5e-4, max_steps=30))
     pairs: PairConfig = field(default_factory=PairConfig)
 
 
@@ -474,18 +484,19 @@ def write_tree(path: Path, files: dict[str, bytes]) -> None:
 def iterations_markdown(rows: list[dict[str, Any]], cfg: LoopConfig) -> str:
     e = cfg.explore
     lines = [
-        "# Search -> ORPO iterations",
+        f"# Search -> {cfg.train.loss.upper()} iterations",
         "",
         f"{cfg.train_premises} training premises; {cfg.heldout_premises} held-out premises x {cfg.heldout_seeds} "
         f"single-pass stories, the first {cfg.heldout_mcts} also by MCTS; explore: "
         f"{e.search.simulations} simulations, depth {e.search.depth}, {e.search.children} children, "
-        f"{e.policy.step_tokens} tokens/step; ORPO: lr {cfg.train.learning_rate}, beta {cfg.train.beta}, "
+        f"{e.policy.step_tokens} tokens/step; {cfg.train.loss.upper()}: lr {cfg.train.learning_rate}, "
+        f"beta {cfg.train.beta}, "
         f"epochs {cfg.train.epochs}, max_steps {cfg.train.max_steps}, LoRA r {cfg.train.lora_r}; "
         f"pairs: min margin {cfg.pairs.min_margin}. Judge (a): the value model (reference reader = frozen base), "
         f"story value = mean step value; judge (b): {cfg.reader or 'off'}, the same field of its reading.",
         "",
         "| policy | single-pass story, judge a (mean ± SD, n) | judge b | single-pass step value | MCTS step value "
-        "| pairs | ORPO loss | NLL | log-odds ratio | reward acc. | reward margin |",
+        "| pairs | train loss | NLL | log-odds ratio | reward acc. | reward margin |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 

@@ -1,5 +1,6 @@
-"""Sweep the ORPO and pair settings on a loop's own pairs, each variant measured on the loop's
-held-out premises (issue #14: settings chosen by a held-out measurement, not by default).
+"""Sweep the training (DPO or ORPO) and pair settings on a loop's own pairs, each variant measured
+on the loop's held-out premises (issue #14: settings chosen by a held-out measurement, not by
+default).
 
 ``storyspace sweep LOOP_DIR`` trains one policy per variant from the loop's policy 0 on the
 pairs its iteration-0 search found (``iter0/pairs.jsonl``, selected by the variant's pair
@@ -50,19 +51,23 @@ class Variant:
         return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in items.items())
 
 
-#: the combination issue #14 began from, then one setting at a time around the loop's defaults
-#: (in the order a sweep cut short should have measured them)
+#: the loop's own settings, ORPO at its earlier defaults and at the loop's strength (session 13
+#: compared the losses on the capped loop's pairs: ``results/loop/cap/sweep.md``), then one setting
+#: at a time on top of the loop's own (by default DPO, lr 5e-4, 30 steps), in the order a sweep cut
+#: short should have measured them
 DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("loop"),
-    Variant("beta 1.0 + lr 5e-4 + 30 steps", {"beta": 1.0, "learning_rate": 5e-4, "max_steps": 30}),
-    Variant("beta 1.0", {"beta": 1.0}),
-    Variant("lr 5e-4", {"learning_rate": 5e-4}),
+    Variant("ORPO (the earlier defaults)", {"loss": "orpo", "learning_rate": 5e-5, "max_steps": 12}),
+    Variant("ORPO + lr 5e-4 + 30 steps", {"loss": "orpo", "learning_rate": 5e-4, "max_steps": 30}),
+    Variant("12 steps", {"max_steps": 12}),
+    Variant("lr 1e-4", {"learning_rate": 1e-4}),
+    Variant("beta 0.5", {"beta": 0.5}),
     Variant("margin 0.1", pairs={"min_margin": 0.1}),
     Variant("24 pairs", pairs={"max_pairs": 24}),
-    Variant("30 steps", {"max_steps": 30}),
-    # more pairs a node need more steps to be seen: compare these with "30 steps"
-    Variant("best vs rest + 30 steps", {"max_steps": 30}, {"pairing": "best_vs_rest"}),
-    Variant("all pairs + 30 steps", {"max_steps": 30}, {"pairing": "all"}),
+    Variant("60 steps", {"max_steps": 60}),
+    # more pairs a node need more steps to be seen: compare these with "60 steps"
+    Variant("best vs rest + 60 steps", {"max_steps": 60}, {"pairing": "best_vs_rest"}),
+    Variant("all pairs + 60 steps", {"max_steps": 60}, {"pairing": "all"}),
 )
 
 
@@ -134,7 +139,7 @@ def _effect(r: dict[str, Any]) -> float | None:
 
 
 def sweep_markdown(rows: Sequence[dict[str, Any]], base: dict[str, Any], command: str) -> str:
-    lines = ["# ORPO sweep on the loop's iteration-0 pairs", "",
+    lines = ["# Training sweep on the loop's iteration-0 pairs", "",
              f"Command: `{command}`. Each variant trains from policy 0 on the pairs its settings select and is "
              f"measured on {base.get('heldout_premises', '?')} held-out premises x {base.get('seeds', '?')} "
              "single-pass stories against policy 0 (effect in pooled SD; Welch and permutation p; "
@@ -142,7 +147,7 @@ def sweep_markdown(rows: Sequence[dict[str, Any]], base: dict[str, Any], command
              f"HANNA perplexity of policy 0: {base.get('hanna_perplexity', math.nan):.2f}.", "",
              "| variant | loop flags | pairs | judge a effect (p Welch, p perm., p paired) "
              "| judge b effect (p Welch, p perm., p paired) "
-             "| HANNA perplexity change | distinct-2 | meta share | ORPO reward acc. | train s |",
+             "| HANNA perplexity change | distinct-2 | meta share | reward acc. | train s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
 
     def eff(c: dict[str, Any] | None) -> str:
@@ -231,7 +236,7 @@ class Sweep:
         else:
             measured = root / "eval"
             if not (model / "train.json").exists():
-                self.say(f"{v.name}: ORPO on {len(pairs)} pairs")
+                self.say(f"{v.name}: {train.loss.upper()} on {len(pairs)} pairs")
                 if model.exists():
                     model.rmdir()
                 train_orpo(pairs, self.loop.policy_spec(0), model, train, device=self.cfg.explore.models.device)
