@@ -9,8 +9,8 @@ disk before the next starts, so a killed loop continues from the last finished p
 
 With ``--ray`` the searches and single-pass stories of an iteration run on Ray actors (each
 holding its own models; the loop directory must be readable by the workers, where policy i > 0
-lives) and training runs as one Ray task that takes a GPU when the cluster has one; this process alone
-writes the loop directory. A premise whose search fails on every try is listed in
+lives) and training runs as one Ray task that takes a GPU when the cluster has one; this process
+alone writes the loop directory. A premise whose search fails on every try is listed in
 ``failed.json`` and ``iterations.md`` and left out (of the pairs, or of the held-out means).
 
 Layout of the loop directory::

@@ -29,6 +29,8 @@ from storyspace.flags import flag
 from storyspace.models.registry import model_dir, parse_spec
 from storyspace.runs import package_versions
 
+#: ``TrainConfig.loss`` values
+LOSSES = ("orpo", "dpo")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 METRIC_KEYS = (
     "loss",
@@ -63,7 +65,7 @@ class TrainConfig:
       when asked.
     """
 
-    loss: str = field(default="orpo", metadata=flag("--loss", "preference loss", choices=("orpo", "dpo")))
+    loss: str = field(default="orpo", metadata=flag("--loss", "preference loss", choices=LOSSES))
     learning_rate: float = field(default=5e-5, metadata=flag("--learning-rate", "learning rate"))
     beta: float = field(default=0.1, metadata=flag("--beta", "ORPO lambda (weight of the odds-ratio term); DPO beta"))
     epochs: float = field(default=1.0, metadata=flag("--epochs", "epochs over the pairs"))
@@ -83,8 +85,8 @@ class TrainConfig:
 
 def validate_train(cfg: TrainConfig) -> None:
     """One-line ``UserError`` for training settings that cannot train."""
-    if cfg.loss not in ("orpo", "dpo"):
-        raise UserError(f"--loss must be orpo or dpo, not {cfg.loss!r}")
+    if cfg.loss not in LOSSES:
+        raise UserError(f"--loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}")
     if cfg.loss == "dpo" and cfg.beta <= 0:
         raise UserError("--beta must be > 0 with --loss dpo")
     if cfg.learning_rate <= 0 or cfg.epochs <= 0 or cfg.beta < 0:
