@@ -90,3 +90,21 @@ def test_one_iteration_loop_end_to_end_and_resume(tmp_path, pool) -> None:  # no
     Loop(out, premises, replace(cfg, iterations=2), pool).prepare()
     assert json.loads((out / "loop.json").read_text())["config"]["iterations"] == 2
     assert (out / "iter1" / "model" / "model.safetensors").stat().st_mtime == mtime
+
+
+def test_a_loop_written_before_a_setting_existed_resumes_with_that_setting_at_its_default(tmp_path) -> None:
+    from dataclasses import asdict
+
+    from storyspace.train.orpo import TrainConfig
+
+    premises = [f"premise {i}" for i in range(3)]
+    cfg = LoopConfig(train_premises=1, heldout_premises=1, train=TrainConfig(max_steps=12))  # ORPO
+    meta = {"config": asdict(cfg), "base": cfg.explore.models.policy, "train_premises": premises[:1],
+            "heldout_premises": premises[-1:]}
+    del meta["config"]["train"]["loss"]  # as a loop.json of session 12 and before
+    out = tmp_path / "loop"
+    out.mkdir()
+    (out / "loop.json").write_text(json.dumps(meta))
+    Loop(out, premises, cfg, pool=None).prepare()  # the same settings: resumes
+    with pytest.raises(UserError, match="other settings"):
+        Loop(out, premises, replace(cfg, train=replace(cfg.train, loss="dpo")), pool=None).prepare()

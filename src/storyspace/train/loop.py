@@ -183,6 +183,11 @@ class Loop:
         if path.exists():
             old = read_json_object(path, "loop.json")
             new = json.loads(json.dumps(meta))
+            try:  # settings added since the loop was written count at their value then (the default)
+                then = from_dict(LoopConfig, old.get("config", {}), "loop.json")
+                old["config"] = json.loads(json.dumps(asdict(then)))
+            except UserError:
+                pass  # a damaged config differs from any, below
             # the number of iterations may change on resume (extend a finished loop); nothing else
             old_iterations = old.get("config", {}).pop("iterations", None)
             new["config"].pop("iterations")
