@@ -108,3 +108,46 @@ def test_a_loop_written_before_a_setting_existed_resumes_with_that_setting_at_it
     Loop(out, premises, cfg, pool=None).prepare()  # the same settings: resumes
     with pytest.raises(UserError, match="other settings"):
         Loop(out, premises, replace(cfg, train=replace(cfg.train, loss="dpo")), pool=None).prepare()
+
+
+def test_train_from_base_trains_policy_i_plus_1_from_the_base_on_every_iteration_s_pairs(tmp_path) -> None:
+    from storyspace.train.pairs import write_pairs
+
+    premises = [f"premise {i}" for i in range(3)]
+    out = tmp_path / "loop"
+    for k, margins in enumerate(([0.5, 0.01], [0.3, 0.2, 0.1])):  # 0.01 is under the least margin 0.02
+        write_pairs([{"prompt": f"p{k}", "chosen": f"c{k}.{j}", "rejected": "r", "margin": m}
+                     for j, m in enumerate(margins)], out / f"iter{k}" / "pairs.jsonl")
+    base = Loop(out, premises, LoopConfig(train_premises=1, heldout_premises=1), pool=None)
+    assert base.cfg.train_from == "base" and [base.start_of(i) for i in (0, 1)] == [0, 0]
+    assert [p["chosen"] for p in base.training_pairs(1)] == ["c0.0", "c1.0", "c1.1", "c1.2"]
+    assert base.policy_spec(base.start_of(1)) == base.base
+    previous = Loop(out, premises, LoopConfig(train_premises=1, heldout_premises=1, train_from="previous"), pool=None)
+    assert [previous.start_of(i) for i in (0, 1)] == [0, 1]
+    assert [p["chosen"] for p in previous.training_pairs(1)] == ["c1.0", "c1.1", "c1.2"]
+    assert previous.policy_spec(1).endswith("iter1/model")
+    # the first iteration is the same under either: policy 0 on iteration 0's pairs
+    assert base.training_pairs(0) == previous.training_pairs(0) == [base.training_pairs(1)[0]]
+
+
+def test_a_loop_written_before_train_from_existed_resumes_as_it_trained_then(tmp_path) -> None:
+    from dataclasses import asdict
+
+    premises = [f"premise {i}" for i in range(3)]
+    cfg = LoopConfig(train_premises=1, heldout_premises=1, train_from="previous")
+    meta = {"config": asdict(cfg), "base": cfg.explore.models.policy, "train_premises": premises[:1],
+            "heldout_premises": premises[-1:]}
+    del meta["config"]["train_from"]  # as a loop.json of session 13 and before: policy i+1 from policy i
+    out = tmp_path / "loop"
+    out.mkdir()
+    (out / "loop.json").write_text(json.dumps(meta))
+    Loop(out, premises, cfg, pool=None).prepare()
+    with pytest.raises(UserError, match="other settings"):
+        Loop(out, premises, replace(cfg, train_from="base"), pool=None).prepare()
+
+
+def test_train_from_must_be_known() -> None:
+    from storyspace.train.loop import validate_loop
+
+    with pytest.raises(UserError, match="--train-from must be one of base, previous"):
+        validate_loop(LoopConfig(train_from="policy 0", reader=""))

@@ -176,11 +176,11 @@ class Sweep:
 
     def __init__(self, loop_dir: Path, variants: Sequence[Variant], pool: Any = None,
                  say: Callable[[str], None] = lambda _: None, command: str = "", seeds: int | None = None) -> None:
-        from storyspace.train.loop import Loop, LoopConfig
+        from storyspace.train.loop import Loop, loop_config
 
         meta = read_json_object(loop_dir / "loop.json", "loop.json")
         try:
-            self.cfg = from_dict(LoopConfig, meta["config"], "loop.json config")
+            self.cfg = loop_config(meta["config"])
             heldout, train = list(meta["heldout_premises"]), list(meta["train_premises"])
         except (KeyError, TypeError) as exc:
             raise UserError(f"{loop_dir}/loop.json is damaged: {exc}") from exc
