@@ -4,9 +4,9 @@ Iteration i searches every training premise with policy i and builds pairs from 
 policy i+1 is then trained (``LoopConfig.train_from``) either from the base, policy 0, on the pairs
 of iterations 0..i (the default: a new LoRA on the base, merged, so that DPO's reference stays the
 base and the drift from it is that of one training run), or from policy i on iteration i's pairs
-alone. The reference reader stays the frozen base model. Held-out premises are scored for policy 0 and after every iteration: the step values of
-a single-pass story (no search: one sample per step) and of the MCTS story at the same budget
-as iteration 0. Every finished piece (a search run, a pairs file, a model, an evaluation) is on
+alone. The reference reader stays the frozen base model. Held-out premises are scored for policy
+0 and after every iteration: the step values of a single-pass story (no search: one sample per
+step) and of the MCTS story at the same budget as iteration 0. Every finished piece (a search run, a pairs file, a model, an evaluation) is on
 disk before the next starts, so a killed loop continues from the last finished premise.
 
 With ``--ray`` the searches and single-pass stories of an iteration run on Ray actors (each
@@ -86,7 +86,7 @@ class LoopConfig:
     loop's policy 2 read human stories 14 % worse than policy 0 (policy 1: +2.9 %).
     """
 
-    iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> ORPO iterations"))
+    iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> training iterations"))
     train_premises: int = field(default=8, metadata=flag("--train-premises", "premises searched per iteration"))
     heldout_premises: int = field(default=16, metadata=flag("--heldout-premises", "premises held out for evaluation"))
     heldout_seeds: int = field(default=2, metadata=flag("--heldout-seeds", "single-pass stories per held-out premise"))
@@ -211,7 +211,7 @@ class Loop:
         if path.exists():
             old = read_json_object(path, "loop.json")
             new = json.loads(json.dumps(meta))
-            try:  # settings added since the loop was written count at their value then (the default)
+            try:  # settings added since the loop was written count at their value then (loop_config)
                 then = loop_config(old.get("config", {}), "loop.json")
                 old["config"] = json.loads(json.dumps(asdict(then)))
             except UserError:
