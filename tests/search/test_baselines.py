@@ -255,3 +255,15 @@ def test_mcts_with_rollouts_stays_within_budget(rollout: int) -> None:
     assert len(run.expansions) == 4 and run.policy_tokens <= budget.tokens
     for m, point in run.curve.items():
         assert point["policy_tokens"] <= m * budget.unit
+
+
+def test_budgeted_search_without_exploration_spends_its_budget_only_when_it_skips_finished_stories() -> None:
+    # 60 tokens, 2 steps of 10, 2 children, c = 0: the root, then B (BA 0.9, BB 0.1). Classic
+    # selection then returns to BA, a finished story that spends nothing, until the safety stop:
+    # 40 tokens spent. Skipping finished stories expands A with the last 20.
+    budget = Budget(tokens=60, depth=2, passage_cost=COST)
+    classic = search(Tree.new(max_depth=2), CostlyLabels(GOLDEN), uct_cfg(c_explore=0.0), seed=0, budget=budget)
+    assert classic.policy_tokens == 40 and classic.expansions == 2
+    skipping = search(Tree.new(max_depth=2), CostlyLabels(GOLDEN), uct_cfg(c_explore=0.0, skip_finished=True), seed=0,
+                      budget=budget)
+    assert skipping.policy_tokens == 60 and skipping.expansions == 3 and skipping.simulations == 3

@@ -15,6 +15,7 @@ from storyspace.search.mcts import (
     SearchConfig,
     backup,
     child_score,
+    open_nodes,
     priors,
     q_bounds,
     run_round,
@@ -309,3 +310,21 @@ def test_commit_follows_q_not_visits_and_best_path_starts_at_the_commit() -> Non
     data["commit"] = 9
     with pytest.raises(ValueError, match="commit"):
         Tree.from_json(data)
+
+
+def test_skip_finished_selects_past_a_subtree_of_finished_stories() -> None:
+    # After the root and B are expanded (depth 2), B holds only finished stories (BA 0.9, BB 0.1).
+    # Without exploration classic selection returns to BA; with skip_finished it expands A.
+    world = FakeWorld(GOLDEN)
+    tree = Tree.new(max_depth=2)
+    run_round(tree, world, uct_cfg(c_explore=0.0), seed=0)
+    run_round(tree, world, uct_cfg(c_explore=0.0), seed=0)
+    ids = labels(tree)
+    assert [c[0][0] for c in world.calls] == ["", "B"]
+    assert select_leaf(tree, uct_cfg(c_explore=0.0)) == ids["BA"]
+    assert select_leaf(tree, uct_cfg(c_explore=0.0, skip_finished=True)) == ids["A"]
+    assert open_nodes(tree) == {0, ids["A"]}
+    # nothing left to expand anywhere: the rule falls back to the classic walk
+    run_round(tree, world, uct_cfg(c_explore=0.0, skip_finished=True), seed=0)
+    assert open_nodes(tree) == set()
+    assert select_leaf(tree, uct_cfg(c_explore=0.0, skip_finished=True)) == ids["BA"]
