@@ -6,8 +6,9 @@ of iterations 0..i (the default: a new LoRA on the base, merged, so that DPO's r
 base and the drift from it is that of one training run), or from policy i on iteration i's pairs
 alone. The reference reader stays the frozen base model. Held-out premises are scored for policy
 0 and after every iteration: the step values of a single-pass story (no search: one sample per
-step) and of the MCTS story at the same budget as iteration 0. Every finished piece (a search run, a pairs file, a model, an evaluation) is on
-disk before the next starts, so a killed loop continues from the last finished premise.
+step) and of the MCTS story at the same budget as iteration 0. Every finished piece (a search
+run, a pairs file, a model, an evaluation) is on disk before the next starts, so a killed loop
+continues from the last finished premise.
 
 With ``--ray`` the searches and single-pass stories of an iteration run on Ray actors (each
 holding its own models; the loop directory must be readable by the workers, where policy i > 0
