@@ -177,6 +177,40 @@ def test_budgeted_mcts_completes_with_fewer_children_when_the_budget_is_short() 
     assert [k for _, k in world.calls] == [1, 1]
 
 
+#: values of the label world under which a budgeted search's last round moves the most-visited
+#: path off a finished story (found by searching random value tables; the end state is below)
+SWITCH = {"A": 0.6, "AA": 0.9, "AAA": 0.3, "AAB": 0.8, "AABA": 0.9, "AAC": 0.6, "AB": 0.8, "ABA": 0.3,
+          "ABB": 0.9, "ABC": 0.6, "AC": 0.1, "B": 0.8, "BA": 0.8, "BAA": 0.5, "BAAA": 0.2, "BAAB": 0.3,
+          "BAAC": 0.9, "BAB": 0.1, "BAC": 0.4, "BB": 0.3, "BC": 0.1, "C": 0.5, "CA": 0.0, "CB": 0.2, "CC": 0.7}
+
+
+@pytest.mark.parametrize("final", ["story", "visits"])
+def test_budgeted_mcts_spends_no_unpaid_completion_when_a_finished_story_is_returned(final: str) -> None:
+    # 240 tokens, 4 steps of 10, 3 children (30 a leaf), c 0.2, one leaf a round, finished stories
+    # skipped. After 7 rounds (210 tokens) the best path ends at the finished story BAAC, so the
+    # reserve is 0 and the 8th round may spend the last 30: it expands AB. That moves the
+    # most-visited path to A (11 visits against B's 10), then AA (5 against AB's 4), then AAB, an
+    # unexpanded leaf at depth 3, whose completion the 0 tokens left cannot pay for.
+    world = CostlyLabels(SWITCH)
+    cfg = SearchConfig(depth=4, children=3, parallel_leaves=1, c_explore=0.2, skip_finished=True, final=final)
+    tree = search(Tree.new(max_depth=4), world, cfg, seed=0, budget=Budget(tokens=240, depth=4, passage_cost=COST))
+    expanded = [c[0][0] for c in world.calls]
+    assert expanded[:8] == ["", "B", "A", "BA", "C", "BAA", "AA", "AB"]
+    ids = labels(tree)
+    by_visits = Tree.from_json(tree.to_json())
+    by_visits.chosen = None
+    assert by_visits.best_path()[:4] == [0, ids["A"], ids["AA"], ids["AAB"]]
+    if final == "story":
+        # the finished story with the best mean step value is returned; no completion is bought
+        assert expanded == expanded[:8] and tree.policy_tokens == 240
+        assert tree.chosen == ids["BAAC"] and tree.best_story() == ids["BAAC"]
+    else:
+        # the most-visited path is the story, so it must be whole: one child a step, overspent
+        assert expanded[8:] == ["AAB"] and [k for _, k in world.calls][8:] == [1]
+        assert tree.policy_tokens == 250 and tree.chosen is None
+        assert tree.nodes[tree.best_path()[-1]].step["full"] == "AABA"
+
+
 def test_budgeted_mcts_shortens_its_last_round() -> None:
     # 2 leaves a round, 100 tokens, 3 steps of 10, 2 children (20 tokens a leaf).
     # Round 1: reserve 3 x 20 = 60, room for 2 leaves, but the root is the only leaf: 1.
