@@ -3,7 +3,9 @@
     .venv/bin/python results/eval/paired.py RUN [RUN ...] [--focus mcts] [--units 8]
 
 RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's systems to
-`system@TAG` (e.g. an MCTS run with other settings, to set beside the default one). Stories are
+`system@TAG` (e.g. an MCTS run with other settings, to set beside the default one), and
+`RUN@TAG=SYSTEM[,SYSTEM]` renames only those (a run of all systems whose MCTS had other settings:
+`RUN@c02s=mcts` keeps its baselines' names, so they pool with other runs' baselines). Stories are
 matched across runs by premise text, so runs over different premise files pool into one set (the
 same premise in two runs keeps the later one). For each judge, (a) the run's value model and (b)
 the independent reader, it prints each system's mean and SD at `--units` (a curve point; the
@@ -31,6 +33,8 @@ JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
 
 def load(spec: str) -> list[dict]:
     path, _, tag = spec.partition("@")
+    tag, _, only = tag.partition("=")
+    renamed = {s.strip() for s in only.split(",") if s.strip()}
     p = Path(path)
     if p.is_dir():
         p = p / "stories.jsonl"
@@ -38,7 +42,7 @@ def load(spec: str) -> list[dict]:
         sys.exit(f"paired.py: no stories.jsonl at {path}")
     rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
     for r in rows:
-        if tag:
+        if tag and (not renamed or r["name"] in renamed):
             r["name"] = f"{r['name']}@{tag}"
     return rows
 
