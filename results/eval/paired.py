@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from storyspace.eval.report import judge_summary
-from storyspace.eval.stats import paired_permutation_p, paired_t_p
+from storyspace.eval.stats import bootstrap_ci, paired_permutation_p, paired_t_p
 
 JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
 
@@ -60,12 +60,32 @@ def score(row: dict, judge: str, units: int | None) -> float | None:
     return None if v is None else float(v)
 
 
-def table(rows: list[dict], judge: str, units: int | None, focus: str) -> str:
+def scores_by_system(rows: list[dict], judge: str, units: int | None) -> dict[str, dict[str, float]]:
+    """{system: {premise: score}} by one judge."""
     scores: dict[str, dict[str, float]] = {}
     for r in rows:
         v = score(r, judge, units)
         if v is not None:
             scores.setdefault(r["name"], {})[r["premise"]] = v
+    return scores
+
+
+def compare(scores: dict[str, dict[str, float]], focus: str, other: str, pooled: float) -> dict:
+    """``focus`` against ``other`` over their shared premises: mean difference in pooled SD, its
+    bootstrap 95 % CI, paired t and sign-flip p, wins (ties count half)."""
+    shared = sorted(set(scores[focus]) & set(scores[other]))
+    x = [scores[focus][p] for p in shared]
+    y = [scores[other][p] for p in shared]
+    diffs = np.subtract(x, y) / pooled
+    low, high = bootstrap_ci(diffs) if shared else (math.nan, math.nan)
+    wins = sum(1 for a, b in zip(x, y) if a > b) + 0.5 * sum(1 for a, b in zip(x, y) if a == b)
+    return {"other": other, "n": len(shared), "effect": float(np.mean(diffs)) if shared else math.nan,
+            "ci": (low, high), "p_t": paired_t_p(x, y), "p_flip": paired_permutation_p(x, y), "wins": wins}
+
+
+def table(rows: list[dict], judge: str, units: int | None, focus: str) -> tuple[str, list[dict]]:
+    """The judge's markdown table and the ``focus`` system's comparisons."""
+    scores = scores_by_system(rows, judge, units)
     names = sorted(scores, key=lambda n: (n != "single", n))
     summary = judge_summary(scores, names)  # the eval report's own means, SDs and pooled SD
     pooled = summary["pooled_sd"] or math.nan
@@ -74,21 +94,43 @@ def table(rows: list[dict], judge: str, units: int | None, focus: str) -> str:
     for n in names:
         out.append(f"| {n} | {summary[n]['mean']:.3f} ± {summary[n]['sd']:.3f} | {summary[n]['n']} |")
     out += ["", f"Pooled SD: {pooled:.3f}", ""]
-    if focus in scores:
-        out += [f"| {focus} against | premises | difference (pooled SD) | p paired t | p sign-flip | wins |",
-                "|---|---|---|---|---|---|"]
-        for n in names:
-            if n == focus:
-                continue
-            shared = sorted(set(scores[focus]) & set(scores[n]))
-            x = [scores[focus][p] for p in shared]
-            y = [scores[n][p] for p in shared]
-            d = float(np.mean(np.subtract(x, y))) if shared else math.nan
-            wins = sum(1 for a, b in zip(x, y) if a > b) + 0.5 * sum(1 for a, b in zip(x, y) if a == b)
-            out.append(f"| {n} | {len(shared)} | {d / pooled:+.2f} | {paired_t_p(x, y):.3g} | "
-                       f"{paired_permutation_p(x, y):.3g} | {wins:g}/{len(shared)} |")
+    found = [compare(scores, focus, n, pooled) for n in names if n != focus] if focus in scores else []
+    if found:
+        out += [f"| {focus} against | premises | difference (pooled SD) | 95 % CI (bootstrap) | p paired t | "
+                "p sign-flip | wins |", "|---|---|---|---|---|---|---|"]
+        for c in found:
+            out.append(f"| {c['other']} | {c['n']} | {c['effect']:+.2f} | [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}] | "
+                       f"{c['p_t']:.3g} | {c['p_flip']:.3g} | {c['wins']:g}/{c['n']} |")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out), found
+
+
+def plot(found: dict[str, list[dict]], focus: str, path: Path, target: float | None) -> None:
+    """One panel per judge: the ``focus`` system's mean paired difference against each other
+    system, in pooled SD, with its bootstrap 95 % CI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(found), figsize=(5.2 * len(found), 0.5 + 0.55 * max(map(len, found.values()))),
+                             squeeze=False)
+    for ax, (judge, comps) in zip(axes[0], found.items()):
+        ys = range(len(comps))
+        effects = [c["effect"] for c in comps]
+        errs = [[c["effect"] - c["ci"][0] for c in comps], [c["ci"][1] - c["effect"] for c in comps]]
+        ax.errorbar(effects, list(ys), xerr=errs, fmt="o", capsize=4)
+        ax.set_yticks(list(ys), [f"{c['other']} (n {c['n']})" for c in comps])
+        ax.axvline(0.0, color="grey", lw=1)
+        if target is not None:
+            ax.axvline(target, color="tab:red", lw=1, ls="--", label=f"+{target:g} SD")
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"{focus} minus ..., {JUDGES[judge]}", fontsize=9)
+        ax.set_xlabel("paired difference (pooled SD), 95 % CI")
+        ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -96,14 +138,20 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", help="eval directories (or stories.jsonl), each optionally @TAG")
     ap.add_argument("--focus", default="mcts", help="the system compared with every other (default mcts)")
     ap.add_argument("--units", type=int, default=None, help="a curve point instead of the full budget")
+    ap.add_argument("--png", type=Path, default=None, help="also plot the focus system's differences here")
+    ap.add_argument("--target", type=float, default=0.3, help="a line at this difference in the plot")
     args = ap.parse_args()
     merged: dict[tuple[str, str], dict] = {}
     for spec in args.runs:
         for r in load(spec):
             merged[(r["name"], r["premise"])] = r
     rows = list(merged.values())
+    found = {}
     for judge in JUDGES:
-        print(table(rows, judge, args.units, args.focus))
+        text, found[judge] = table(rows, judge, args.units, args.focus)
+        print(text)
+    if args.png is not None and all(found.values()):
+        plot(found, args.focus, args.png, args.target)
 
 
 if __name__ == "__main__":
