@@ -1,6 +1,6 @@
 """Pool several `storyspace eval` runs and compare systems paired by premise.
 
-    .venv/bin/python results/eval/paired.py RUN [RUN ...] [--focus mcts] [--units 8]
+    .venv/bin/python results/eval/paired.py RUN [RUN ...] [--focus mcts] [--units 8] [--png FILE]
 
 RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's systems to
 `system@TAG` (e.g. an MCTS run with other settings, to set beside the default one), and
