@@ -27,6 +27,7 @@ import numpy as np
 
 from storyspace.eval.report import judge_summary
 from storyspace.eval.stats import bootstrap_ci, paired_permutation_p, paired_t_p
+from storyspace.viz.plots import _pyplot  # the package's Agg pyplot
 
 JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
 
@@ -108,11 +109,7 @@ def table(rows: list[dict], judge: str, units: int | None, focus: str) -> tuple[
 def plot(found: dict[str, list[dict]], focus: str, path: Path, target: float | None) -> None:
     """One panel per judge: the ``focus`` system's mean paired difference against each other
     system, in pooled SD, with its bootstrap 95 % CI."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(found), figsize=(5.2 * len(found), 0.5 + 0.55 * max(map(len, found.values()))),
                              squeeze=False)
     for ax, (judge, comps) in zip(axes[0], found.items()):
