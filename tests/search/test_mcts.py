@@ -13,6 +13,7 @@ import pytest
 from storyspace.search.mcts import (
     Expansion,
     SearchConfig,
+    anything_to_expand,
     backup,
     child_score,
     open_nodes,
@@ -324,7 +325,8 @@ def test_skip_finished_selects_past_a_subtree_of_finished_stories() -> None:
     assert select_leaf(tree, uct_cfg(c_explore=0.0)) == ids["BA"]
     assert select_leaf(tree, uct_cfg(c_explore=0.0, skip_finished=True)) == ids["A"]
     assert open_nodes(tree) == {0, ids["A"]}
+    assert anything_to_expand(tree) and not anything_to_expand(tree, ids["B"])
     # nothing left to expand anywhere: the rule falls back to the classic walk
     run_round(tree, world, uct_cfg(c_explore=0.0, skip_finished=True), seed=0)
-    assert open_nodes(tree) == set()
+    assert open_nodes(tree) == set() and not anything_to_expand(tree)
     assert select_leaf(tree, uct_cfg(c_explore=0.0, skip_finished=True)) == ids["BA"]

@@ -177,6 +177,11 @@ def open_nodes(tree: Tree, start: int = 0) -> set[int]:
     return found
 
 
+def anything_to_expand(tree: Tree, start: int = 0) -> bool:
+    """Whether a leaf under ``start`` (itself included) is not a finished story."""
+    return start in open_nodes(tree, start)
+
+
 def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None, start: int = 0) -> int:
     """Walk from ``start`` (the root) by the selection rule (ties: lowest id) to a node without
     children; with ``skip_finished`` only through children with something left to expand (where
@@ -333,7 +338,7 @@ def round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int:
         return step_round_size(tree, cfg, budget)
     if budget is None:
         return max(0, min(cfg.parallel_leaves, cfg.simulations - tree.simulations))
-    if not any(not n.children and n.depth < tree.max_depth for n in tree.nodes):
+    if not anything_to_expand(tree):
         return 0  # fully expanded: more rounds would only revisit finished stories
     reserve = completion_reserve(tree, cfg.children, budget.passage_cost)
     per_leaf = leaf_cost(cfg, budget.passage_cost)
@@ -350,7 +355,7 @@ def step_round_size(tree: Tree, cfg: SearchConfig, budget: Budget | None) -> int
     share = (start.depth + 1) / tree.max_depth
     if budget is None:
         return max(0, min(cfg.parallel_leaves, math.ceil(cfg.simulations * share - 1e-9) - tree.simulations))
-    if not any(not tree.nodes[n].children and not tree.is_terminal(n) for n in tree.subtree(start.id)):
+    if not anything_to_expand(tree, start.id):
         return 0
     per_leaf = leaf_cost(cfg, budget.passage_cost)
     return max(0, min(cfg.parallel_leaves, (int(budget.tokens * share) - tree.policy_tokens) // max(1, per_leaf)))
