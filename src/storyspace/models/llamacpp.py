@@ -127,8 +127,10 @@ class LlamaCppModel:
     def reset_cache(self) -> None:
         """Forget every cached prefix and clear the KV cache: what the next calls compute depends
         on nothing computed before. (Re-used prefixes were computed in other batches, which moves
-        llama.cpp's logits slightly; a reading that must be a function of its text alone, such as
-        eval's independent reader on any number of Ray workers, starts with this.)"""
+        llama.cpp's logits: batches of 64 tokens or more run another CPU kernel, total variation
+        ~0.02-0.04 between the next-token distributions, results/bench/llamacpp_paths.txt; a
+        reading that must be a function of its text alone, such as eval's independent reader on
+        any number of Ray workers, starts with this.)"""
         self._ll.llama_memory_clear(self._mem, True)
         self._cached.clear()
         self._bank = 0
