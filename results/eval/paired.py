@@ -6,13 +6,16 @@ RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's sy
 `system@TAG` (e.g. an MCTS run with other settings, to set beside the default one), and
 `RUN@TAG=SYSTEM[,SYSTEM]` renames only those (a run of all systems whose MCTS had other settings:
 `RUN@c02s=mcts` keeps its baselines' names, so they pool with other runs' baselines). Stories are
-matched across runs by premise text, so runs over different premise files pool into one set (the
-same premise in two runs keeps the later one). For each judge, (a) the run's value model and (b)
-the independent reader, it prints each system's mean and SD at `--units` (a curve point; the
-full budget by default), the SD pooled over the systems shown (as `summary.json`'s `pooled_sd`),
-and the `--focus` system against every other: the mean difference in pooled SD, the paired
-t-test and sign-flip permutation p (`storyspace.eval.stats`), and the premises it wins, over
-the premises both systems have.
+matched across runs by premise text, so runs over different premise files pool into one set.
+Runs with another `--seed` (read from the run's eval.json) are further draws of the same
+premises: a system's score on a premise is then the mean over its draws, and the paired tests
+stay over premises; the same premise and seed in two runs keeps the later one. For each judge,
+(a) the run's value model and (b) the independent reader, it prints each system's mean and SD
+over its stories at `--units` (a curve point; the full budget by default), the SD pooled over
+the systems shown (as `summary.json`'s `pooled_sd`; over single stories, so the unit does not
+shrink with more draws), and the `--focus` system against every other: the mean difference in
+pooled SD, the paired t-test and sign-flip permutation p (`storyspace.eval.stats`), and the
+premises it wins, over the premises both systems have.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -42,10 +46,27 @@ def load(spec: str) -> list[dict]:
     if not p.is_file():
         sys.exit(f"paired.py: no stories.jsonl at {path}")
     rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    seed = run_seed(p.parent)
     for r in rows:
+        r["draw"] = seed
         if tag and (not renamed or r["name"] in renamed):
             r["name"] = f"{r['name']}@{tag}"
     return rows
+
+
+def run_seed(run: Path) -> int:
+    """The run's seed: from its eval.json, else from the command in its summary.json (a committed
+    run keeps only that), else 0 (eval's default)."""
+    if (run / "eval.json").is_file():
+        return int(json.loads((run / "eval.json").read_text())["config"]["explore"]["seed"])
+    if (run / "summary.json").is_file():
+        words = shlex.split(json.loads((run / "summary.json").read_text()).get("command", ""))
+        for i, w in enumerate(words):
+            if w.startswith("--seed="):
+                return int(w.split("=", 1)[1])
+            if w == "--seed" and i + 1 < len(words):
+                return int(words[i + 1])
+    return 0
 
 
 def score(row: dict, judge: str, units: int | None) -> float | None:
@@ -61,19 +82,28 @@ def score(row: dict, judge: str, units: int | None) -> float | None:
     return None if v is None else float(v)
 
 
-def scores_by_system(rows: list[dict], judge: str, units: int | None) -> dict[str, dict[str, float]]:
-    """{system: {premise: score}} by one judge."""
-    scores: dict[str, dict[str, float]] = {}
+def scores_by_system(rows: list[dict], judge: str, units: int | None) -> dict[str, dict[tuple[str, int], float]]:
+    """{system: {(premise, draw): score}} by one judge."""
+    scores: dict[str, dict[tuple[str, int], float]] = {}
     for r in rows:
         v = score(r, judge, units)
         if v is not None:
-            scores.setdefault(r["name"], {})[r["premise"]] = v
+            scores.setdefault(r["name"], {})[(r["premise"], r.get("draw", 0))] = v
     return scores
 
 
+def by_premise(draws: dict[tuple[str, int], float]) -> dict[str, float]:
+    """A system's score per premise: the mean over its draws."""
+    found: dict[str, list[float]] = {}
+    for (premise, _), v in draws.items():
+        found.setdefault(premise, []).append(v)
+    return {p: float(np.mean(v)) for p, v in found.items()}
+
+
 def compare(scores: dict[str, dict[str, float]], focus: str, other: str, pooled: float) -> dict:
-    """``focus`` against ``other`` over their shared premises: mean difference in pooled SD, its
-    bootstrap 95 % CI, paired t and sign-flip p, wins (ties count half)."""
+    """``focus`` against ``other`` over their shared premises (``scores``: {system: {premise:
+    score}}): mean difference in pooled SD, its bootstrap 95 % CI, paired t and sign-flip p, wins
+    (ties count half)."""
     shared = sorted(set(scores[focus]) & set(scores[other]))
     x = [scores[focus][p] for p in shared]
     y = [scores[other][p] for p in shared]
@@ -86,14 +116,18 @@ def compare(scores: dict[str, dict[str, float]], focus: str, other: str, pooled:
 
 def table(rows: list[dict], judge: str, units: int | None, focus: str) -> tuple[str, list[dict]]:
     """The judge's markdown table and the ``focus`` system's comparisons."""
-    scores = scores_by_system(rows, judge, units)
+    draws = scores_by_system(rows, judge, units)
+    scores = {n: by_premise(d) for n, d in draws.items()}
     names = sorted(scores, key=lambda n: (n != "single", n))
-    summary = judge_summary(scores, names)  # the eval report's own means, SDs and pooled SD
+    summary = judge_summary(draws, names)  # the eval report's own means, SDs and pooled SD, over stories
     pooled = summary["pooled_sd"] or math.nan
+    several = any(len(draws[n]) > len(scores[n]) for n in names)
     out = [f"## {JUDGES[judge]}" + ("" if units is None else f", {units} units"), "",
-           "| system | mean ± SD | premises |", "|---|---|---|"]
+           "| system | mean ± SD | premises |" + (" stories |" if several else ""),
+           "|---|---|---|" + ("---|" if several else "")]
     for n in names:
-        out.append(f"| {n} | {summary[n]['mean']:.3f} ± {summary[n]['sd']:.3f} | {summary[n]['n']} |")
+        out.append(f"| {n} | {summary[n]['mean']:.3f} ± {summary[n]['sd']:.3f} | {len(scores[n])} |"
+                   + (f" {summary[n]['n']} |" if several else ""))
     out += ["", f"Pooled SD: {pooled:.3f}", ""]
     found = [compare(scores, focus, n, pooled) for n in names if n != focus] if focus in scores else []
     if found:
@@ -138,10 +172,10 @@ def main() -> None:
     ap.add_argument("--png", type=Path, default=None, help="also plot the focus system's differences here")
     ap.add_argument("--target", type=float, default=0.3, help="a line at this difference in the plot")
     args = ap.parse_args()
-    merged: dict[tuple[str, str], dict] = {}
+    merged: dict[tuple[str, str, int], dict] = {}
     for spec in args.runs:
         for r in load(spec):
-            merged[(r["name"], r["premise"])] = r
+            merged[(r["name"], r["premise"], r["draw"])] = r
     rows = list(merged.values())
     found = {}
     for judge in JUDGES:
