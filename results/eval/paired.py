@@ -8,9 +8,9 @@ RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's sy
 `RUN@c02s=mcts` keeps its baselines' names, so they pool with other runs' baselines). Stories are
 matched across runs by premise text, so runs over different premise files pool into one set.
 Runs with another `--seed` (from the run's eval.json, or the command in its summary.json) are
-further draws of the same
-premises: a system's score on a premise is then the mean over its draws, and the paired tests
-stay over premises; the same premise and seed in two runs keeps the later one. For each judge,
+further draws of the same premises: a system's score on a premise is then the mean over its
+draws, and the paired tests stay over premises; the same premise and seed in two runs keeps the
+later one. For each judge,
 (a) the run's value model and (b) the independent reader, it prints each system's mean and SD
 over its stories at `--units` (a curve point; the full budget by default), the SD pooled over
 the systems shown (as `summary.json`'s `pooled_sd`; over single stories, so the unit does not
