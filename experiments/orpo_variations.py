@@ -27,7 +27,7 @@ from pathlib import Path
 
 from storyspace.corpus import shipped_premises
 from storyspace.models.registry import ModelPool
-from storyspace.runs import atomic_write
+from storyspace.files import atomic_write
 from storyspace.seeding import derive_seed
 from storyspace.train.loop import Loop, LoopConfig
 from storyspace.train.orpo import TrainConfig, train_orpo

@@ -6,7 +6,8 @@ import stat
 import pytest
 
 from storyspace.errors import UserError
-from storyspace.runs import RunDir, atomic_write
+from storyspace.runs import RunDir
+from storyspace.files import atomic_write
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path) -> None:  # noqa: ANN001

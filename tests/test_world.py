@@ -6,7 +6,8 @@ import pytest
 
 from storyspace.search.mcts import priors
 from storyspace.story import PromptConfig
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 from storyspace.world import PolicyConfig, StoryWorld
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from storyspace.models.registry import ModelPool
 from storyspace.story import PromptConfig, Story, Step, clean_passage, passage_messages
 from storyspace.value.penalties import META_PATTERNS, meta_talk
 from storyspace.assemble import independent_reader
-from storyspace.value.model import ValueConfig
-from storyspace.eval.judge import GEMMA_READER
+from storyspace.value.config import ValueConfig
+from storyspace.judges.llm import GEMMA_READER
 
 PREMISES = shipped_premises()[40:52]
 K, TOKENS = 3, 64

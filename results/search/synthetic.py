@@ -25,7 +25,6 @@ from dataclasses import replace
 from storyspace.search import baselines
 from storyspace.search.budget import Budget
 from storyspace.search.mcts import Expansion, SearchConfig
-from storyspace.search.tree import Tree
 
 RHO, FAMILY, SIBLING, MEAN = 0.5, 0.12, 0.17, 0.5
 P_ZERO = {1: 0.05, 2: 0.12, 3: 0.17, 4: 0.25}

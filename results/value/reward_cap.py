@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from storyspace.value.fit import FitConfig, pair_agreement, story_value
 from storyspace.value.fit_data import FeatureSettings, load_items, make_pairs, features_of, HANNA_CRITERIA
-from storyspace.value.model import ValueConfig, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import load_calibration
 from storyspace.value.learned import load_weights
 d = json.loads(Path('src/storyspace/data/value/embedded.json').read_text())
 cfg = FitConfig(**d["made_by"]["settings"])

@@ -17,11 +17,12 @@ from storyspace.models.base import LanguageModel
 from storyspace.models.registry import ModelPool, parse_spec
 from storyspace.story import PromptConfig
 from storyspace.value.learned import load_weights
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 from storyspace.world import StoryWorld
 
 if TYPE_CHECKING:
-    from storyspace.eval.score_file import ScoreConfig, Scorers
+    from storyspace.judges.scorers import ScoreConfig, Scorers
 
 
 def check_specs(cfg: ExploreConfig, policy: str | None = None, value: bool = True) -> None:
@@ -118,8 +119,8 @@ def check_scorers(cfg: "ScoreConfig") -> None:
 
 def scorers(pool: ModelPool, cfg: "ScoreConfig") -> "Scorers":
     """The value model (a), the independent reader (b) and the LLM judge (c) of ``cfg``."""
-    from storyspace.eval.judge import LLMJudge
-    from storyspace.eval.score_file import Scorers
+    from storyspace.judges.llm import LLMJudge
+    from storyspace.judges.scorers import Scorers
 
     check_scorers(cfg)
     prompts = PromptConfig()

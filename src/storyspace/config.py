@@ -39,7 +39,7 @@ from storyspace.search.mcts import SearchConfig
 from storyspace.story import PromptConfig
 from storyspace.value.coherence import SIGNALS
 from storyspace.value.learned import check_cap
-from storyspace.value.model import ValueConfig
+from storyspace.value.config import ValueConfig
 from storyspace.world import PolicyConfig
 
 

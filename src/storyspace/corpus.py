@@ -9,7 +9,7 @@ from pathlib import Path
 
 from storyspace.errors import UserError
 from storyspace.flags import flag
-from storyspace.runs import read_text
+from storyspace.files import read_text
 from storyspace.story import printable
 
 HANNA_FILE = "hanna_human_stories.jsonl"

@@ -11,7 +11,7 @@ import pytest
 
 from storyspace.config import ExploreConfig
 from storyspace.errors import UserError
-from storyspace.eval.judge import CRITERIA, JudgeConfig
+from storyspace.judges.llm import CRITERIA, JudgeConfig
 from storyspace.eval.run import EvalConfig, Evaluation
 from storyspace.models.registry import ModelPool
 from storyspace.search.mcts import SearchConfig
@@ -121,7 +121,7 @@ def test_eval_with_an_llm_judge_reads_every_verdict(tmp_path: Path, eval_pool) -
 
 @pytest.mark.slow
 def test_an_llm_judge_behind_a_chat_endpoint_answers_in_replies(tmp_path: Path) -> None:
-    from storyspace.eval.judge import LLMJudge
+    from storyspace.judges.llm import LLMJudge
     from storyspace.models.local_server import LlamaServer
     from storyspace.models.openai import OpenAIConfig, OpenAIModel
 

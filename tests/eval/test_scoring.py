@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from storyspace.errors import UserError
-from storyspace.eval.score_file import Scorers, score_file
+from storyspace.judges.scorers import Scorers
+from storyspace.eval.score_file import score_file
 from storyspace.eval.scoring import score_story, summarize_breakdowns
 from storyspace.story import split_steps
 from storyspace.story import PromptConfig
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 
 PREMISE = "A lighthouse keeper finds a message in a bottle."
 STORY = (

@@ -49,7 +49,7 @@ def test_validate_value_and_score_commands(tmp_path: Path, capsys) -> None:  # n
     assert main(["validate-value", "--suite", "contrast", "--contrast-stories", "2", "--contrast-words", "80", "--out", str(out2),
                  "--reference", "llamacpp:embedded", "--step-tokens", "48", "--reader", "none", "--quiet"]) == 0
     contrast = json.loads((out2 / "validate.json").read_text())["contrast"]
-    from storyspace.eval.contrast import CORRUPTIONS
+    from storyspace.contrast import CORRUPTIONS
 
     for level in ("story", "step"):
         assert set(contrast[level]) == set(CORRUPTIONS)

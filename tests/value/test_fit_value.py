@@ -9,11 +9,12 @@ import pytest
 
 from storyspace.cli import main
 from storyspace.corpus import human_stories
-from storyspace.eval.contrast import CORRUPTIONS
+from storyspace.contrast import CORRUPTIONS
 from storyspace.story import PromptConfig
 from storyspace.value.fit import FitConfig
 from storyspace.value.fit_data import dump_items, make_pairs, read_items
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 
 
 @pytest.mark.slow

@@ -117,7 +117,8 @@ def _item(kind: str, sid: int, version: str, ctx: float, **extra) -> dict:  # no
 
 def test_make_pairs_from_readings() -> None:
     from storyspace.value.fit_data import make_pairs
-    from storyspace.value.model import ValueConfig, load_calibration
+    from storyspace.value.config import ValueConfig
+    from storyspace.value.model import load_calibration
 
     class Like:
         calibration = load_calibration("auto", "embedded")
@@ -150,7 +151,8 @@ def test_hanna_criteria_are_cross_validated_per_fold_model() -> None:
     """Ten hand-made HANNA stories: the better rated the less surprising. Each is valued by the fold
     model that did not see it, and every pair with a rating gap counts once."""
     from storyspace.value.fit_data import hanna_cross_validated, make_pairs
-    from storyspace.value.model import ValueConfig, load_calibration
+    from storyspace.value.config import ValueConfig
+    from storyspace.value.model import load_calibration
 
     class Like:
         calibration = load_calibration("auto", "embedded")

@@ -8,7 +8,8 @@ from storyspace.errors import UserError
 from storyspace.story import PromptConfig, Step, Story
 from storyspace.value.calibrate import auc
 from storyspace.value.coherence import pmi_coherence, PMIParams
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 
 STORY = Story(
     "A lighthouse keeper finds a message in a bottle addressed to her, dated fifty years in the future.",

@@ -6,7 +6,8 @@ import pytest
 
 from storyspace.models.base import Segments
 from storyspace.story import PASSAGE_SEPARATOR, PromptConfig, Step, Story, ends_sentence, reader_context
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration
 from storyspace.value.surprisal import chain_logprobs
 
 PREMISE = "A lighthouse keeper finds a message in a bottle."

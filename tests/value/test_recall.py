@@ -12,7 +12,8 @@ from storyspace.models.base import Segments
 from storyspace.story import PASSAGE_SEPARATOR, PromptConfig, Step, Story
 from storyspace.value import recall
 from storyspace.value.learned import LinearValue
-from storyspace.value.model import ValueConfig, ValueModel, load_calibration, premise_recalls
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import ValueModel, load_calibration, premise_recalls
 from tests.value.test_reading import PASSAGES, PREMISE, StepByStep
 
 OTHER = [

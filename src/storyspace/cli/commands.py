@@ -130,7 +130,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from storyspace.config import ModelsConfig, validate_models
     from storyspace.corpus import human_stories
     from storyspace.models.registry import ModelPool, cache_dir, parse_spec
-    from storyspace.runs import atomic_write, check_output_file
+    from storyspace.files import atomic_write, check_output_file
     from storyspace.story import PromptConfig
     from storyspace.value.calibrate import CalibrateConfig, calibrate, comparison_markdown
 
@@ -160,7 +160,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 # -- self-improvement --------------------------------------------------------------------------
 def cmd_pairs(args: argparse.Namespace) -> int:
-    from storyspace.runs import check_output_file
+    from storyspace.files import check_output_file
     from storyspace.train.pairs import PairConfig, select_pairs, validate_pairs, write_pairs
 
     if bool(args.runs) == bool(args.from_study):
@@ -304,7 +304,8 @@ def _configured(args: argparse.Namespace, base: Any, key: str) -> Any:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from storyspace.assemble import check_scorers, scorers
-    from storyspace.eval.score_file import ScoreConfig, read_rows, score_file
+    from storyspace.judges.scorers import ScoreConfig
+    from storyspace.eval.score_file import read_rows, score_file
     from storyspace.models.registry import ModelPool
 
     cfg = _configured(args, ScoreConfig(), "score")
@@ -325,8 +326,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_validate_value(args: argparse.Namespace) -> int:
     from storyspace.assemble import check_scorers, scorers
     from storyspace.corpus import human_stories
-    from storyspace.eval import contrast
-    from storyspace.eval.score_file import Scorers, score_file
+    from storyspace import contrast
+    from storyspace.judges.scorers import Scorers
+    from storyspace.eval.score_file import score_file
     from storyspace.eval.validate import (
         ValidateConfig,
         contrast_markdown,
@@ -336,7 +338,7 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
         validation_table,
     )
     from storyspace.models.registry import ModelPool
-    from storyspace.runs import atomic_write, check_output_dir
+    from storyspace.files import atomic_write, check_output_dir
     from storyspace.viz.plots import plot_validation
 
     cfg = _configured(args, ValidateConfig(), "validate")
@@ -396,7 +398,7 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.config import ModelsConfig
     from storyspace.corpus import human_stories
     from storyspace.models.registry import ModelPool, parse_spec
-    from storyspace.runs import atomic_write, check_output_file
+    from storyspace.files import atomic_write, check_output_file
     from storyspace.story import PromptConfig
     from storyspace.value import fit as fitting
     from storyspace.value.coherence import MiniLMEmbedder
@@ -404,7 +406,8 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
                                            hanna_cross_validated, hanna_markdown, human_quantiles, load_items,
                                            make_pairs, read_items)
     from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES
-    from storyspace.value.model import ValueConfig, load_calibration
+    from storyspace.value.config import ValueConfig
+    from storyspace.value.model import load_calibration
 
     cfg = _configured(args, fitting.FitConfig(), "fit")
     models = _configured(args, ModelsConfig(), "models")

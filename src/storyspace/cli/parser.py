@@ -18,7 +18,7 @@ from storyspace.config import ExploreConfig, ModelsConfig
 from storyspace.distributed.config import RayConfig
 from storyspace.errors import UserError
 from storyspace.eval.run import EvalConfig
-from storyspace.eval.score_file import SCORE_SKIP, ScoreConfig
+from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
 from storyspace.eval.validate import VALIDATE_SKIP, ValidateConfig
 from storyspace.flags import Flag, add_flags, config_flags, non_negative_int, overrides, positive_int
 from storyspace.train.loop import LoopConfig
@@ -27,7 +27,7 @@ from storyspace.study.create import StudyConfig
 from storyspace.train.pairs import PairConfig
 from storyspace.value.calibrate import CalibrateConfig
 from storyspace.value.fit import FitConfig
-from storyspace.value.model import ValueConfig
+from storyspace.value.config import ValueConfig
 
 
 class Parser(argparse.ArgumentParser):

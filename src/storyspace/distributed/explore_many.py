@@ -18,7 +18,8 @@ from storyspace.config import ExploreConfig
 from storyspace.distributed.config import RayConfig
 from storyspace.distributed.pool import Task, make_pool
 from storyspace.errors import UserError
-from storyspace.runs import RunDir, atomic_write, premise_slug
+from storyspace.runs import RunDir, premise_slug
+from storyspace.files import atomic_write
 
 FAILED = "failed.json"
 

@@ -10,8 +10,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from storyspace.eval import stats
-from storyspace.eval.judge import CRITERIA
-from storyspace.runs import atomic_write
+from storyspace.judges.llm import CRITERIA
+from storyspace.files import atomic_write
 
 #: (record key, score key, label) of every story-level metric the report tabulates
 METRICS: tuple[tuple[str, str, str], ...] = (

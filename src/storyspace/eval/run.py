@@ -35,12 +35,13 @@ from storyspace.distributed.config import RayConfig
 from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
 from storyspace.flags import flag
-from storyspace.eval.judge import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBRATION, JudgeConfig, LLMJudge
+from storyspace.judges.llm import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBRATION, JudgeConfig, LLMJudge
 from storyspace.eval.scoring import read_afresh, summarize_breakdowns
 from storyspace.eval.systems import SystemSpec, parse_systems, run_system
 from storyspace.explore import check_premise
 from storyspace.models.registry import ModelPool, parse_spec
-from storyspace.runs import atomic_write, check_output_dir, package_versions, read_json_object
+from storyspace.runs import package_versions
+from storyspace.files import atomic_write, check_output_dir, read_json_object
 from storyspace.seeding import derive_seed
 from storyspace.search.budget import Budget
 from storyspace.story import Story

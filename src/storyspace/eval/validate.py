@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from storyspace.corpus import N_STORIES
 from storyspace.eval import stats
-from storyspace.eval.score_file import SCORE_SKIP, ScoreConfig
+from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
 from storyspace.flags import flag
 
 
@@ -122,7 +122,7 @@ def hanna_json(table: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str,
 
 
 def contrast_markdown(table: dict[str, dict[str, dict]], n_stories: int, n_steps: int) -> str:
-    from storyspace.eval.contrast import CORRUPTIONS
+    from storyspace.contrast import CORRUPTIONS
 
     lines = [
         "# The value model vs corrupted stories (contrast suite)",

@@ -182,13 +182,18 @@ def anything_to_expand(tree: Tree, start: int = 0) -> bool:
     return start in open_nodes(tree, start)
 
 
-def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None, start: int = 0) -> int:
+def select_leaf(tree: Tree, cfg: SearchConfig, virtual: dict[int, float] | None = None, start: int = 0, *,
+                unfinished: set[int] | None = None) -> int:
     """Walk from ``start`` (the root) by the selection rule (ties: lowest id) to a node without
     children; with ``skip_finished`` only through children with something left to expand (where
-    any child has)."""
+    any child has). ``unfinished``: ``open_nodes(tree, start)`` when the caller has it already
+    (``select_batch`` selects several leaves of one unchanged tree)."""
     virtual = virtual or {}
     bounds = q_bounds(tree) if cfg.normalize_q else (0.0, 1.0)
-    unfinished = open_nodes(tree, start) if cfg.skip_finished else None
+    if cfg.skip_finished and unfinished is None:
+        unfinished = open_nodes(tree, start)
+    elif not cfg.skip_finished:
+        unfinished = None
     node = start
     while tree.nodes[node].children:
         kids = tree.nodes[node].children
@@ -203,8 +208,9 @@ def select_batch(tree: Tree, cfg: SearchConfig, want: int, start: int = 0) -> li
     ones before."""
     virtual: dict[int, float] = {}
     leaves: list[int] = []
+    unfinished = open_nodes(tree, start) if cfg.skip_finished else None  # the tree is the same for each leaf
     for _ in range(want):
-        leaf = select_leaf(tree, cfg, virtual, start)
+        leaf = select_leaf(tree, cfg, virtual, start, unfinished=unfinished)
         if leaf in leaves:
             break
         leaves.append(leaf)

@@ -26,7 +26,8 @@ from typing import Any
 
 from storyspace.errors import UserError
 from storyspace.flags import flag
-from storyspace.runs import RunDir, SavedRun, atomic_write, load_run, read_json_object, read_jsonl
+from storyspace.runs import RunDir, SavedRun, load_run
+from storyspace.files import atomic_write, read_json_object, read_jsonl
 from storyspace.story import PromptConfig, Story, passage_messages, preference_prompt
 
 STUDY = "study.json"
@@ -68,7 +69,7 @@ def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None) -
 
 
 def _judge_scores(rec: dict[str, Any]) -> dict[str, float]:
-    from storyspace.eval.judge import CRITERIA
+    from storyspace.judges.llm import CRITERIA
 
     scores = {}
     value = rec.get("value")

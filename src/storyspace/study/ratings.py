@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storyspace.errors import UserError
-from storyspace.runs import read_jsonl
+from storyspace.files import read_jsonl
 from storyspace.story import printable
 from storyspace.study.create import RATINGS
 

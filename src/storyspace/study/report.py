@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from storyspace.errors import UserError
-from storyspace.runs import atomic_write
+from storyspace.files import atomic_write
 from storyspace.study.create import load_study
 from storyspace.study.ratings import read_ratings
 

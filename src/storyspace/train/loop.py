@@ -39,11 +39,12 @@ from storyspace.config import ExploreConfig, from_dict, to_dict
 from storyspace.distributed.config import RayConfig
 from storyspace.distributed.pool import LocalPool, RayPool, Task, make_pool
 from storyspace.errors import UserError
-from storyspace.eval.judge import GEMMA_READER, READER, READER_CALIBRATION
+from storyspace.judges.llm import GEMMA_READER, READER, READER_CALIBRATION
 from storyspace.flags import flag
 from storyspace.explore import Explorer
 from storyspace.models.registry import ModelPool
-from storyspace.runs import RunDir, atomic_write, check_output_dir, load_run, read_json_object
+from storyspace.runs import RunDir, load_run
+from storyspace.files import atomic_write, check_output_dir, read_json_object
 from storyspace.search.mcts import SearchConfig
 from storyspace.seeding import derive_seed
 from storyspace.search.baselines import single_pass
@@ -52,7 +53,7 @@ from storyspace.story import Story
 from storyspace.train import heldout as ho
 from storyspace.train.orpo import TrainConfig, train_orpo
 from storyspace.train.pairs import PairConfig, read_pairs, run_pairs, select_pairs, write_pairs
-from storyspace.value.model import ValueConfig
+from storyspace.value.config import ValueConfig
 
 
 #: ``LoopConfig.train_from`` values

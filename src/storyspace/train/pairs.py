@@ -146,7 +146,7 @@ def template_for(cfg: ExploreConfig, loaded: dict[tuple[str, str], ChatTemplate]
 
 
 def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
-    from storyspace.runs import atomic_write
+    from storyspace.files import atomic_write
 
     rows = list(rows)
     atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -154,7 +154,7 @@ def write_pairs(rows: Iterable[dict[str, Any]], path: Path) -> int:
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
-    from storyspace.runs import read_jsonl
+    from storyspace.files import read_jsonl
 
     rows = []
     for n, row in read_jsonl(path, "pairs file"):

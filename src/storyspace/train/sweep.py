@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from storyspace.config import from_dict
 from storyspace.errors import UserError
-from storyspace.runs import atomic_write, read_json_object
+from storyspace.files import atomic_write, read_json_object
 from storyspace.train import heldout as ho
 from storyspace.train.orpo import TrainConfig, train_orpo, validate_train
 from storyspace.train.pairs import PairConfig, read_pairs, select_pairs, validate_pairs, write_pairs
@@ -100,7 +100,7 @@ def read_variants(path: Path) -> list[Variant]:
 
 
 def _read_list(path: Path) -> list[Any]:
-    from storyspace.runs import read_text
+    from storyspace.files import read_text
 
     try:
         data = json.loads(read_text(path, "variants file"))

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from storyspace.errors import UserError
-from storyspace.eval import contrast
+from storyspace import contrast
 from storyspace.story import Step, Story, ends_sentence, split_steps
 from storyspace.value.features import Reading, step_features
 from storyspace.value.fit import FitConfig, Pair, fit, fold_of, story_value
 from storyspace.value.learned import HUMAN_QUANTILES
-from storyspace.value.model import Calibration, ValueConfig, ValueModel
+from storyspace.value.config import ValueConfig
+from storyspace.value.model import Calibration, ValueModel
 
 
 def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: int, contrast_words: int, seed: int,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from storyspace.errors import UserError
-from storyspace.runs import read_json
+from storyspace.files import read_json
 
 #: readers with shipped weights (``weights = "auto"``)
 SHIPPED_WEIGHTS = {"embedded": "embedded.json", "llamacpp:embedded": "embedded.json"}

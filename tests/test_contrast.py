@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from storyspace.eval.contrast import (
+from storyspace.contrast import (
     CORRUPTIONS,
     FILLER,
     agreement,
@@ -72,7 +72,7 @@ def test_step_corruptions() -> None:
 
 
 def test_opening_keeps_whole_sentences() -> None:
-    from storyspace.eval.contrast import opening
+    from storyspace.contrast import opening
 
     assert opening(STORY, 14) == "She found the bottle at dawn. The note inside was in her own hand."  # 6 + 8 words
     assert opening(STORY, 13) == "She found the bottle at dawn."

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storyspace.errors import UserError
-from storyspace.eval.judge import JudgeConfig, LLMJudge, expected_rating, load_prompts, parse_choice, parse_ratings
+from storyspace.judges.llm import JudgeConfig, LLMJudge, expected_rating, load_prompts, parse_choice, parse_ratings
 
 
 def test_parse_ratings() -> None:
