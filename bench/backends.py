@@ -15,7 +15,7 @@ measures
 
 Prints a table, and as its last line one JSON object keyed by backend.
 
-    .venv/bin/python bench/backends.py [--simulations 12] [--backends hf,llamacpp,openai] [--many 4]
+    .venv/bin/python bench/backends.py [--simulations 12] [--backends hf,llamacpp,openai] [--many 4] [--n-ubatch N]
 """
 
 from __future__ import annotations
@@ -138,11 +138,14 @@ def main() -> None:
     ap.add_argument("--openai-simulations", type=int, default=4,
                     help="explore budget of the openai row (llama-cpp-python's server is slow with logprobs)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-ubatch", type=int, default=None,
+                    help="llama.cpp micro-batch (models.llamacpp.n_ubatch; default: the package's)")
     args = ap.parse_args()
     quiet_libraries()
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows: dict[str, dict] = {}
     base = {"seed": args.seed, "search": {"simulations": args.simulations}}
+    llama = {} if args.n_ubatch is None else {"llamacpp": {"n_ubatch": args.n_ubatch}}
     for name in wanted:
         if name != "hf" and not llamacpp_available():
             print(f"{name}: skipped (llama-cpp-python is not installed)", file=sys.stderr)
@@ -152,10 +155,10 @@ def main() -> None:
             cfg = build_config(None, {**base, "models": {"device": "cpu"}})
             many = args.many if args.many_hf else 0
         elif name == "llamacpp":  # what --backend llamacpp does: the policy on llama.cpp, the reader on hf
-            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "device": "cpu"}})
+            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "device": "cpu", **llama}})
             many = args.many
         elif name == "llamacpp_all":  # the reader on llama.cpp too
-            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "reference": "llamacpp:embedded"}})
+            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "reference": "llamacpp:embedded", **llama}})
             many = 0
         else:
             from storyspace.models.local_server import LlamaServer
@@ -181,7 +184,7 @@ def main() -> None:
                 server.stop()
         print(f"{name:9s} " + "  ".join(f"{k}={v}" for k, v in rows[name].items()), file=sys.stderr, flush=True)
     rows["machine"] = {"cores": cores(), "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                       "simulations": args.simulations}
+                       "simulations": args.simulations, "n_ubatch": cfg.models.llamacpp.n_ubatch}
     print(json.dumps(rows))
 
 

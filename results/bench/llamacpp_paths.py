@@ -1,24 +1,29 @@
-"""How far do llama.cpp's logits move with the way a prefix was computed?
+"""Does a llama.cpp reading depend on how its prefix was computed? (issues #15 and #19)
 
-    .venv/bin/python results/bench/llamacpp_paths.py > results/bench/llamacpp_paths.txt
+    .venv/bin/python results/bench/llamacpp_paths.py > results/bench/llamacpp_ubatch.txt
+
+(``llamacpp_paths.txt`` beside it is what this script printed at commit 6bad1de, before #19: the
+full next-token distributions, read through the private ``_decode``.)
 
 The llama.cpp backend re-uses cached prefixes (``models/llamacpp.py``): a prompt whose first
-tokens are cached is finished by decoding only its suffix, and sampled tokens are decoded one
-per row per step. So the KV entries of the same tokens can come from one batched prefill, from a
-prefill of part of them, or from one-token decodes, and llama.cpp computes batches of different
-sizes with different CPU kernels. For the embedded policy (SmolLM2-135M, q8_0 GGUF) and texts
-of L tokens, this prints the next-token distribution after the whole text computed (i) in one
-prefill of L tokens, against (ii) a prefill of L - 1 tokens and one decode (what a cached prefix
-gives) and (iii) one decode per token (what a sampled row's own tokens get): the largest logit
-difference, the total variation distance of the two softmax distributions, and whether the most
-likely token is the same. Each path starts from an empty cache.
+tokens are cached is finished by decoding only its suffix, and sampled tokens are decoded one per
+row per step. llama.cpp computes micro-batches of 64 tokens or more with another CPU kernel than
+smaller ones, so with large micro-batches the KV entries of the same text differ with the path
+that computed them. For the embedded policy (SmolLM2-135M GGUF) this reads the log-probs of a
+fixed continuation after the first L tokens of a text, through the backend's public calls only,
+with the context computed (i) fresh, in one prefill (``reset_cache``, then ``logprobs``), against
+(ii) a cached prefix of L/2 tokens and the rest as a suffix, and (iii) a cached prefix whose last
+16 tokens were sampled (greedy, one token a step) and the same continuation read after it; for
+``n_ubatch`` 512 (llama.cpp's default, the backend's before #19) and 32 (the default since).
+Printed: the largest difference in a continuation token's log-prob.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from storyspace.models.registry import load_model, parse_spec
+from storyspace.models.llamacpp import LlamaCppConfig, LlamaCppModel
+from storyspace.models.registry import embedded_gguf_path
 
 TEXT = (
     "Writing prompt: A dragon opens a bakery in a small mountain town.\n\nStory:\n"
@@ -31,40 +36,41 @@ TEXT = (
     "spring the line reached the fountain, and nobody in the town could remember why they had "
     "ever been afraid of her at all, or what they had eaten before she came."
 )
+CONT = " In the summer a knight rode in from the capital with a sword and a list of complaints."
 
 
-def path_logits(m, toks: list[int], split: int) -> np.ndarray:  # noqa: ANN001
-    """Logits after ``toks``: the first ``split`` tokens in one prefill, the rest one at a time."""
+def prefix_text(m: LlamaCppModel, n: int) -> str:
+    """The text of the first ``n`` tokens of TEXT (decoded, then read again as a prefix)."""
+    return m.decode(m.encode_prefix(TEXT)[:n])
+
+
+def paths(m: LlamaCppModel, n: int) -> dict[str, float]:
+    text = prefix_text(m, n)
     m.reset_cache()
-    entries = [(0, p, toks[p], p == len(toks) - 1) for p in range(split)]
-    out = m._decode(entries)
-    for p in range(split, len(toks)):
-        out = m._decode([(0, p, toks[p], True)])
-    return out[-1]
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
+    fresh = m.logprobs(text, [CONT])[0]
+    m.reset_cache()
+    m.logprobs(prefix_text(m, n // 2), [" and"])
+    cached = m.logprobs(text, [CONT])[0]
+    m.reset_cache()
+    head = prefix_text(m, n - 16)
+    sampled = head + m.sample([head], 1, 16, 0.0, [0])[0][0].text
+    m.logprobs(sampled, [" and"])  # ... whose own tokens were decoded one at a time
+    after_sample = m.logprobs(sampled, [CONT])[0]
+    m.reset_cache()
+    again = m.logprobs(sampled, [CONT])[0]
+    return {"cached prefix + suffix": max(abs(a - b) for a, b in zip(cached, fresh)),
+            "sampled tokens in the cache": max(abs(a - b) for a, b in zip(after_sample, again))}
 
 
 def main() -> None:
-    m = load_model(parse_spec("llamacpp:embedded"))
-    toks = m.encode_prefix(TEXT)
-    print(f"model {m.spec}, {m.threads} threads; text of {len(toks)} tokens")
-    print("| L | path against one prefill | max logit diff | total variation | same top token |")
-    print("|---|---|---|---|---|")
-    for n in (16, 32, 48, 63, 64, 96, 128):
-        t = toks[:n]
-        ref = path_logits(m, t, n)
-        for name, split in (("prefill L-1 + 1 decode", n - 1), ("one decode per token", 1)):
-            got = path_logits(m, t, split)
-            tv = 0.5 * float(np.abs(softmax(got) - softmax(ref)).sum())
-            print(f"| {n} | {name} | {float(np.abs(got - ref).max()):.3f} | {tv:.4f} | "
-                  f"{'yes' if got.argmax() == ref.argmax() else 'no'} |")
-    again = path_logits(m, toks[:64], 64)
-    twice = float(np.abs(again - path_logits(m, toks[:64], 64)).max())
-    print(f"\nthe same path twice (one prefill of 64 tokens): max logit diff {twice:.3f}")
+    print("| n_ubatch | L | path against a fresh prefill | largest log-prob difference |")
+    print("|---|---|---|---|")
+    for ub in (512, 32):
+        m = LlamaCppModel("llamacpp:embedded", embedded_gguf_path(), replace(LlamaCppConfig(), n_ubatch=ub))
+        for n in (48, 96, 160):
+            for name, d in paths(m, n).items():
+                print(f"| {ub} | {n} | {name} | {d:.4f} |")
+        m.close()
 
 
 if __name__ == "__main__":

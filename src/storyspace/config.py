@@ -257,8 +257,8 @@ def validate_models(m: ModelsConfig) -> None:
     if m.backend not in ("hf", "llamacpp"):
         raise UserError(f"models.backend must be hf or llamacpp, got {m.backend!r}")
     lc, oa = m.llamacpp, m.openai
-    if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_threads < 0:
-        raise UserError("models.llamacpp: max_rows, n_ctx, n_batch >= 1, banks >= 2, n_threads >= 0")
+    if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_ubatch < 1 or lc.n_threads < 0:
+        raise UserError("models.llamacpp: max_rows, n_ctx, n_batch, n_ubatch >= 1, banks >= 2, n_threads >= 0")
     if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0:
         raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0")
     if oa.context_length < 1:

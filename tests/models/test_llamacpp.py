@@ -111,3 +111,29 @@ def test_after_reset_cache_a_reading_depends_on_its_text_alone(lc) -> None:  # n
     lc.logprobs(ctx + " At the top", [" he found a letter and a key."])
     lc.reset_cache()
     assert lc.logprobs(ctx, conts) == fresh
+
+
+LONG = ("Writing prompt: A lighthouse keeper finds a message in a bottle addressed to her.\n\nStory:\n"
+        "The storm had blown itself out by morning, and Mara walked the shingle as she always did, looking "
+        "for what the sea had left. Rope, a broken oar, a gull with one wing. Then, wedged between two stones, "
+        "a green bottle with a cork sealed in wax, and inside it a folded page with her own name on it, written "
+        "in a hand she did not know. She carried it up the hundred and twelve steps of the tower before she "
+        "dared to open it, and when she did, the paper smelled of smoke and oranges.")
+
+
+def test_a_reading_does_not_depend_on_what_the_cache_holds(lc) -> None:  # noqa: ANN001
+    """With micro-batches under 64 tokens (``n_ubatch``, the default) llama.cpp computes a prefix
+    the same way whether it was prefilled whole, re-used from the cache with a new suffix, or
+    decoded one sampled token at a time: readings and samples are functions of their text."""
+    assert lc.cfg.n_ubatch < 64 and len(lc.encode_prefix(LONG)) > 128
+    conts = [" She read it twice.", " The lamp went out, and the sea was quiet for the first time in years."]
+    lc.reset_cache()
+    fresh = lc.logprobs(LONG, conts)
+    first = lc.sample([LONG], 2, 16, 0.9, [11])[0]
+    # other calls leave other prefixes in the cache: part of the text, the text and a sample
+    lc.logprobs(LONG[: len(LONG) // 2], [" Nothing else."])
+    lc.logprobs(LONG + first[0].text, [" Then she slept."])
+    assert lc.logprobs(LONG, conts) == fresh
+    again = lc.sample([LONG], 2, 16, 0.9, [11])[0]
+    assert [s.text for s in again] == [s.text for s in first]
+    assert [s.logprobs for s in again] == [s.logprobs for s in first]

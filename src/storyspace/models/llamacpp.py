@@ -39,12 +39,21 @@ class LlamaCppConfig:
     - ``max_rows``: sequences decoded together in one call (larger calls are split).
     - ``banks``: how many calls' caches are kept for prefix reuse (>= 2).
     - ``n_batch``: most tokens per ``llama_decode``.
+    - ``n_ubatch``: most tokens llama.cpp computes at once inside a ``llama_decode`` (its
+      micro-batch). The default keeps every micro-batch under 64 tokens, where llama.cpp's CPU
+      backend changes matrix kernels: with larger micro-batches a prefix's logits depended on
+      how it was computed (one prefill, a cached prefix plus a suffix, one token at a time; total
+      variation 0.02-0.04, results/bench/llamacpp_paths.txt), so what the cache held changed
+      the tree. With it, the same text reads the same whatever the cache holds: the same
+      command gives the same tree, and a resumed run the uninterrupted one. 512 (llama.cpp's
+      default) is faster on long prompts and not reproducible.
     - ``n_threads``: 0 = the cores this process may use."""
 
     n_ctx: int = 16384
     max_rows: int = 16
     banks: int = 3
     n_batch: int = 1024
+    n_ubatch: int = 32
     n_threads: int = 0
 
 
@@ -96,7 +105,7 @@ class LlamaCppModel:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = cfg.n_ctx
         params.n_batch = cfg.n_batch
-        params.n_ubatch = min(cfg.n_batch, 512)
+        params.n_ubatch = min(cfg.n_batch, cfg.n_ubatch)
         params.n_seq_max = cfg.max_rows * cfg.banks
         params.n_threads = threads
         params.n_threads_batch = threads
@@ -126,11 +135,11 @@ class LlamaCppModel:
 
     def reset_cache(self) -> None:
         """Forget every cached prefix and clear the KV cache: what the next calls compute depends
-        on nothing computed before. (Re-used prefixes were computed in other batches, which moves
-        llama.cpp's logits: batches of 64 tokens or more run another CPU kernel, total variation
-        ~0.02-0.04 between the next-token distributions, results/bench/llamacpp_paths.txt; a
-        reading that must be a function of its text alone, such as eval's independent reader on
-        any number of Ray workers, starts with this.)"""
+        on nothing computed before. (With ``n_ubatch`` >= 64 re-used prefixes were computed by
+        another CPU kernel than a fresh prefill, total variation ~0.02-0.04 between the
+        next-token distributions, results/bench/llamacpp_paths.txt; a reading that must be a
+        function of its text alone, such as eval's independent reader on any number of Ray
+        workers, starts with this. At the default ``n_ubatch`` it changes no reading.)"""
         self._ll.llama_memory_clear(self._mem, True)
         self._cached.clear()
         self._bank = 0
