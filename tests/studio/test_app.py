@@ -153,3 +153,47 @@ def test_two_runs_started_at_once_get_their_own_folders(client: TestClient, runs
     for got in (first, second):
         assert wait(client, got["job"])["status"] == "done"
         assert load_run(runs_root / got["run"]).premise == "Two keepers, one lamp."
+
+
+def test_defects_of_issue_18_stay_fixed(client: TestClient, runs_root: Path) -> None:
+    """A run name too long for the file system is 404, not 500; node ids are strict integers; a
+    bad pin is 400 even while the run is busy, and a busy run's 409 names no absolute path; no
+    answer shows the studio's folder; a body over the limit is refused by its Content-Length."""
+    from storyspace.runs import RunDir
+    from storyspace.studio.app import MAX_BODY_BYTES
+
+    long = "a" * 300
+    for resp in (client.get("/api/tree", params={"run": long}), client.get("/api/export", params={"run": long}),
+                 client.post("/api/expand", json={"run": long, "node": 1}),
+                 client.post("/api/pin", json={"run": long, "node": 1}),
+                 client.get("/api/study/next", params={"study": long, "rater": "ann"})):
+        assert "no " in one_line_error(resp, 404)
+    before = {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()}
+    for bad in (True, "1", 1.0, [1]):
+        one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": bad}), 422)
+        one_line_error(client.post("/api/pin", json={"run": "lighthouse", "node": bad}), 422)
+    one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 1, "k": "2"}), 422)
+    one_line_error(client.post("/api/runs", json={"premise": "x", "simulations": True}), 422)
+    assert {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()} == before
+
+    root = str(runs_root.resolve())
+    with RunDir(runs_root / "lighthouse").writer():  # another writer holds the run
+        assert "no node 999" in one_line_error(client.post("/api/pin", json={"run": "lighthouse", "node": 999}), 400)
+        busy = one_line_error(client.post("/api/pin", json={"run": "lighthouse", "node": 1}), 409)
+        assert root not in busy and "/" not in busy
+    listing = client.get("/api/runs").text
+    assert root not in listing and client.get("/api/runs").json()["root"] == runs_root.name
+    (runs_root / "damaged").mkdir()
+    (runs_root / "damaged" / "run.json").write_text("{")
+    row = [r for r in client.get("/api/runs").json()["runs"] if r["path"] == "damaged"][0]
+    assert row["status"] == "damaged" and root not in row["error"] and "damaged/run.json" in row["error"]
+    assert root not in one_line_error(client.get("/api/tree", params={"run": "damaged"}), 400)
+
+    big = b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}"
+    assert "over" in one_line_error(client.post("/api/write", content=big, headers={"content-type": "application/json"}), 413)
+
+    def chunks():  # no Content-Length: cut off once past the limit
+        for _ in range(MAX_BODY_BYTES // 4096 + 2):
+            yield b" " * 4096
+
+    assert "over" in one_line_error(client.post("/api/write", content=chunks(), headers={"content-type": "application/json"}), 413)

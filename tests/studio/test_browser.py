@@ -132,3 +132,34 @@ def test_a_premise_with_markup_stays_text(served: str, page, runs_root: Path) ->
     assert page.evaluate("window.__xss") is None
     assert page.locator("table.runs img, .tree-head img, main script").count() == 0
     assert page.errors == []
+
+
+def test_a_failed_write_keeps_the_writers_text(served: str, page, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #18: a request that fails (aborted here, then a server error) leaves the passage in the
+    box; the box is cleared only once the passage is saved."""
+    from storyspace.runs import load_run
+
+    page.goto(served + "/")
+    page.click("tr[data-run='lighthouse']")
+    node = load_run(runs_root / "lighthouse").tree.best_path()[1]
+    page.wait_for_selector(f"svg.tree .node[data-node='{node}']")
+    page.click(f"svg.tree .node[data-node='{node}']")
+    page.wait_for_selector(".node-body:not([hidden]) .actions .own")
+    text = "She folded the letter into a paper boat and set it on the tide."
+    for how in ("abort", "500"):
+        if how == "abort":
+            page.route("**/api/write", lambda route: route.abort())
+        else:
+            page.route("**/api/write", lambda route: route.fulfill(status=500, content_type="application/json",
+                                                                   body='{"error": "internal error: OSError"}'))
+        page.fill(".actions .own", text)
+        page.click("button.write")
+        page.wait_for_selector(".actions button.write:not([disabled])")
+        assert page.input_value(".actions .own") == text
+        page.unroute("**/api/write")
+    nodes = len(load_run(runs_root / "lighthouse").tree.nodes)
+    page.click("button.write")  # now it goes through: saved, then the box is empty
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {nodes + 1}")
+    assert load_run(runs_root / "lighthouse").tree.nodes[-1].step["passage"] == text
+    assert page.input_value(".actions .own") == ""
+    assert page.errors == []

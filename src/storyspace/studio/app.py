@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi import HTTPException as FastAPIHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -40,24 +41,24 @@ class NotFound(UserError):
 
 class NewRun(BaseModel):
     premise: str = Field(min_length=1, max_length=2000)
-    simulations: int | None = Field(default=None, ge=1, le=2000)
-    depth: int | None = Field(default=None, ge=1, le=12)
-    children: int | None = Field(default=None, ge=1, le=8)
-    step_tokens: int | None = Field(default=None, ge=4, le=512)
-    seed: int | None = Field(default=None, ge=0)
+    simulations: int | None = Field(default=None, ge=1, le=2000, strict=True)
+    depth: int | None = Field(default=None, ge=1, le=12, strict=True)
+    children: int | None = Field(default=None, ge=1, le=8, strict=True)
+    step_tokens: int | None = Field(default=None, ge=4, le=512, strict=True)
+    seed: int | None = Field(default=None, ge=0, strict=True)
 
 
 class NodeAction(BaseModel):
     run: str = Field(min_length=1, max_length=1000)
-    node: int = Field(ge=0)
+    node: int = Field(ge=0, strict=True)  # true or "1" is not a node
 
 
 class Expand(NodeAction):
-    k: int = Field(default=3, ge=1, le=8)
+    k: int = Field(default=3, ge=1, le=8, strict=True)
 
 
 class Search(NodeAction):
-    simulations: int = Field(default=8, ge=1, le=500)
+    simulations: int = Field(default=8, ge=1, le=500, strict=True)
 
 
 class Write(NodeAction):
@@ -85,15 +86,27 @@ class Studio:
         self.reserved: set[Path] = set()  # run directories of queued new runs (not made yet)
 
     def inside(self, rel: str, marker: str, what: str) -> Path:
-        """``root/rel`` when it lies inside the root and holds ``marker``; one-line errors if not."""
+        """``root/rel`` when it lies inside the root and holds ``marker``; one-line errors if not
+        (a name the file system cannot hold, too long for instance, is not there: 404)."""
         if "\x00" in rel or os.path.isabs(rel):
             raise UserError(f"{what} paths are relative to the studio's folder")
-        path = (self.root / rel).resolve()
-        if path != self.root and self.root not in path.parents:
-            raise UserError(f"{what} {rel!r} is outside the studio's folder")
-        if not (path / marker).is_file():
-            raise NotFound(f"no {what} at {rel!r}")
+        shown = rel if len(rel) <= 80 else rel[:77] + "..."
+        try:
+            path = (self.root / rel).resolve()
+            inside = path == self.root or self.root in path.parents
+            found = inside and (path / marker).is_file()
+        except (OSError, RuntimeError) as exc:  # ENAMETOOLONG, ELOOP, ...
+            raise NotFound(f"no {what} at {shown!r}") from exc
+        if not inside:
+            raise UserError(f"{what} {shown!r} is outside the studio's folder")
+        if not found:
+            raise NotFound(f"no {what} at {shown!r}")
         return path
+
+    def public(self, message: str) -> str:
+        """A message for an answer: the studio's folder is never shown, paths are relative to it."""
+        root = str(self.root)
+        return str(message).replace(root + os.sep, "").replace(root, ".")
 
     def run_path(self, rel: str) -> Path:
         return self.inside(rel, RunDir.RUN, "run")
@@ -120,7 +133,8 @@ class Studio:
         try:
             saved = load_run(path)
         except UserError as exc:
-            return {**row, "premise": "", "status": "damaged", "error": str(exc), "nodes": 0, "best_value": None}
+            return {**row, "premise": "", "status": "damaged", "error": self.public(str(exc)), "nodes": 0,
+                    "best_value": None}
         tree = saved.tree
         values = [tree.nodes[i].value for i in tree.best_path()[1:]]
         return {**row, "premise": saved.premise, "status": saved.meta.get("status", ""), "nodes": len(tree.nodes),
@@ -132,7 +146,7 @@ class Studio:
             study = load_study(path)
             ratings = read_ratings(path)
         except UserError as exc:
-            return {"path": self.rel(path), "pairs": 0, "ratings": 0, "error": str(exc)}
+            return {"path": self.rel(path), "pairs": 0, "ratings": 0, "error": self.public(str(exc))}
         return {"path": self.rel(path), "pairs": len(study["pairs"]), "ratings": len(ratings),
                 "raters": sorted({r["rater"] for r in ratings})}
 
@@ -154,6 +168,52 @@ def _walk(root: Path, depth: int) -> list[Path]:
     return out
 
 
+#: the largest request body the studio reads (the longest field is a passage of
+#: ``edits.MAX_PASSAGE_CHARS`` characters); larger ones are refused before they are read
+MAX_BODY_BYTES = 256 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose Content-Length is over ``limit`` gets 413 before its body
+    is read; a body sent without a length (chunked) is cut off with 413 once it passes the limit."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _error(413, f"request body over {self.limit} bytes")(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await _error(413, f"request body over {self.limit} bytes")(scope, receive, send)
+
+
+class BodyTooLarge(FastAPIHTTPException):
+    """A body without a Content-Length passed the limit while it was read (413; FastAPI lets an
+    HTTP exception raised while it reads a body through as it is)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body over {limit} bytes")
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
@@ -162,18 +222,19 @@ def create_app(studio: Studio) -> FastAPI:
     """The FastAPI app of ``studio`` (no docs pages: the studio is not a public API)."""
     app = FastAPI(title="Storyspace Studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.studio = studio
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(NotFound)
     async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, str(exc))
+        return _error(404, studio.public(str(exc)))
 
     @app.exception_handler(RunBusy)
     async def _busy(_r: Request, exc: RunBusy) -> JSONResponse:
-        return _error(409, str(exc))
+        return _error(409, "the run is being changed (a job is running on it); try again when it is done")
 
     @app.exception_handler(UserError)
     async def _user(_r: Request, exc: UserError) -> JSONResponse:
-        return _error(400, str(exc))
+        return _error(400, studio.public(str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
@@ -197,7 +258,7 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/runs")
     def runs() -> dict[str, Any]:
-        return {**studio.listing(), "root": str(studio.root)}
+        return {**studio.listing(), "root": studio.root.name or "/"}
 
     @app.post("/api/runs")
     def new_run(body: NewRun) -> dict[str, Any]:
@@ -274,7 +335,9 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.post("/api/pin")
     def pin(body: NodeAction) -> dict[str, Any]:
-        with edits.editing(studio.run_path(body.run)) as saved:
+        path = studio.run_path(body.run)
+        edits.check_pin(load_run(path).tree, body.node)  # a bad node is 400 at once, busy or not
+        with edits.editing(path) as saved:
             edits.pin(saved, body.node)
         return {"pinned": body.node}
 

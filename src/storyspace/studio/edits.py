@@ -147,11 +147,16 @@ def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> 
     return edit
 
 
-def pin(saved: SavedRun, node: int) -> Edit:
-    """Pin the path to ``node`` as the chosen story (run.json ``pinned``; pinned.md holds it)."""
-    check_node(saved.tree, node, open_only=False)
+def check_pin(tree: Tree, node: int) -> None:
+    """A node that can be pinned: in the tree, below the premise (one-line error if not)."""
+    check_node(tree, node, open_only=False)
     if node == 0:
         raise UserError("pin a node below the premise")
+
+
+def pin(saved: SavedRun, node: int) -> Edit:
+    """Pin the path to ``node`` as the chosen story (run.json ``pinned``; pinned.md holds it)."""
+    check_pin(saved.tree, node)
     saved.meta["pinned"] = node
     saved.run.write_text(RunDir.PINNED, story_at(saved, node).markdown("Chosen story"))
     edit = Edit("pin", node, [])

@@ -317,19 +317,28 @@ async function showNode(run, id, panel, reload) {
   panel.querySelector(".pin").disabled = n.id === 0;
   const box = panel.querySelector(".node-progress");
 
-  async function queued(url, body, what) {
+  // true when the job finished and its nodes were saved; false (and a toast) when it failed
+  async function queued(url, body, what, onSaved) {
     for (const b of actions.querySelectorAll("button")) b.disabled = true;
+    let job;
     try {
       const got = await api("POST", url, body);
-      const job = await follow(got.job, box);
-      const added = (job.result && job.result.added) || [];
+      job = await follow(got.job, box);
+    } catch (e) {
+      toast(e.message, true);
+      for (const b of actions.querySelectorAll("button")) b.disabled = false;
+      return false;
+    }
+    if (onSaved) onSaved();
+    const added = (job.result && job.result.added) || [];
+    try {
       await reload(true);
       toast(`${what}: ${added.length} new node(s)`);
       await showNode(run, id, panel, reload);
     } catch (e) {
       toast(e.message, true);
-      for (const b of actions.querySelectorAll("button")) b.disabled = false;
     }
+    return true;
   }
   // replace the buttons' handlers (the panel is reused from node to node)
   const on = (cls, fn) => {
@@ -342,9 +351,10 @@ async function showNode(run, id, panel, reload) {
   on(".search", () => queued("/api/search", { run, node: id, simulations: Number(actions.querySelector(".n").value) },
     "searched"));
   on(".write", () => {
-    const text = actions.querySelector(".own").value;
-    queued("/api/write", { run, node: id, passage: text }, "your passage was valued and added")
-      .then(() => { actions.querySelector(".own").value = ""; });
+    const own = actions.querySelector(".own");
+    // the writer's text is cleared only once the passage is saved; a failed request keeps it
+    queued("/api/write", { run, node: id, passage: own.value }, "your passage was valued and added",
+      () => { own.value = ""; });
   });
   on(".pin", async () => {
     try {
