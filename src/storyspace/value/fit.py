@@ -2,7 +2,7 @@
 cross-validation grouped by prompt (``storyspace fit-value``).
 
 Training pairs, all from the shipped HANNA human stories (96 prompts):
-- ``story``: each story's opening against its 8 contrast corruptions (``eval/contrast.py``,
+- ``story``: each story's opening against its 8 contrast corruptions (``contrast.py``,
   generators fixed before any fitting), story value = mean step value;
 - ``step``: the true next step against each corrupted next step, given the story so far;
 - ``hanna``: two human stories of different prompts whose mean human rating (the criteria of
