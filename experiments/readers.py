@@ -7,8 +7,8 @@ features start from.
         > results/value/readers.md
 
 Run on 32 stories, one reader a process (``results/value/readers.md``): SmolLM2 on transformers
-6.4 min, Qwen2.5-Coder-0.5B on llama.cpp 24.9 min (llama.cpp readers read a story step by step,
-one call a step); all 96 stories would take ~3x that.
+6.4 min, Qwen2.5-Coder-0.5B on llama.cpp 24.9 min, Gemma 3 270M on llama.cpp 15.1 min (llama.cpp
+readers read a story step by step, one call a step); all 96 stories would take ~3x that.
 
 Per story (steps of whole sentences of ~64 tokens of the embedded reader's tokenizer, so every
 reader reads the same steps): the mean over steps of the mean token surprisal after the premise
