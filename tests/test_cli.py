@@ -72,6 +72,8 @@ def one_line_error(capsys) -> str:  # noqa: ANN001
         (["eval", "--out", "/tmp/storyspace-no-eval", "--budget-tokens", "10"], "less than one whole story"),
         (["eval", "--out", "/tmp/storyspace-no-eval", "--curve", "1,two"], "argument --curve: expected whole numbers"),
         (["eval", "--out", "/tmp/storyspace-no-eval", "--reader", "llamacpp:/no/such.gguf"], "GGUF file not found"),
+        (["eval", "--out", "/tmp/storyspace-no-eval", "--reader", "llamacpp:embedded"], "the value model's own reader"),
+        (["loop", "--out", "/tmp/storyspace-no-loop", "--reader", "embedded"], "the value model's own reader"),
         (["eval", "--out", "/tmp/storyspace-no-eval", "--llm-judge", "openai:localhost#m"], "openai spec must be"),
         (["eval", "--out", "/tmp/storyspace-no-eval", "--premises", "/no/such/premises.txt"], "premise file not found"),
         (["eval", "--systems", "single"], "the following arguments are required: --out"),

@@ -393,6 +393,66 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate_judges(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from storyspace.assemble import check_scorers, independent_reader, value_model
+    from storyspace.eval.judges import (
+        JudgesConfig,
+        check_judges_config,
+        judge_rows,
+        judge_summary,
+        judges_markdown,
+        read_all,
+    )
+    from storyspace.files import atomic_write, check_output_dir
+    from storyspace.judges.llm import LLMJudge
+    from storyspace.models.registry import ModelPool, parse_spec
+    from storyspace.value.model import load_calibration
+    from storyspace.story import PromptConfig
+    from storyspace.viz.plots import plot_judges
+
+    cfg = _configured(args, JudgesConfig(), "judges")
+    judges = check_judges_config(cfg)
+    check_scorers(cfg.score)
+    for j in judges:  # every spec and calibration before any model loads
+        if j.kind != "value":
+            parse_spec(j.spec)
+        if j.kind == "reader":
+            load_calibration("auto", str(parse_spec(j.spec)))
+    if args.retest and len(args.retest) != 2:
+        raise UserError("--retest takes two eval stories.jsonl files")
+    check_output_dir(args.out)
+    rows = judge_rows(cfg, args.retest or ())
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
+    pool = ModelPool(options=cfg.score.models.options())
+    prompts = PromptConfig()
+    summaries = []
+    with Display(args.quiet) as display:
+        for judge in judges:
+            if judge.kind == "value":
+                scorer = value_model(pool, cfg.score.models.reference, cfg.score.value, prompts, cfg.score.models.judge)
+            elif judge.kind == "reader":
+                scorer = independent_reader(pool, judge.spec, "auto", cfg.score.value, prompts)
+            else:
+                scorer = LLMJudge(pool.get(judge.spec), replace(cfg.score.judge, method="probabilities"))
+            readings = read_all(scorer, rows, args.out / f"{judge.slug}.jsonl", cfg.score.step_tokens,
+                                on_row=lambda i, n, name=judge.name: display.update(name, i, n))
+            summaries.append(judge_summary(judge, rows, readings, cfg.min_gap, cfg.seed))
+    info = (f"{cfg.n_stories} HANNA human stories; contrast suite on {cfg.contrast_stories} stories' openings of"
+            f" {cfg.contrast_words} words (seed {cfg.seed}); value model (a) read by `{cfg.score.models.reference}`;"
+            f" steps of {cfg.score.step_tokens} tokens.")
+    text = judges_markdown(summaries, cfg.min_gap, info)
+    atomic_write(args.out / "judges.md", text)
+    atomic_write(args.out / "judges.json", json.dumps(summaries, indent=1) + "\n")
+    plot_judges(summaries, args.out / "judges.png")
+    _out(text)
+    return 0
+
+
 def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.assemble import value_model
     from storyspace.config import ModelsConfig
@@ -507,6 +567,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "eval": cmd_eval,
     "score": cmd_score,
     "validate-value": cmd_validate_value,
+    "validate-judges": cmd_validate_judges,
     "fit-value": cmd_fit_value,
     "premises": cmd_premises,
     "studio": cmd_studio,

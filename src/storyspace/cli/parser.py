@@ -19,6 +19,7 @@ from storyspace.distributed.config import RayConfig
 from storyspace.errors import UserError
 from storyspace.eval.run import EvalConfig
 from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
+from storyspace.eval.judges import JUDGES_SKIP, JudgesConfig
 from storyspace.eval.validate import VALIDATE_SKIP, ValidateConfig
 from storyspace.flags import Flag, add_flags, config_flags, non_negative_int, overrides, positive_int
 from storyspace.train.loop import LoopConfig
@@ -64,6 +65,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
              Source("ray", RayConfig())),
     "score": (Source("score", ScoreConfig(), skip=SCORE_SKIP),),
     "validate-value": (Source("validate", ValidateConfig(), skip=VALIDATE_SKIP),),
+    "validate-judges": (Source("judges", JudgesConfig(), skip=JUDGES_SKIP),),
     "study": (Source("study", StudyConfig()),),
     "fit-value": (Source("fit", FitConfig()), Source("value", ValueConfig(), only=("calibration",)),
                   Source("models", ModelsConfig(), only=("reference", "device", "dtype"))),
@@ -80,6 +82,7 @@ HELP = {
     "eval": "compare systems at equal policy-token budgets, judged three ways",
     "score": "score stories (JSON lines with prompt and story)",
     "validate-value": "value components vs the HANNA human ratings",
+    "validate-judges": "the eval's judges side by side: HANNA ratings, contrast suite, two-seed noise",
     "fit-value": "fit the learned value on HANNA and contrast pairs (cross-validated by prompt)",
     "premises": "list the shipped premises",
     "studio": "the studio: explore, steer and rate story trees in the browser",
@@ -153,6 +156,12 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="directory for scored.jsonl and validate.md (resumes)")
         p.add_argument("--quiet", **quiet)
+    elif command == "validate-judges":
+        p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="directory for each judge's readings and judges.md (resumes)")
+        p.add_argument("--retest", nargs=2, type=Path, metavar=("A.jsonl", "B.jsonl"),
+                       help="two eval stories.jsonl of the same premises and systems, other seeds (judge noise)")
+        p.add_argument("--quiet", **quiet)
     elif command == "fit-value":
         p.add_argument("--out", type=Path, required=True, metavar="FILE", help="weights JSON to write (--value-weights)")
         p.add_argument("--readings", type=Path, metavar="FILE",
@@ -219,6 +228,7 @@ def synopsis(width: int = 100) -> str:
                 shown = opt
             else:
                 value = "|".join(a.choices) if a.choices else a.metavar or a.dest.upper()
+                value = " ".join(value) if isinstance(value, tuple) else value  # nargs=2: two names
                 shown = f"{opt} {value}"
             words.append((shown if a.required else f"[{shown}]").replace(" ", "\u00a0"))
         head = f"storyspace {command} "

@@ -39,7 +39,7 @@ from storyspace.judges.llm import GEMMA_READER, LLM_JUDGE, READER, READER_CALIBR
 from storyspace.eval.scoring import read_afresh, summarize_breakdowns
 from storyspace.eval.systems import SystemSpec, parse_systems, run_system
 from storyspace.explore import check_premise
-from storyspace.models.registry import ModelPool, parse_spec
+from storyspace.models.registry import ModelPool, check_independent, parse_spec
 from storyspace.runs import package_versions
 from storyspace.files import atomic_write, check_output_dir, read_json_object
 from storyspace.seeding import derive_seed
@@ -151,7 +151,7 @@ class Evaluation:
                 s.policy for s in self.systems if s.policy)]:
             parse_spec(spec)
         if self.cfg.reader:
-            parse_spec(self.cfg.reader)
+            check_independent(self.cfg.reader, self.cfg.explore.models.reference)
         if self.cfg.llm_judge:
             parse_spec(self.cfg.llm_judge)
         file = self.out / EVAL_FILE

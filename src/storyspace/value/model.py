@@ -32,6 +32,7 @@ SHIPPED_CALIBRATIONS = {
     "embedded": "embedded.json",
     "llamacpp:embedded": "embedded.json",
     "llamacpp:gemma3-270m": "gemma3-270m.json",
+    "llamacpp:qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b.json",
 }
 
 

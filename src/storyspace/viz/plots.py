@@ -164,3 +164,33 @@ def plot_validation(hanna: dict[str, dict[str, dict]] | None, contrast: dict[str
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_judges(summaries: list[dict[str, Any]], path: Path) -> None:
+    """``validate-judges``: left, each judge's story score's pairwise agreement with each HANNA
+    human rating; right, how often it scores an original above each corruption (story level)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    width = 0.8 / max(1, len(summaries))
+    for panel, ax in zip(("hanna", "contrast"), axes):
+        labels: list[str] = []
+        for j, s in enumerate(summaries):
+            if panel == "hanna":
+                data = s["hanna"].get(s["key"], {})
+                labels = labels or list(data)
+                ys = [data.get(c, {}).get("agreement", float("nan")) for c in labels]
+            else:
+                labels = labels or list(s["contrast"])
+                ys = [s["contrast"].get(k, {}).get("agreement", float("nan")) for k in labels]
+            ax.bar([i - 0.4 + width * (j + 0.5) for i in range(len(ys))], ys, width, label=s["judge"])
+        ax.set_xticks(range(len(labels)), labels, rotation=30)
+        ax.axhline(0.5, color="#888", lw=1, ls=":")
+        ax.axhline(0.7 if panel == "hanna" else 0.9, color="#a33", lw=1, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_title("HANNA: agreement with people (story score)" if panel == "hanna"
+                     else "contrast: original above corruption (story level)")
+    axes[0].set_ylabel("share of pairs")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,374 @@
+"""``storyspace validate-judges``: every judge ``eval`` can use, side by side, on the same data.
+
+A *judge* reads a finished story and gives it numbers:
+
+- ``value``: (a), the search's own value model (story value ``value_mean``);
+- ``reader:SPEC``: (b), DESIGN.md's value formula read by the model SPEC with its shipped
+  calibration, as ``eval``'s independent reader (``value_mean``);
+- ``llm:SPEC``: (c), the model SPEC as LLM judge: rubric ratings read G-Eval style from its
+  token probabilities (``overall``, and ``interest``, ``originality``, ``coherence``).
+
+Each judge reads three sets: the HANNA human stories (agreement with the human ratings, the
+``validate-value`` rules: pairs whose mean ratings differ by >= ``min_gap``, ties half), the
+contrast suite's stories (how often an original opening beats each corrupted version), and,
+when two eval outputs of the same premises and systems made with different seeds are given
+(``--retest A B``), the judge's *noise*: the Spearman correlation of its readings of the two
+seeds' stories, matched by premise and system, over all of them and within each premise.
+
+Readings are kept per judge in ``<out>/<judge>.jsonl`` (one line per story, written as it goes,
+so a stopped run resumes); this module holds the arithmetic (pure functions) on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from storyspace.contrast import CORRUPTIONS, agreement
+from storyspace.corpus import N_STORIES
+from storyspace.errors import UserError
+from storyspace.eval import stats
+from storyspace.eval.scoring import check_story, read_afresh, summarize_breakdowns
+from storyspace.eval.validate import HUMAN
+from storyspace.flags import flag
+from storyspace.judges.llm import LLMJudge
+from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
+from storyspace.story import split_steps
+
+if TYPE_CHECKING:
+    from storyspace.value.model import ValueModel
+
+KINDS = ("value", "reader", "llm")
+#: each kind's story score: what the contrast suite, the noise and the summary read
+MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall"}
+#: the default judges: (a), the shipped reader (b), and Qwen2.5-Coder-0.5B read both ways
+DEFAULT_JUDGES = "value,reader:llamacpp:gemma3-270m,reader:llamacpp:qwen2.5-coder-0.5b,llm:llamacpp:qwen2.5-coder-0.5b"
+
+
+@dataclass(frozen=True)
+class JudgesConfig:
+    """- ``judges``: comma-separated ``value`` / ``reader:SPEC`` / ``llm:SPEC`` (see the module).
+    - ``n_stories``: HANNA human stories read (of 96); ``contrast_stories``: HANNA stories the
+      contrast suite corrupts (each read as the original and 8 corrupted openings of
+      ``contrast_words`` words); ``min_gap``, ``seed``: as ``validate-value``.
+    - ``score``: the value model (a) and its models, and the LLM judge's prompts (``--judge-prompts``)."""
+
+    judges: str = field(default=DEFAULT_JUDGES, metadata=flag(
+        "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC", metavar="LIST"))
+    n_stories: int = field(default=96, metadata=N_STORIES)
+    contrast_stories: int = field(default=12, metadata=flag(
+        "--contrast-stories", "HANNA stories the contrast suite corrupts (9 versions each)"))
+    contrast_words: int = field(default=160, metadata=flag(
+        "--contrast-words", "the contrast suite reads each story's opening: whole sentences up to this many words"))
+    min_gap: float = field(default=1.0, metadata=flag("--min-gap", "least human rating gap of a compared pair"))
+    seed: int = field(default=0, metadata=flag("--seed", "seed of the corruptions"))
+    score: ScoreConfig = field(default_factory=lambda: ScoreConfig(reader=""))
+
+
+#: settings that do not apply (the judges are named by ``--judges``)
+JUDGES_SKIP = tuple(f"score.{p}" for p in (*SCORE_SKIP, "reader", "reader_calibration", "llm_judge"))
+
+
+@dataclass(frozen=True)
+class Judge:
+    kind: str  # value | reader | llm
+    spec: str  # the model spec ("" for value)
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.kind == "value" else f"{self.kind}:{self.spec}"
+
+    @property
+    def slug(self) -> str:
+        """The judge's name as a file name."""
+        return re.sub(r"[^A-Za-z0-9.-]+", "_", self.name).strip("_")
+
+    @property
+    def main_key(self) -> str:
+        return MAIN_KEY[self.kind]
+
+
+def parse_judges(text: str) -> list[Judge]:
+    """``value,reader:SPEC,llm:SPEC`` -> judges (each at most once); one-line errors."""
+    out: list[Judge] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        kind, _, spec = item.partition(":")
+        if kind not in KINDS:
+            raise UserError(f"--judges: {item!r} is not value, reader:SPEC or llm:SPEC")
+        if (kind == "value") != (not spec):
+            raise UserError(f"--judges: {item!r}: " + ("value takes no model" if spec else f"{kind} needs a model spec"))
+        judge = Judge(kind, spec)
+        if judge in out:
+            raise UserError(f"--judges: {item!r} given twice")
+        out.append(judge)
+    if not out:
+        raise UserError("--judges: no judge given")
+    return out
+
+
+def story_key(row: dict[str, Any]) -> str:
+    """Which story a reading belongs to (stable across runs: what a resume matches on)."""
+    return "/".join(str(row.get(k, "")) for k in ("suite", "id", "version"))
+
+
+def retest_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stories of two eval outputs (``stories.jsonl``: ``premise``, ``system``, ``story``)
+    that match by premise and system, as rows of the ``retest`` suite (``version`` ``a``/``b``)."""
+
+    def keyed(rows: Sequence[dict[str, Any]], label: str) -> dict[tuple[str, str], dict[str, Any]]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            premise = r.get("premise", r.get("prompt"))
+            if not isinstance(premise, str) or not isinstance(r.get("story"), str):
+                raise UserError(f"--retest {label}: every line needs text fields 'premise' (or 'prompt') and 'story'")
+            key = (premise.strip(), str(r.get("system", r.get("name", ""))))
+            if key in out:
+                raise UserError(f"--retest {label}: premise and system {key[1]!r} appear twice")
+            out[key] = r
+        return out
+
+    ka, kb = keyed(a, "A"), keyed(b, "B")
+    both = [k for k in ka if k in kb]
+    if not both:
+        raise UserError("--retest: the two files share no (premise, system)")
+    premises = {p: i for i, p in enumerate(dict.fromkeys(p for p, _ in both))}
+    rows = []
+    for premise, system in both:
+        for version, src in (("a", ka), ("b", kb)):
+            rows.append({"suite": "retest", "id": f"{premises[premise]}:{system}", "premise_index": premises[premise],
+                         "system": system, "version": version, "prompt": premise,
+                         "story": src[(premise, system)]["story"]})
+    return rows
+
+
+def judge_rows(cfg: JudgesConfig, retest: Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """What every judge reads: the HANNA human stories (with their ratings), the contrast suite's
+    original and corrupted openings, and the matched stories of two ``--retest`` files."""
+    from storyspace import contrast
+    from storyspace.corpus import human_stories
+    from storyspace.eval.validate import hanna_rows
+    from storyspace.files import read_jsonl
+
+    stories = human_stories()
+    rows = [{**r, "suite": "hanna", "version": ""} for r in hanna_rows(stories[: cfg.n_stories])]
+    short = contrast.shortened(stories[: cfg.contrast_stories], cfg.contrast_words)
+    rows += [{**r, "suite": "contrast"} for r in contrast.story_rows(short, cfg.seed)]
+    if retest:
+        a, b = ([row for _, row in read_jsonl(p, "retest file")] for p in retest)
+        if not all(isinstance(r, dict) for r in (*a, *b)):
+            raise UserError("--retest: every line must be a JSON object")
+        rows += retest_rows(a, b)
+    return rows
+
+
+def check_judges_config(cfg: JudgesConfig) -> list[Judge]:
+    """The judges, after the numbers are checked (one-line errors)."""
+    if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1:
+        raise UserError("--n-stories, --contrast-stories and --contrast-words must be positive")
+    if not (cfg.min_gap > 0 and math.isfinite(cfg.min_gap)):
+        raise UserError(f"--min-gap must be a positive number, got {cfg.min_gap}")
+    return parse_judges(cfg.judges)
+
+
+def hanna_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]], min_gap: float,
+                    seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
+    """``{score key: {human criterion: {"agreement", "pairs", "rho"}}}`` over the HANNA rows the
+    judge read (every numeric key of its readings)."""
+    have = [(r, readings[story_key(r)]["scores"]) for r in rows
+            if r.get("suite") == "hanna" and "scores" in readings.get(story_key(r), {})]
+    keys = sorted({k for _, s in have for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for key in keys:
+        pts = [(r, float(s[key])) for r, s in have if isinstance(s.get(key), (int, float)) and math.isfinite(s[key])]
+        if len(pts) < 3:
+            continue
+        for human_key, human_name in HUMAN:
+            xs = [(v, float(r[human_key])) for r, v in pts if human_key in r]
+            if len(xs) < 3:
+                continue
+            comp, hum = [x for x, _ in xs], [h for _, h in xs]
+            agree, pairs = stats.pairwise_agreement(comp, hum, min_gap)
+            rho = stats.spearman(comp, hum)
+            out.setdefault(key, {})[human_name] = {"agreement": agree, "pairs": pairs, "rho": rho, "n": len(xs)}
+    return out
+
+
+def contrast_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
+                       key: str) -> dict[str, dict[str, float]]:
+    """``{corruption: {"agreement", "pairs"}}``: how often the original opening scored above each
+    corrupted version (ties half), by the judge's ``key``."""
+
+    def score(r: dict[str, Any]) -> float | None:
+        v = readings.get(story_key(r), {}).get("scores", {}).get(key)
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    originals = {r["id"]: score(r) for r in rows if r.get("suite") == "contrast" and r.get("version") == "original"}
+    out = {}
+    for kind in CORRUPTIONS:
+        pairs = [(originals.get(r["id"]), score(r)) for r in rows
+                 if r.get("suite") == "contrast" and r.get("version") == kind]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        out[kind] = agreement([a for a, _ in pairs], [b for _, b in pairs]).as_dict()
+    return out
+
+
+def retest_noise(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]], key: str) -> dict[str, float]:
+    """The judge's readings of seed A's stories against seed B's, matched by premise and system:
+    ``rho`` (Spearman over all matched stories), ``rho_within`` (each reading less its premise's
+    mean over systems and its seed: does the judge order one premise's systems alike twice),
+    ``n`` (matched stories)."""
+    by: dict[str, dict[str, tuple[int, float]]] = {}
+    for r in rows:
+        if r.get("suite") != "retest":
+            continue
+        v = readings.get(story_key(r), {}).get("scores", {}).get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            by.setdefault(r["id"], {})[r["version"]] = (int(r["premise_index"]), float(v))
+    ids = [i for i, d in by.items() if "a" in d and "b" in d]
+    if len(ids) < 3:
+        return {"rho": math.nan, "rho_within": math.nan, "n": len(ids)}
+    a = [by[i]["a"][1] for i in ids]
+    b = [by[i]["b"][1] for i in ids]
+    premise = [by[i]["a"][0] for i in ids]
+
+    def centred(xs: list[float]) -> list[float]:
+        means = {p: statistics.fmean(x for x, q in zip(xs, premise) if q == p) for p in set(premise)}
+        return [x - means[p] for x, p in zip(xs, premise)]
+
+    within = math.nan
+    if len(set(premise)) < len(ids):  # some premise has two systems or more
+        keep = [k for k, p in enumerate(premise) if premise.count(p) > 1]
+        ca, cb = centred(a), centred(b)
+        within = stats.spearman([ca[k] for k in keep], [cb[k] for k in keep])
+    return {"rho": stats.spearman(a, b), "rho_within": within, "n": len(ids)}
+
+
+def judge_summary(judge: Judge, rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
+                  min_gap: float, seed: int = 0) -> dict[str, Any]:
+    """Everything the table shows of one judge (see the module)."""
+    read = [readings[story_key(r)] for r in rows if story_key(r) in readings]
+    seconds = [float(x["seconds"]) for x in read if "scores" in x and isinstance(x.get("seconds"), (int, float))]
+    unparsed = sum(1 for x in read if "scores" in x and x["scores"].get("parsed") is False)
+    return {
+        "judge": judge.name,
+        "key": judge.main_key,
+        "read": sum(1 for x in read if "scores" in x),
+        "errors": sum(1 for x in read if "error" in x),
+        "unparsed": unparsed,
+        "seconds_per_story": statistics.fmean(seconds) if seconds else math.nan,
+        "hanna": hanna_agreement(rows, readings, min_gap, seed),
+        "contrast": contrast_agreement(rows, readings, judge.main_key),
+        "retest": retest_noise(rows, readings, judge.main_key),
+    }
+
+
+def _f(x: float, fmt: str = ".3f") -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def judges_markdown(summaries: Sequence[dict[str, Any]], min_gap: float, info: str = "") -> str:
+    """The side-by-side table (``judges.md``)."""
+    crits = [name for _, name in HUMAN]
+    lines = ["# The judges side by side", "", (info + " " if info else "") +
+             f"HANNA: share of human-story pairs whose mean rating differs by >= {min_gap:g} that the judge's story"
+             " score orders as people did (ties half). Contrast: share of original openings scored above each"
+             " corrupted version (story level). Noise: Spearman rho of the judge's readings of two seeds' stories"
+             " (matched by premise and system), over all and within a premise.", "",
+             "## Story score against people, corruptions and itself", "",
+             "| judge (score) | " + " | ".join(f"HANNA {c}" for c in crits) + " | contrast min | retest rho / within (n) "
+             "| s / story | read (errors, unparsed) |",
+             "|---" * (len(crits) + 5) + "|"]
+    for s in summaries:
+        h = s["hanna"].get(s["key"], {})
+        cmin = min((v["agreement"] for v in s["contrast"].values() if v["pairs"]), default=math.nan)
+        r = s["retest"]
+        lines.append(f"| {s['judge']} ({s['key']}) | " + " | ".join(_f(h.get(c, {}).get("agreement", math.nan)) for c in crits)
+                     + f" | {_f(cmin)} | {_f(r['rho'], '+.3f')} / {_f(r['rho_within'], '+.3f')} ({r['n']})"
+                     f" | {_f(s['seconds_per_story'], '.1f')} | {s['read']} ({s['errors']}, {s['unparsed']}) |")
+    lines += ["", "## Contrast suite, story level, by corruption", "",
+              "| judge | " + " | ".join(CORRUPTIONS) + " |", "|---" * (len(CORRUPTIONS) + 1) + "|"]
+    for s in summaries:
+        lines.append(f"| {s['judge']} | " + " | ".join(
+            f"{_f(s['contrast'][k]['agreement'])} ({s['contrast'][k]['pairs']})" for k in CORRUPTIONS) + " |")
+    lines += ["", "## Every score of each judge against the HANNA ratings (agreement; Spearman rho)", "",
+              "| judge.score | " + " | ".join(crits) + " |", "|---" * (len(crits) + 1) + "|"]
+    for s in summaries:
+        for key, per in s["hanna"].items():
+            lines.append(f"| {s['judge']}.{key} | " + " | ".join(
+                f"{_f(per[c]['agreement'])}; {_f(per[c]['rho'], '+.2f')}" if c in per else "–" for c in crits) + " |")
+    pairs = {c: p["pairs"] for s in summaries for per in s["hanna"].values() for c, p in per.items()}
+    if pairs:
+        lines += ["", "HANNA pairs per criterion: " + ", ".join(f"{c} {n}" for c, n in pairs.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def read_readings(path: Path) -> dict[str, dict[str, Any]]:
+    """A judge's readings so far, by story key (a torn last line is dropped: it is read again)."""
+    if not path.is_file():
+        return {}
+    out = {}
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from exc
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("key"), str):
+            out[row["key"]] = row
+    return out
+
+
+def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int) -> dict[str, float]:
+    """A value model's story scores (``storyspace score``'s ``value`` block), read afresh: the
+    reading does not depend on the stories read before it."""
+    check_story(prompt, story, vm)
+    steps = split_steps(story, step_tokens, vm.reader.count_tokens)
+    return summarize_breakdowns(read_afresh(vm, prompt.strip(), steps))
+
+
+def read_story(scorer: "ValueModel | LLMJudge", row: dict[str, Any], step_tokens: int) -> dict[str, Any]:
+    """One judge's reading of one row: ``{"key", "scores", "seconds"}``, or ``{"key", "error"}``
+    when the story cannot be read (too long, empty)."""
+    start = time.perf_counter()
+    try:
+        if isinstance(scorer, LLMJudge):
+            scores = {k: v for k, v in scorer.rate(row["prompt"].strip(), row["story"].strip()).items() if k != "raw"}
+        else:
+            scores = value_reading(scorer, row["prompt"], row["story"], step_tokens)
+    except UserError as exc:
+        return {"key": story_key(row), "error": str(exc)}
+    return {"key": story_key(row), "scores": scores, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def read_all(scorer: "ValueModel | LLMJudge", rows: Sequence[dict[str, Any]], path: Path, step_tokens: int,
+             on_row: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Every row read by one judge into ``path`` (JSON lines, appended as they come; rows already
+    there are not read again). Returns the readings by story key."""
+    done = read_readings(path)
+    todo = [r for r in rows if story_key(r) not in done]
+    try:
+        fh = open(path, "a")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    with fh:
+        for i, row in enumerate(todo):
+            if on_row is not None:
+                on_row(i, len(todo))
+            reading = read_story(scorer, row, step_tokens)
+            fh.write(json.dumps(reading) + "\n")
+            fh.flush()
+            done[reading["key"]] = reading
+    if on_row is not None:
+        on_row(len(todo), len(todo))
+    return done

@@ -1,0 +1,146 @@
+"""``validate-judges``: the table's arithmetic on hand-made readings, and real judges end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from scipy.stats import spearmanr
+
+from storyspace.cli import main
+from storyspace.contrast import CORRUPTIONS
+from storyspace.errors import UserError
+from storyspace.eval.judges import (
+    Judge,
+    contrast_agreement,
+    hanna_agreement,
+    judge_summary,
+    judges_markdown,
+    parse_judges,
+    read_readings,
+    retest_noise,
+    retest_rows,
+    story_key,
+)
+
+
+def reading(row: dict, **scores: float) -> tuple[str, dict]:
+    return story_key(row), {"key": story_key(row), "scores": scores, "seconds": 1.0}
+
+
+def test_judges_are_parsed_and_bad_lists_refused() -> None:
+    judges = parse_judges("value, reader:llamacpp:gemma3-270m,llm:embedded")
+    assert [j.name for j in judges] == ["value", "reader:llamacpp:gemma3-270m", "llm:embedded"]
+    assert [j.main_key for j in judges] == ["value_mean", "value_mean", "overall"]
+    assert judges[1].slug == "reader_llamacpp_gemma3-270m"
+    for bad, why in [("", "no judge"), ("value:embedded", "takes no model"), ("reader", "needs a model"),
+                     ("judge:x", "is not value"), ("value,value", "twice")]:
+        with pytest.raises(UserError, match=why):
+            parse_judges(bad)
+
+
+def test_hanna_agreement_counts_pairs_over_the_gap_and_ties_half() -> None:
+    # human Coherence 1, 2, 4: pairs over a gap of 1: (1,2), (1,4), (2,4)
+    rows = [{"suite": "hanna", "id": i, "version": "", "human_coherence": h} for i, h in enumerate((1.0, 2.0, 4.0))]
+    readings = dict(reading(r, value_mean=v) for r, v in zip(rows, (0.1, 0.3, 0.2)))
+    got = hanna_agreement(rows, readings, min_gap=1.0)["value_mean"]["Coherence"]
+    # (1,2): 0.1 < 0.3 right; (1,4): 0.1 < 0.2 right; (2,4): 0.3 > 0.2 wrong
+    assert got["pairs"] == 3 and got["agreement"] == pytest.approx(2 / 3)
+    assert got["rho"] == pytest.approx(0.5)
+    readings = dict(reading(r, value_mean=v) for r, v in zip(rows, (0.1, 0.2, 0.2)))
+    assert hanna_agreement(rows, readings, 1.0)["value_mean"]["Coherence"]["agreement"] == pytest.approx(2.5 / 3)
+    # a gap of 2 leaves (1,4) and (2,4)
+    assert hanna_agreement(rows, readings, 2.0)["value_mean"]["Coherence"]["pairs"] == 2
+
+
+def test_contrast_agreement_by_corruption() -> None:
+    rows = [{"suite": "contrast", "id": i, "version": v} for i in (1, 2) for v in ("original", *CORRUPTIONS)]
+    scores = {(1, "original"): 0.5, (2, "original"): 0.5, (1, "loop"): 0.4, (2, "loop"): 0.6,
+              (1, "meta"): 0.5, (2, "meta"): 0.1}
+    readings = dict(reading(r, overall=scores.get((r["id"], r["version"]), 0.0)) for r in rows)
+    got = contrast_agreement(rows, readings, "overall")
+    assert got["loop"] == {"agreement": 0.5, "pairs": 2}
+    assert got["meta"] == {"agreement": 0.75, "pairs": 2}  # one tie (half) and one win
+    assert got["shuffled"] == {"agreement": 1.0, "pairs": 2}
+    del readings[story_key(rows[0])]  # story 1's original unread: its pairs drop out
+    assert contrast_agreement(rows, readings, "overall")["loop"] == {"agreement": 0.0, "pairs": 1}
+
+
+def eval_rows(values: dict[tuple[int, str], float]) -> list[dict]:
+    return [{"premise": f"Premise {p}.", "system": s, "story": f"story {p} {s} {v}"} for (p, s), v in values.items()]
+
+
+def test_retest_noise_over_all_and_within_a_premise() -> None:
+    a = eval_rows({(p, s): 0 for p in range(3) for s in ("single", "mcts")})
+    b = list(reversed(a))  # another order: matched by premise and system, not by line
+    rows = retest_rows(a, b + [{"premise": "Only in B.", "system": "single", "story": "x"}])
+    assert len(rows) == 12 and {r["version"] for r in rows} == {"a", "b"}
+    # seed A: mcts above single on every premise; seed B the same, premises in another order
+    va = {(0, "single"): 0.1, (0, "mcts"): 0.3, (1, "single"): 0.5, (1, "mcts"): 0.55, (2, "single"): 0.3, (2, "mcts"): 0.4}
+    vb = {(0, "single"): 0.5, (0, "mcts"): 0.9, (1, "single"): 0.1, (1, "mcts"): 0.12, (2, "single"): 0.3, (2, "mcts"): 0.35}
+    readings = dict(reading(r, value_mean=(va if r["version"] == "a" else vb)[(r["premise_index"], r["system"])])
+                    for r in rows)
+    got = retest_noise(rows, readings, "value_mean")
+    assert got["n"] == 6 and got["rho_within"] == pytest.approx(1.0)
+    keys = [(p, s) for p in range(3) for s in ("single", "mcts")]
+    assert got["rho"] == pytest.approx(spearmanr([va[k] for k in keys], [vb[k] for k in keys])[0])
+    assert math.isnan(retest_noise(rows[:4], readings, "value_mean")["rho"])
+    with pytest.raises(UserError, match="share no"):
+        retest_rows(a, [{"premise": "Else.", "system": "single", "story": "x"}])
+    with pytest.raises(UserError, match="twice"):
+        retest_rows(a + a[:1], b)
+    with pytest.raises(UserError, match="'premise'"):
+        retest_rows([{"system": "x", "story": "y"}], b)
+
+
+def test_summary_and_table_show_every_judge() -> None:
+    rows = [{"suite": "hanna", "id": i, "version": "", "human_surprise": float(i)} for i in range(4)]
+    readings = dict(reading(r, overall=float(r["id"]), parsed=True) for r in rows[:3])
+    readings["hanna/3/"] = {"key": "hanna/3/", "error": "story too long"}
+    s = judge_summary(Judge("llm", "embedded"), rows, readings, 1.0)
+    assert (s["read"], s["errors"], s["unparsed"]) == (3, 1, 0)
+    assert s["hanna"]["overall"]["Surprise"]["agreement"] == 1.0
+    assert "parsed" not in s["hanna"]  # booleans are not scores
+    text = judges_markdown([s], 1.0)
+    assert "| llm:embedded (overall) |" in text and "1.000" in text
+
+
+@pytest.mark.slow
+def test_validate_judges_reads_with_real_judges_and_resumes(tmp_path, capsys) -> None:  # noqa: ANN001
+    stories = [{"premise": "A lighthouse keeper finds a message in a bottle.", "system": s,
+                "story": f"The keeper opened the bottle. Inside was a note about the {w}. She read it twice."}
+               for s, w in (("single", "storm"), ("mcts", "ship"), ("beam", "lamp"))]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in stories))
+    b.write_text("".join(json.dumps({**r, "story": r["story"] + " Then she smiled."}) + "\n" for r in stories))
+    out = tmp_path / "judges"
+    args = ["validate-judges", "--judges", "value,llm:llamacpp:embedded", "--n-stories", "3", "--contrast-stories", "1",
+            "--contrast-words", "50", "--retest", str(a), str(b), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    summary = json.loads((out / "judges.json").read_text())
+    assert [s["judge"] for s in summary] == ["value", "llm:llamacpp:embedded"]
+    for s in summary:
+        assert s["read"] == 3 + 9 + 6 and s["errors"] == 0
+        assert s["retest"]["n"] == 3
+        assert all(v["pairs"] == 1 for v in s["contrast"].values())
+    llm = read_readings(out / "llm_llamacpp_embedded.jsonl")
+    assert all(1 <= r["scores"]["overall"] <= 10 and r["scores"]["method"] == "probabilities" for r in llm.values())
+    assert (out / "judges.png").stat().st_size > 0 and "| value (value_mean) |" in (out / "judges.md").read_text()
+    before = (out / "value.jsonl").read_text()
+    capsys.readouterr()
+    assert main(args) == 0  # resumed: nothing read again, the same table
+    assert (out / "value.jsonl").read_text() == before
+    assert json.loads((out / "judges.json").read_text()) == summary
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--judges", "value,oops:x"], "is not value"),
+    (["--judges", "reader:nope"], "unknown model spec"),
+    (["--min-gap", "0"], "--min-gap must be a positive"),
+    (["--judges", "value", "--retest", "/no/a.jsonl", "/no/b.jsonl"], "retest file not found"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, message) -> None:  # noqa: ANN001
+    assert main(["validate-judges", "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
