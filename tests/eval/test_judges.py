@@ -30,11 +30,11 @@ def reading(row: dict, **scores: float) -> tuple[str, dict]:
 
 
 def test_judges_are_parsed_and_bad_lists_refused() -> None:
-    judges = parse_judges("value, reader:llamacpp:gemma3-270m,llm:embedded")
-    assert [j.name for j in judges] == ["value", "reader:llamacpp:gemma3-270m", "llm:embedded"]
-    assert [j.main_key for j in judges] == ["value_mean", "value_mean", "overall"]
+    judges = parse_judges("value, reader:llamacpp:gemma3-270m,llm:embedded,length")
+    assert [j.name for j in judges] == ["value", "reader:llamacpp:gemma3-270m", "llm:embedded", "length"]
+    assert [j.main_key for j in judges] == ["value_mean", "value_mean", "overall", "words"]
     assert judges[1].slug == "reader_llamacpp_gemma3-270m"
-    for bad, why in [("", "no judge"), ("value:embedded", "takes no model"), ("reader", "needs a model"),
+    for bad, why in [("", "no judge"), ("value:embedded", "takes no model"), ("length:x", "takes no model"), ("reader", "needs a model"),
                      ("judge:x", "is not value"), ("value,value", "twice")]:
         with pytest.raises(UserError, match=why):
             parse_judges(bad)
@@ -115,15 +115,17 @@ def test_validate_judges_reads_with_real_judges_and_resumes(tmp_path, capsys) ->
     a.write_text("".join(json.dumps(r) + "\n" for r in stories))
     b.write_text("".join(json.dumps({**r, "story": r["story"] + " Then she smiled."}) + "\n" for r in stories))
     out = tmp_path / "judges"
-    args = ["validate-judges", "--judges", "value,llm:llamacpp:embedded", "--n-stories", "3", "--contrast-stories", "1",
+    args = ["validate-judges", "--judges", "length,value,llm:llamacpp:embedded", "--n-stories", "3", "--contrast-stories", "1",
             "--contrast-words", "50", "--retest", str(a), str(b), "--out", str(out), "--quiet"]
     assert main(args) == 0
     summary = json.loads((out / "judges.json").read_text())
-    assert [s["judge"] for s in summary] == ["value", "llm:llamacpp:embedded"]
+    assert [s["judge"] for s in summary] == ["length", "value", "llm:llamacpp:embedded"]
     for s in summary:
         assert s["read"] == 3 + 9 + 6 and s["errors"] == 0
         assert s["retest"]["n"] == 3
         assert all(v["pairs"] == 1 for v in s["contrast"].values())
+    words = read_readings(out / "length.jsonl")
+    assert words["retest/0:mcts/a"]["scores"]["words"] == len(stories[1]["story"].split())
     llm = read_readings(out / "llm_llamacpp_embedded.jsonl")
     assert all(1 <= r["scores"]["overall"] <= 10 and r["scores"]["method"] == "probabilities" for r in llm.values())
     assert (out / "judges.png").stat().st_size > 0 and "| value (value_mean) |" in (out / "judges.md").read_text()

@@ -416,7 +416,7 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
     judges = check_judges_config(cfg)
     check_scorers(cfg.score)
     for j in judges:  # every spec and calibration before any model loads
-        if j.kind != "value":
+        if j.spec:
             parse_spec(j.spec)
         if j.kind == "reader":
             load_calibration("auto", str(parse_spec(j.spec)))
@@ -433,7 +433,9 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
     summaries = []
     with Display(args.quiet) as display:
         for judge in judges:
-            if judge.kind == "value":
+            if judge.kind == "length":
+                scorer = None
+            elif judge.kind == "value":
                 scorer = value_model(pool, cfg.score.models.reference, cfg.score.value, prompts, cfg.score.models.judge)
             elif judge.kind == "reader":
                 scorer = independent_reader(pool, judge.spec, "auto", cfg.score.value, prompts)

@@ -6,7 +6,9 @@ A *judge* reads a finished story and gives it numbers:
 - ``reader:SPEC``: (b), DESIGN.md's value formula read by the model SPEC with its shipped
   calibration, as ``eval``'s independent reader (``value_mean``);
 - ``llm:SPEC``: (c), the model SPEC as LLM judge: rubric ratings read G-Eval style from its
-  token probabilities (``overall``, and ``interest``, ``originality``, ``coherence``).
+  token probabilities (``overall``, and ``interest``, ``originality``, ``coherence``);
+- ``length``: no model, the story's word count: the floor every judge must clear (longer
+  HANNA stories are rated higher on several criteria).
 
 Each judge reads three sets: the HANNA human stories (agreement with the human ratings, the
 ``validate-value`` rules: pairs whose mean ratings differ by >= ``min_gap``, ties half), the
@@ -44,11 +46,13 @@ from storyspace.story import split_steps
 if TYPE_CHECKING:
     from storyspace.value.model import ValueModel
 
-KINDS = ("value", "reader", "llm")
+KINDS = ("value", "reader", "llm", "length")
+#: the kinds that name no model
+MODEL_FREE = ("value", "length")
 #: each kind's story score: what the contrast suite, the noise and the summary read
-MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall"}
-#: the default judges: (a), the shipped reader (b), and Qwen2.5-Coder-0.5B read both ways
-DEFAULT_JUDGES = "value,reader:llamacpp:gemma3-270m,reader:llamacpp:qwen2.5-coder-0.5b,llm:llamacpp:qwen2.5-coder-0.5b"
+MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall", "length": "words"}
+#: the default judges: length (the floor), (a), the shipped reader (b), and Qwen2.5-Coder-0.5B read both ways
+DEFAULT_JUDGES = "length,value,reader:llamacpp:gemma3-270m,reader:llamacpp:qwen2.5-coder-0.5b,llm:llamacpp:qwen2.5-coder-0.5b"
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class Judge:
 
     @property
     def name(self) -> str:
-        return self.kind if self.kind == "value" else f"{self.kind}:{self.spec}"
+        return self.kind if self.kind in MODEL_FREE else f"{self.kind}:{self.spec}"
 
     @property
     def slug(self) -> str:
@@ -95,16 +99,16 @@ class Judge:
 
 
 def parse_judges(text: str) -> list[Judge]:
-    """``value,reader:SPEC,llm:SPEC`` -> judges (each at most once); one-line errors."""
+    """``value,reader:SPEC,llm:SPEC,length`` -> judges (each at most once); one-line errors."""
     out: list[Judge] = []
     for item in (x.strip() for x in text.split(",")):
         if not item:
             continue
         kind, _, spec = item.partition(":")
         if kind not in KINDS:
-            raise UserError(f"--judges: {item!r} is not value, reader:SPEC or llm:SPEC")
-        if (kind == "value") != (not spec):
-            raise UserError(f"--judges: {item!r}: " + ("value takes no model" if spec else f"{kind} needs a model spec"))
+            raise UserError(f"--judges: {item!r} is not value, reader:SPEC, llm:SPEC or length")
+        if (kind in MODEL_FREE) != (not spec):
+            raise UserError(f"--judges: {item!r}: " + (f"{kind} takes no model" if spec else f"{kind} needs a model spec"))
         judge = Judge(kind, spec)
         if judge in out:
             raise UserError(f"--judges: {item!r} given twice")
@@ -337,12 +341,14 @@ def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int) -
     return summarize_breakdowns(read_afresh(vm, prompt.strip(), steps))
 
 
-def read_story(scorer: "ValueModel | LLMJudge", row: dict[str, Any], step_tokens: int) -> dict[str, Any]:
+def read_story(scorer: "ValueModel | LLMJudge | None", row: dict[str, Any], step_tokens: int) -> dict[str, Any]:
     """One judge's reading of one row: ``{"key", "scores", "seconds"}``, or ``{"key", "error"}``
-    when the story cannot be read (too long, empty)."""
+    when the story cannot be read (too long, empty); no scorer = the ``length`` judge."""
     start = time.perf_counter()
     try:
-        if isinstance(scorer, LLMJudge):
+        if scorer is None:
+            scores = {"words": len(row["story"].split())}
+        elif isinstance(scorer, LLMJudge):
             scores = {k: v for k, v in scorer.rate(row["prompt"].strip(), row["story"].strip()).items() if k != "raw"}
         else:
             scores = value_reading(scorer, row["prompt"], row["story"], step_tokens)
@@ -351,7 +357,7 @@ def read_story(scorer: "ValueModel | LLMJudge", row: dict[str, Any], step_tokens
     return {"key": story_key(row), "scores": scores, "seconds": round(time.perf_counter() - start, 3)}
 
 
-def read_all(scorer: "ValueModel | LLMJudge", rows: Sequence[dict[str, Any]], path: Path, step_tokens: int,
+def read_all(scorer: "ValueModel | LLMJudge | None", rows: Sequence[dict[str, Any]], path: Path, step_tokens: int,
              on_row: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Every row read by one judge into ``path`` (JSON lines, appended as they come; rows already
     there are not read again). Returns the readings by story key."""
