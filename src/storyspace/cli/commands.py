@@ -394,11 +394,11 @@ def cmd_validate_value(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_judges(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from storyspace.assemble import check_scorers, independent_reader, value_model
+    from storyspace.assemble import check_scorers
     from storyspace.eval.judges import (
         JudgesConfig,
+        build_scorer,
+        check_judge_specs,
         check_judges_config,
         judge_rows,
         judge_summary,
@@ -406,22 +406,13 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         read_all,
     )
     from storyspace.files import atomic_write, check_output_dir
-    from storyspace.judges.llm import LLMJudge
-    from storyspace.models.registry import ModelPool, parse_spec
-    from storyspace.value.model import load_calibration
-    from storyspace.story import PromptConfig
+    from storyspace.models.registry import ModelPool
     from storyspace.viz.plots import plot_judges
 
     cfg = _configured(args, JudgesConfig(), "judges")
     judges = check_judges_config(cfg)
     check_scorers(cfg.score)
-    for j in judges:  # every spec and calibration before any model loads
-        if j.spec:
-            parse_spec(j.spec)
-        if j.kind == "reader":
-            load_calibration("auto", str(parse_spec(j.spec)))
-    if args.retest and len(args.retest) != 2:
-        raise UserError("--retest takes two eval stories.jsonl files")
+    check_judge_specs(judges)  # every spec and calibration before any model loads
     check_output_dir(args.out)
     rows = judge_rows(cfg, args.retest or ())
     try:
@@ -429,20 +420,11 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
     pool = ModelPool(options=cfg.score.models.options())
-    prompts = PromptConfig()
     summaries = []
     with Display(args.quiet) as display:
         for judge in judges:
-            if judge.kind == "length":
-                scorer = None
-            elif judge.kind == "value":
-                scorer = value_model(pool, cfg.score.models.reference, cfg.score.value, prompts, cfg.score.models.judge)
-            elif judge.kind == "reader":
-                scorer = independent_reader(pool, judge.spec, "auto", cfg.score.value, prompts)
-            else:
-                scorer = LLMJudge(pool.get(judge.spec), replace(cfg.score.judge, method="probabilities"))
-            readings = read_all(scorer, rows, args.out / f"{judge.slug}.jsonl", cfg.score.step_tokens,
-                                on_row=lambda i, n, name=judge.name: display.update(name, i, n))
+            readings = read_all(build_scorer(judge, pool, cfg.score), rows, args.out / f"{judge.slug}.jsonl",
+                                cfg.score.step_tokens, on_row=lambda i, n, name=judge.name: display.update(name, i, n))
             summaries.append(judge_summary(judge, rows, readings, cfg.min_gap, cfg.seed))
     info = (f"{cfg.n_stories} HANNA human stories; contrast suite on {cfg.contrast_stories} stories' openings of"
             f" {cfg.contrast_words} words (seed {cfg.seed}); value model (a) read by `{cfg.score.models.reference}`;"

@@ -28,7 +28,7 @@ import math
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -44,6 +44,7 @@ from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
 from storyspace.story import split_steps
 
 if TYPE_CHECKING:
+    from storyspace.models.registry import ModelPool
     from storyspace.value.model import ValueModel
 
 KINDS = ("value", "reader", "llm", "length")
@@ -331,6 +332,34 @@ def read_readings(path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(row, dict) and isinstance(row.get("key"), str):
             out[row["key"]] = row
     return out
+
+
+def check_judge_specs(judges: Sequence[Judge]) -> None:
+    """Each judge's model spec, and a reader's shipped calibration (one-line errors, no loading)."""
+    from storyspace.models.registry import parse_spec
+    from storyspace.value.model import load_calibration
+
+    for j in judges:
+        if j.spec:
+            parse_spec(j.spec)
+        if j.kind == "reader":
+            load_calibration("auto", str(parse_spec(j.spec)))
+
+
+def build_scorer(judge: Judge, pool: "ModelPool", cfg: ScoreConfig) -> "ValueModel | LLMJudge | None":
+    """What reads for ``judge``: the value model (a) of ``cfg``, the independent reader formula
+    read by the judge's model with its shipped calibration, an LLM judge read from its
+    probabilities, or None (``length``)."""
+    from storyspace.assemble import independent_reader, value_model
+    from storyspace.story import PromptConfig
+
+    if judge.kind == "length":
+        return None
+    if judge.kind == "value":
+        return value_model(pool, cfg.models.reference, cfg.value, PromptConfig(), cfg.models.judge)
+    if judge.kind == "reader":
+        return independent_reader(pool, judge.spec, "auto", cfg.value, PromptConfig())
+    return LLMJudge(pool.get(judge.spec), replace(cfg.judge, method="probabilities"))
 
 
 def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int) -> dict[str, float]:
