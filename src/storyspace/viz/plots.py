@@ -170,7 +170,7 @@ def plot_judges(summaries: list[dict[str, Any]], path: Path) -> None:
     """``validate-judges``: left, each judge's story score's pairwise agreement with each HANNA
     human rating; right, how often it scores an original above each corruption (story level)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     width = 0.8 / max(1, len(summaries))
     for panel, ax in zip(("hanna", "contrast"), axes):
         labels: list[str] = []
@@ -190,7 +190,8 @@ def plot_judges(summaries: list[dict[str, Any]], path: Path) -> None:
         ax.set_title("HANNA: agreement with people (story score)" if panel == "hanna"
                      else "contrast: original above corruption (story level)")
     axes[0].set_ylabel("share of pairs")
-    axes[1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * ((len(labels) + 3) // 4), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
