@@ -31,6 +31,15 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def worker_range_start(taken: list[int], width: int = 200) -> int:
+    """A free port whose range of ``width`` worker ports holds none of ``taken`` (Ray refuses a
+    worker range that overlaps another component's port: seen once in CI, by chance)."""
+    while True:
+        lo = free_ports(1)[0]
+        if lo + width <= 65535 and not any(lo <= p <= lo + width for p in taken):
+            return lo
+
+
 def ray_processes(marker: str) -> list[int]:
     """Processes whose command line holds ``marker`` (e.g. ``ray::Worker``, a temp dir)."""
     out = []
@@ -48,8 +57,9 @@ def ray_processes(marker: str) -> list[int]:
 def ray_cluster(tmp_path_factory):  # noqa: ANN001, ANN201
     """The GCS address (HOST:PORT) of a fresh local cluster."""
     temp = Path("/tmp") / f"ss-ray-{os.getpid()}"  # Ray's socket paths must stay short
-    gcs, client, manager, objects, agent, metrics, env_agent = free_ports(7)
-    lo = free_ports(1)[0]
+    ports = free_ports(7)
+    gcs, client, manager, objects, agent, metrics, env_agent = ports
+    lo = worker_range_start(ports)
     ray = str(Path(sys.executable).with_name("ray"))
     cmd = [ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
            "--num-cpus", "2", "--num-gpus", "0", "--temp-dir", str(temp), "--include-dashboard=false",
