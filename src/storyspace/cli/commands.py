@@ -425,7 +425,7 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         for judge in judges:
             readings = read_all(build_scorer(judge, pool, cfg.score), rows, args.out / f"{judge.slug}.jsonl",
                                 cfg.score.step_tokens, on_row=lambda i, n, name=judge.name: display.update(name, i, n))
-            summaries.append(judge_summary(judge, rows, readings, cfg.min_gap, cfg.seed))
+            summaries.append(judge_summary(judge, rows, readings, cfg.min_gap))
     info = (f"{cfg.n_stories} HANNA human stories; contrast suite on {cfg.contrast_stories} stories' openings of"
             f" {cfg.contrast_words} words (seed {cfg.seed}); value model (a) read by `{cfg.score.models.reference}`;"
             f" steps of {cfg.score.step_tokens} tokens.")

@@ -37,7 +37,7 @@ from storyspace.corpus import N_STORIES
 from storyspace.errors import UserError
 from storyspace.eval import stats
 from storyspace.eval.scoring import check_story, read_afresh, summarize_breakdowns
-from storyspace.eval.validate import HUMAN
+from storyspace.eval.validate import CONTRAST_STORIES, CONTRAST_WORDS, CORRUPTION_SEED, HUMAN, MIN_GAP
 from storyspace.flags import flag
 from storyspace.judges.llm import LLMJudge
 from storyspace.judges.scorers import SCORE_SKIP, ScoreConfig
@@ -58,7 +58,7 @@ DEFAULT_JUDGES = "length,value,reader:llamacpp:gemma3-270m,reader:llamacpp:qwen2
 
 @dataclass(frozen=True)
 class JudgesConfig:
-    """- ``judges``: comma-separated ``value`` / ``reader:SPEC`` / ``llm:SPEC`` (see the module).
+    """- ``judges``: comma-separated ``value`` / ``reader:SPEC`` / ``llm:SPEC`` / ``length`` (see the module).
     - ``n_stories``: HANNA human stories read (of 96); ``contrast_stories``: HANNA stories the
       contrast suite corrupts (each read as the original and 8 corrupted openings of
       ``contrast_words`` words); ``min_gap``, ``seed``: as ``validate-value``.
@@ -67,12 +67,10 @@ class JudgesConfig:
     judges: str = field(default=DEFAULT_JUDGES, metadata=flag(
         "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC", metavar="LIST"))
     n_stories: int = field(default=96, metadata=N_STORIES)
-    contrast_stories: int = field(default=12, metadata=flag(
-        "--contrast-stories", "HANNA stories the contrast suite corrupts (9 versions each)"))
-    contrast_words: int = field(default=160, metadata=flag(
-        "--contrast-words", "the contrast suite reads each story's opening: whole sentences up to this many words"))
-    min_gap: float = field(default=1.0, metadata=flag("--min-gap", "least human rating gap of a compared pair"))
-    seed: int = field(default=0, metadata=flag("--seed", "seed of the corruptions"))
+    contrast_stories: int = field(default=12, metadata=CONTRAST_STORIES)
+    contrast_words: int = field(default=160, metadata=CONTRAST_WORDS)
+    min_gap: float = field(default=1.0, metadata=MIN_GAP)
+    seed: int = field(default=0, metadata=CORRUPTION_SEED)
     score: ScoreConfig = field(default_factory=lambda: ScoreConfig(reader=""))
 
 
@@ -183,8 +181,8 @@ def check_judges_config(cfg: JudgesConfig) -> list[Judge]:
     return parse_judges(cfg.judges)
 
 
-def hanna_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]], min_gap: float,
-                    seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
+def hanna_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
+                    min_gap: float) -> dict[str, dict[str, dict[str, float]]]:
     """``{score key: {human criterion: {"agreement", "pairs", "rho"}}}`` over the HANNA rows the
     judge read (every numeric key of its readings)."""
     have = [(r, readings[story_key(r)]["scores"]) for r in rows
@@ -257,7 +255,7 @@ def retest_noise(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, A
 
 
 def judge_summary(judge: Judge, rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
-                  min_gap: float, seed: int = 0) -> dict[str, Any]:
+                  min_gap: float) -> dict[str, Any]:
     """Everything the table shows of one judge (see the module)."""
     read = [readings[story_key(r)] for r in rows if story_key(r) in readings]
     seconds = [float(x["seconds"]) for x in read if "scores" in x and isinstance(x.get("seconds"), (int, float))]
@@ -269,7 +267,7 @@ def judge_summary(judge: Judge, rows: Sequence[dict[str, Any]], readings: dict[s
         "errors": sum(1 for x in read if "error" in x),
         "unparsed": unparsed,
         "seconds_per_story": statistics.fmean(seconds) if seconds else math.nan,
-        "hanna": hanna_agreement(rows, readings, min_gap, seed),
+        "hanna": hanna_agreement(rows, readings, min_gap),
         "contrast": contrast_agreement(rows, readings, judge.main_key),
         "retest": retest_noise(rows, readings, judge.main_key),
     }

@@ -17,6 +17,12 @@ from storyspace.flags import flag
 
 
 SUITES = ("hanna", "contrast", "all")
+#: flags shared by ``validate-value`` and ``validate-judges`` (declared once, here)
+CONTRAST_STORIES = flag("--contrast-stories", "HANNA stories the contrast suite corrupts (9 versions each)")
+CONTRAST_WORDS = flag("--contrast-words",
+                      "the contrast suite reads each story's opening: whole sentences up to this many words")
+MIN_GAP = flag("--min-gap", "least human rating gap of a compared pair")
+CORRUPTION_SEED = flag("--seed", "seed of the corruptions")
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,10 @@ class ValidateConfig:
         "--suite", "hanna: human ratings; contrast: originals vs corrupted versions; all: both",
         choices=SUITES))
     n_stories: int = field(default=96, metadata=N_STORIES)
-    contrast_stories: int = field(default=36, metadata=flag(
-        "--contrast-stories", "HANNA stories the contrast suite corrupts (9 versions each)"))
-    contrast_words: int = field(default=160, metadata=flag(
-        "--contrast-words", "the contrast suite reads each story's opening: whole sentences up to this many words"))
-    min_gap: float = field(default=1.0, metadata=flag("--min-gap", "least human rating gap of a compared pair"))
-    seed: int = field(default=0, metadata=flag("--seed", "seed of the corruptions"))
+    contrast_stories: int = field(default=36, metadata=CONTRAST_STORIES)
+    contrast_words: int = field(default=160, metadata=CONTRAST_WORDS)
+    min_gap: float = field(default=1.0, metadata=MIN_GAP)
+    seed: int = field(default=0, metadata=CORRUPTION_SEED)
     #: the independent reader (b) is off by default: it validates the value model (a), and (b) on
     #: llama.cpp reads a HANNA story ~5x slower than (a) does (``--reader`` turns it on)
     score: ScoreConfig = field(default_factory=lambda: ScoreConfig(reader=""))
