@@ -197,3 +197,56 @@ def test_defects_of_issue_18_stay_fixed(client: TestClient, runs_root: Path) -> 
             yield b" " * 4096
 
     assert "over" in one_line_error(client.post("/api/write", content=chunks(), headers={"content-type": "application/json"}), 413)
+
+
+def test_runs_listing_shows_the_actual_defaults(client: TestClient) -> None:
+    got = client.get("/api/runs").json()["defaults"]
+    assert got == {"simulations": 4, "depth": 2, "children": 2, "step_tokens": 24, "seed": 0}
+
+
+def two_branches(saved) -> tuple[int, int]:  # noqa: ANN001
+    """Two leaves on different branches of the root."""
+    kids = saved.tree.nodes[0].children
+    ends = []
+    for k in kids[:2]:
+        node = k
+        while saved.tree.nodes[node].children:
+            node = saved.tree.nodes[node].children[0]
+        ends.append(node)
+    return ends[0], ends[1]
+
+
+def test_compare_reads_two_branches_side_by_side(client: TestClient, runs_root: Path) -> None:
+    saved = load_run(runs_root / "lighthouse")
+    a, b = two_branches(saved)
+    got = client.get("/api/compare", params={"run": "lighthouse", "a": a, "b": b}).json()
+    assert got["premise"] == PREMISE and got["fork"] == 0 and got["context"] == []
+    for side, node in (("a", a), ("b", b)):
+        path = saved.tree.path(node)[1:]
+        assert got[side]["node"] == node
+        assert got[side]["passages"] == [saved.tree.nodes[i].step["passage"] for i in path]
+        values = [saved.tree.nodes[i].value for i in path]
+        assert got[side]["story_value"] == pytest.approx(sum(values) / len(values), abs=1e-6)
+    parent = saved.tree.nodes[a].parent
+    assert "on the other's path" in one_line_error(
+        client.get("/api/compare", params={"run": "lighthouse", "a": a, "b": parent}), 400)
+    assert "premise" in one_line_error(client.get("/api/compare", params={"run": "lighthouse", "a": 0, "b": b}), 400)
+    one_line_error(client.get("/api/compare", params={"run": "lighthouse", "a": a, "b": 999}), 400)
+
+
+def test_a_compared_pair_goes_into_a_study_once(client: TestClient, runs_root: Path) -> None:
+    from storyspace.study.create import load_study
+
+    saved = load_run(runs_root / "lighthouse")
+    a, b = two_branches(saved)
+    for _ in range(2):  # the same pair twice is kept once
+        job = wait(client, client.post("/api/compare/study", json={"run": "lighthouse", "a": a, "b": b}).json()["job"])
+        assert job["status"] == "done" and job["result"] == {"study": "studio-pairs", "pair": "p001", "pairs": 1}
+    study = load_study(runs_root / "studio-pairs")
+    pair = study["pairs"][0]
+    assert pair["kind"] == "paths" and pair["premise"] == PREMISE and pair["prompt"]
+    assert pair["a"]["text"] == " ".join(saved.tree.nodes[i].step["passage"] for i in saved.tree.path(a)[1:])
+    assert [s["path"] for s in client.get("/api/runs").json()["studies"]] == ["studio-pairs"]
+    nxt = client.get("/api/study/next", params={"study": "studio-pairs", "rater": "ann"}).json()
+    assert nxt["pair"]["pair"] == "p001" and nxt["total"] == 1
+    one_line_error(client.post("/api/compare/study", json={"run": "lighthouse", "a": a, "b": "2"}), 422)

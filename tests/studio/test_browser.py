@@ -18,6 +18,7 @@ from storyspace.study.create import StudyConfig, create_study
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = Path(os.environ.get("STORYSPACE_ARTIFACTS", "build/test-artifacts")) / "studio"
+PREMISE_START = "A lighthouse keeper finds a letter"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
     assert count_nodes(page) == len(saved.tree.nodes)
     node = saved.tree.best_path()[1]
     page.click(f"svg.tree .node[data-node='{node}']")
+    page.wait_for_selector(f".node-panel[data-node='{node}'] .node-body:not([hidden])")
+    page.click(".value-breakdown summary")  # collapsed until the writer asks for it
     page.wait_for_selector(".node-body:not([hidden]) .breakdown tr[data-key='value']")
     shown = page.text_content(".breakdown tr[data-key='value'] td:last-child")
     assert float(shown) == pytest.approx(saved.tree.nodes[node].value, abs=0.0006)
@@ -163,3 +166,86 @@ def test_a_failed_write_keeps_the_writers_text(served: str, page, runs_root: Pat
     assert load_run(runs_root / "lighthouse").tree.nodes[-1].step["passage"] == text
     assert page.input_value(".actions .own") == ""
     assert page.errors == []
+
+
+def test_a_writer_reads_the_tree_acts_above_the_fold_sees_progress_and_compares(  # noqa: ANN001
+        served: str, browser, runs_root: Path) -> None:
+    """Issue #18's UX points at 1366x768: the tree has words and a colour key; the story and the
+    actions come before the value breakdown (collapsed, with a one-line why); an expansion on the
+    embedded model shows progress that moves and rings the nodes it added; two branches read side
+    by side and go into a study with one click. Screenshots for results/studio/."""
+    from storyspace.runs import load_run
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(120_000)
+    saved = load_run(runs_root / "lighthouse")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto(served + "/")
+    page.wait_for_selector("tr[data-run='lighthouse']")
+    assert page.get_attribute("form.new-run input[name=simulations]", "placeholder") == "4 (default)"
+    assert PREMISE_START in page.text_content("tr[data-run='lighthouse'] td:first-child")
+    page.screenshot(path=str(ARTIFACTS / "home.png"))
+
+    page.click("tr[data-run='lighthouse']")
+    page.wait_for_selector("svg.tree text.label")
+    labels = page.locator("svg.tree text.label")
+    assert labels.count() == len(saved.tree.nodes) - 1  # every passage labelled in a small tree
+    best = saved.tree.best_path()[1]
+    first = saved.tree.nodes[best].step["passage"].split()[0]
+    assert page.text_content(f"svg.tree text.label.path[data-node='{best}']").startswith(first)
+    assert page.locator(f"svg.tree text.label.path[data-node='{best}']").is_visible()
+    key = page.text_content(".colour-key")
+    assert "Q" in key and "low" in key and "high" in key
+
+    node = saved.tree.nodes[0].children[0]
+    if saved.tree.is_terminal(node):
+        node = 0
+    page.click(f"svg.tree .node[data-node='{node}']")
+    page.wait_for_selector(f".node-panel[data-node='{node}'] .node-body:not([hidden])")
+    for sel in ("button.expand", "button.write", ".actions .own", "button.pin"):
+        box = page.locator(sel).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, f"{sel} is below the fold: {box}"
+    assert page.get_attribute(".value-breakdown", "open") is None  # the breakdown starts collapsed
+    assert page.get_attribute(".story-so-far", "open") is not None
+    if node:
+        assert page.text_content(".node-panel .why").startswith("Why value")
+    page.screenshot(path=str(ARTIFACTS / "node_panel.png"))
+
+    # progress moves during a real expansion; the new nodes are ringed
+    page.evaluate("""() => { window.__done = []; const box = document.querySelector('.node-progress');
+        new MutationObserver(() => window.__done.push([box.dataset.done, box.querySelector('.note').textContent]))
+          .observe(box, {attributes: true, subtree: true, childList: true}); }""")
+    before = page.locator("svg.tree .node").count()
+    page.fill(".actions .k", "4")
+    page.click("button.expand")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {before + 4}")
+    seen = page.evaluate("window.__done")
+    moving = sorted({int(d) for d, note in seen if d and "tokens" in note})
+    assert len(moving) >= 2 and moving[-1] > 0, seen  # the bar moved on while the model wrote
+    assert page.locator("svg.tree .node.new").count() == 4
+    page.screenshot(path=str(ARTIFACTS / "expanded.png"))
+
+    # two branches side by side, then into a study
+    tree = load_run(runs_root / "lighthouse").tree
+    a, b = tree.nodes[0].children[0], tree.nodes[0].children[1]
+    page.click(f"svg.tree .node[data-node='{a}']")
+    page.wait_for_selector(f".node-panel[data-node='{a}']")
+    page.click("button.compare-from")
+    page.click(f"svg.tree .node[data-node='{b}']")
+    page.wait_for_selector(f".node-panel[data-node='{b}'] button.compare-with:not([hidden])")
+    page.click("button.compare-with")
+    page.wait_for_selector(".compare-view .side.left .text p")
+    assert page.text_content(".compare-view .side.left .text") == tree.nodes[a].step["passage"]
+    assert page.text_content(".compare-view .side.right .text") == tree.nodes[b].step["passage"]
+    assert "story value" in page.text_content(".compare-view .side.left .values")
+    page.screenshot(path=str(ARTIFACTS / "compare.png"))
+    page.click(".compare-view .add-study")
+    page.wait_for_selector(".compare-view .add-study:text('Added as p001')")
+    study = json.loads((runs_root / "studio-pairs" / "study.json").read_text())
+    assert [p["a"]["text"] for p in study["pairs"]] == [tree.nodes[a].step["passage"]]
+    assert errors == []
+    ctx.close()

@@ -11,6 +11,7 @@ trace; nothing here deletes a run.
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from storyspace.errors import UserError
 from storyspace.runs import RunBusy, RunDir, load_run, premise_slug
 from storyspace.studio import edits
 from storyspace.studio.jobs import Models, Worker
-from storyspace.study.create import STUDY, load_study
+from storyspace.study.create import STUDY, add_pair, load_study
 from storyspace.study.ratings import append_rating, clean_rater, next_pair, read_ratings
 
 STATIC = Path(__file__).parent / "static"
 #: how deep under the root the run and study listing looks
 LIST_DEPTH = 3
+#: the study (under the root) that "add this pair to a study" in the compare view adds to
+COMPARE_STUDY = "studio-pairs"
 
 
 class NotFound(UserError):
@@ -63,6 +66,12 @@ class Search(NodeAction):
 
 class Write(NodeAction):
     passage: str = Field(min_length=1, max_length=edits.MAX_PASSAGE_CHARS)
+
+
+class Compare(BaseModel):
+    run: str = Field(min_length=1, max_length=1000)
+    a: int = Field(ge=0, strict=True)
+    b: int = Field(ge=0, strict=True)
 
 
 class Rate(BaseModel):
@@ -258,7 +267,10 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.get("/api/runs")
     def runs() -> dict[str, Any]:
-        return {**studio.listing(), "root": studio.root.name or "/"}
+        cfg = studio.base if studio.base is not None else read_base_config(None)
+        defaults = {"simulations": cfg.search.simulations, "depth": cfg.search.depth,
+                    "children": cfg.search.children, "step_tokens": cfg.policy.step_tokens, "seed": cfg.seed}
+        return {**studio.listing(), "root": studio.root.name or "/", "defaults": defaults}
 
     @app.post("/api/runs")
     def new_run(body: NewRun) -> dict[str, Any]:
@@ -321,12 +333,48 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.post("/api/expand")
     def expand(body: Expand) -> dict[str, Any]:
-        return queue_edit("expand", body, lambda s, w, _p: edits.expand_node(s, w, body.node, body.k))
+        def action(saved: Any, world: Any, progress: Any) -> edits.Edit:
+            tokens = body.k * (saved.config.policy.step_tokens
+                               + (saved.config.policy.plan_tokens if saved.config.policy.plan else 0))
+            with studio.worker.speed.estimating(progress, tokens, f"writing {body.k} passage(s)"):
+                edit = edits.expand_node(saved, world, body.node, body.k)
+            studio.worker.speed.add(edit.tokens, edit.model_s)
+            return edit
+
+        return queue_edit("expand", body, action)
 
     @app.post("/api/search")
     def search(body: Search) -> dict[str, Any]:
-        return queue_edit("search", body, lambda s, w, p: edits.search_under(
-            s, w, body.node, body.simulations, on_round=lambda d, t: p(d, t, "searching")))
+        def action(saved: Any, world: Any, progress: Any) -> edits.Edit:
+            started = time.perf_counter()
+
+            def on_round(done: int, total: int) -> None:
+                left = (time.perf_counter() - started) / done * (total - done)
+                progress(done, total, f"searching: {done}/{total} simulations, about {left:.0f} s left")
+
+            progress(0, body.simulations, "searching: the first simulation")
+            return edits.search_under(saved, world, body.node, body.simulations, on_round=on_round)
+
+        return queue_edit("search", body, action)
+
+    @app.get("/api/compare")
+    def compare(run: str, a: int, b: int) -> dict[str, Any]:
+        return edits.compare_paths(load_run(studio.run_path(run)), a, b)
+
+    @app.post("/api/compare/study")
+    def compare_to_study(body: Compare) -> dict[str, Any]:
+        path = studio.run_path(body.run)
+        edits.compare_paths(load_run(path), body.a, body.b)  # a bad pair is answered at once
+        target = studio.root / COMPARE_STUDY
+
+        def work(models: Models, _progress: Any) -> dict[str, Any]:
+            saved = load_run(path)
+            pair = edits.compare_pair(saved, body.a, body.b, lambda: models.pool(saved.config).get(
+                saved.config.models.policy_spec).chat_prompt)
+            kept = add_pair(target, pair, body.run)
+            return {"study": COMPARE_STUDY, "pair": kept["id"], "pairs": len(load_study(target)["pairs"])}
+
+        return {"job": studio.worker.submit("study", body.run, None, work).as_dict()}
 
     @app.post("/api/write")
     def write(body: Write) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from storyspace.runs import RunDir, SavedRun, writing
 from storyspace.search.mcts import apply_expansions, backup, choose, expand, select_round
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
-from storyspace.story import Story, clean_passage, printable
+from storyspace.story import Story, clean_passage, preference_prompt, printable
 from storyspace.world import StoryWorld
 
 #: the step payload's mark of a passage a person wrote
@@ -42,6 +42,7 @@ class Edit:
     node: int
     added: list[int]
     model_s: float = 0.0
+    tokens: int = 0
 
 
 def editing(path: Path, wait_s: float = WAIT_S) -> contextlib.AbstractContextManager[SavedRun]:
@@ -88,8 +89,8 @@ def expand_node(saved: SavedRun, world: StoryWorld, node: int, k: int) -> Edit:
     results = world.expand([tree.steps(node)], k, [seed])
     model_s = time.perf_counter() - started
     added = apply_expansions(tree, world, [node], results, replace(cfg.search, children=k), cfg.seed)
-    edit = Edit("expand", node, added, model_s)
-    save(saved, tree, edit, tree.policy_tokens - before)
+    edit = Edit("expand", node, added, model_s, tree.policy_tokens - before)
+    save(saved, tree, edit, edit.tokens)
     return edit
 
 
@@ -114,8 +115,8 @@ def search_under(
         done += len(leaves)
         if on_round is not None:
             on_round(done, simulations)
-    edit = Edit("search", node, list(range(first, len(tree.nodes))))
-    save(saved, tree, edit, tree.policy_tokens - before)
+    edit = Edit("search", node, list(range(first, len(tree.nodes))), tokens=tree.policy_tokens - before)
+    save(saved, tree, edit, edit.tokens)
     return edit
 
 
@@ -204,6 +205,50 @@ def node_detail(saved: SavedRun, node: int) -> dict[str, Any]:
         "children": n.children,
         "finished": tree.is_terminal(node),
     }
+
+
+def compare_paths(saved: SavedRun, a: int, b: int) -> dict[str, Any]:
+    """Two branches side by side: the story they share (up to their last common node) and each
+    one's passages after it, with each path's story value (mean step value, as the run's
+    ``best value``) and its steps' values. One-line errors for a bad node or one on the other's path."""
+    tree = saved.tree
+    for n in (a, b):
+        check_node(tree, n, open_only=False)
+        if n == 0:
+            raise UserError("pick two passages to compare, not the premise")
+    pa, pb = tree.path(a), tree.path(b)
+    if a in pb or b in pa:
+        raise UserError(f"node {min(a, b, key=lambda n: tree.nodes[n].depth)} is on the other's path: "
+                        "pick two different branches")
+    shared = 0
+    while shared < min(len(pa), len(pb)) and pa[shared] == pb[shared]:
+        shared += 1
+
+    def side(path: list[int]) -> dict[str, Any]:
+        values = [tree.nodes[i].value for i in path[1:]]
+        return {"node": path[-1], "passages": [str(tree.nodes[i].step.get("passage", "")) for i in path[shared:]],
+                "authors": [str(tree.nodes[i].step.get("author", "policy")) for i in path[shared:]],
+                "step_values": [round(tree.nodes[i].value, 6) for i in path[shared:]],
+                "story_value": round(sum(values) / len(values), 6), "q": round(tree.nodes[path[-1]].q, 6)}
+
+    return {"premise": saved.premise, "fork": pa[shared - 1],
+            "context": [str(tree.nodes[i].step.get("passage", "")) for i in pa[1:shared]],
+            "a": side(pa), "b": side(pb)}
+
+
+def compare_pair(saved: SavedRun, a: int, b: int, chat_prompt: Callable[[], Any]) -> dict[str, Any]:
+    """Two branches as a blind A/B pair for a study (``study.create.add_pair``): the story up to
+    their fork as context, each branch's passages after it as a side, with their values, and the
+    policy prompt at the fork (``chat_prompt()`` gives a prefill-style run's chat template; it is
+    called only for such a run)."""
+    got = compare_paths(saved, a, b)
+    story = story_at(saved, got["fork"])
+    template = chat_prompt() if saved.config.prompts.style != "chat" else None
+    prompt, lead = preference_prompt(story, saved.config.prompts, template)
+    sides = [{"text": " ".join(p for p in got[x]["passages"] if p), "source": f"{saved.run.path} node {got[x]['node']}",
+              "scores": {"value": got[x]["story_value"], "q": got[x]["q"]}} for x in ("a", "b")]
+    return {"kind": "paths", "premise": saved.premise, "context": got["context"], "prompt": prompt, "lead": lead,
+            "a": sides[0], "b": sides[1]}
 
 
 def tree_summary(saved: SavedRun) -> dict[str, Any]:

@@ -140,6 +140,36 @@ def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, 
     return study
 
 
+def add_pair(study_dir: Path, pair: dict[str, Any], source: str) -> dict[str, Any]:
+    """Append one pair (``kind``, ``premise``, ``context``, ``a``, ``b``, and the policy
+    ``prompt``) to the study in ``study_dir``, made when missing; its id is the next free
+    ``pNNN``. A pair whose two sides are already in the study (either way round) is not added
+    twice. Returns the pair as kept."""
+    if (study_dir / STUDY).is_file():
+        study = load_study(study_dir)
+    elif study_dir.exists() and (not study_dir.is_dir() or any(study_dir.iterdir())):
+        raise UserError(f"{study_dir} exists and holds no study.json")
+    else:
+        study = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": 0,
+                 "sources": [], "available": 0, "pairs": []}
+    texts = {pair["a"]["text"], pair["b"]["text"]}
+    for p in study["pairs"]:
+        if p.get("premise") == pair["premise"] and {p["a"]["text"], p["b"]["text"]} == texts:
+            return p
+    ids = {p["id"] for p in study["pairs"]}
+    n = len(study["pairs"]) + 1
+    while f"p{n:03d}" in ids:
+        n += 1
+    kept = {"id": f"p{n:03d}", **pair}
+    study["pairs"].append(kept)
+    if source not in study["sources"]:
+        study["sources"].append(source)
+    study["available"] = len(study["pairs"])
+    study_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(study_dir / STUDY, json.dumps(study, indent=1, ensure_ascii=False) + "\n")
+    return kept
+
+
 def load_study(study_dir: Path) -> dict[str, Any]:
     """study.json, checked: pairs with an id, a premise and two sides with a text."""
     study = read_json_object(study_dir / STUDY, "study")

@@ -51,7 +51,10 @@ async function follow(job, box) {
   while (cur.status === "queued" || cur.status === "running") {
     const frac = cur.total ? cur.done / cur.total : (cur.status === "running" ? 0.5 : 0.05);
     bar.style.width = `${Math.round(100 * Math.min(1, frac))}%`;
-    note.textContent = `${cur.kind}: ${cur.status}${cur.total ? ` ${cur.done}/${cur.total}` : ""} ${cur.note || ""}`;
+    // the worker's note says what it is doing (tokens written, simulations done, seconds left)
+    note.textContent = cur.note ? `${cur.kind}: ${cur.note}`
+      : `${cur.kind}: ${cur.status}${cur.total ? ` ${cur.done}/${cur.total}` : ""}`;
+    box.dataset.done = String(cur.done);
     await new Promise((r) => setTimeout(r, 400));
     cur = await api("GET", `/api/jobs/${cur.id}`);
   }
@@ -71,9 +74,10 @@ async function showHome() {
   for (const r of data.runs) {
     const tr = el("tr", null, "link");
     tr.dataset.run = r.path;
-    for (const v of [r.path, r.premise, r.status, r.nodes, r.best_value === null ? "" : fmt(r.best_value)]) {
+    for (const v of [r.premise || r.error || "", r.status, Math.max(0, r.nodes - 1), r.best_value === null ? "" : fmt(r.best_value)]) {
       tr.append(el("td", v));
     }
+    tr.append(el("td", r.path, "hint"));
     tr.addEventListener("click", () => { location.hash = `#/run/${encodeURIComponent(r.path)}`; });
     runs.append(tr);
   }
@@ -86,6 +90,9 @@ async function showHome() {
     studies.append(tr);
   }
   const form = page.querySelector("form.new-run");
+  for (const [k, v] of Object.entries(data.defaults || {})) {
+    if (form[k]) form[k].placeholder = `${v} (default)`;
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = { premise: form.premise.value };
@@ -109,6 +116,14 @@ async function showHome() {
 
 // -- the tree ----------------------------------------------------------------------------------
 const STOPS = [[68, 1, 84], [33, 145, 140], [253, 231, 37]]; // viridis: low, middle, high
+const LABEL_ZOOM = 0.75; // below this zoom only the best and pinned paths are labelled
+const LABEL_ALL_MAX = 400; // larger trees label only those paths (a 2,000-node tree renders fast)
+const KEY_NAMES = { q: "Q (mean value found below the node)", value: "value (the passage's own step value)" };
+
+function firstWords(text, n) {
+  const words = String(text || "").split(/\s+/).filter(Boolean);
+  return words.slice(0, n).join(" ") + (words.length > n ? " …" : "");
+}
 
 function colour(t) {
   t = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0));
@@ -166,6 +181,8 @@ class TreeView {
     this.onPick = onPick;
     this.t = { x: 20, y: 20, k: 1 };
     this.selected = null;
+    this.fresh = new Set(); // nodes the last action added
+    this.pos = new Map();
     let drag = null;
     svg.addEventListener("pointerdown", (e) => {
       if (e.target.classList.contains("node")) return;
@@ -193,6 +210,22 @@ class TreeView {
 
   apply() {
     this.g.setAttribute("transform", `translate(${this.t.x},${this.t.y}) scale(${this.t.k})`);
+    // labels 16 units apart overlap below this zoom: only the best and pinned paths keep theirs
+    this.svg.classList.toggle("zoomed-out", this.t.k < LABEL_ZOOM);
+  }
+
+  // Bring these nodes into view (centred) when any of them is outside the visible area.
+  reveal(ids) {
+    const pts = ids.map((id) => this.pos.get(id)).filter(Boolean);
+    if (!pts.length) return;
+    const w = this.svg.clientWidth || 800, h = this.svg.clientHeight || 600;
+    const screen = pts.map(([x, y]) => [this.t.x + x * this.t.k, this.t.y + y * this.t.k]);
+    if (screen.every(([x, y]) => x >= 0 && x <= w && y >= 0 && y <= h)) return;
+    const cx = pts.reduce((a, p) => a + p[0], 0) / pts.length, cy = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+    this.t.k = Math.max(this.t.k, LABEL_ZOOM);
+    this.t.x = w / 2 - cx * this.t.k;
+    this.t.y = h / 2 - cy * this.t.k;
+    this.apply();
   }
 
   fit() {
@@ -215,6 +248,9 @@ class TreeView {
     const vals = nodes.filter((n) => n.id !== 0).map((n) => n[by]);
     const lo = Math.min(...vals), hi = Math.max(...vals);
     const edges = document.createDocumentFragment(), circles = document.createDocumentFragment();
+    const labels = document.createDocumentFragment();
+    const labelAll = nodes.length <= LABEL_ALL_MAX;
+    this.pos = pos;
     for (const n of nodes) {
       const [x, y] = pos.get(n.id);
       if (n.parent !== null) {
@@ -241,7 +277,17 @@ class TreeView {
       const fill = n.id === 0 ? "#999" : colour(t);
       shape.setAttribute("fill", fill);
       shape.style.setProperty("--fill", fill);
-      shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : ""));
+      shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : "") + (this.fresh.has(n.id) ? " new" : ""));
+      const onPath = n.id !== 0 && (best.has(n.id) || pinned.has(n.id));
+      if (n.id !== 0 && (labelAll || onPath)) {
+        const text = document.createElementNS(SVGNS, "text");
+        text.setAttribute("x", x + r + 3);
+        text.setAttribute("y", y + 4);
+        text.setAttribute("class", "label" + (onPath ? " path" : ""));
+        text.dataset.node = n.id;
+        text.textContent = firstWords(n.label, onPath ? 7 : 4);
+        labels.append(text);
+      }
       shape.dataset.node = n.id;
       const title = document.createElementNS(SVGNS, "title");
       title.textContent = n.id === 0 ? "premise" : `#${n.id} ${by}=${fmt(n[by])} N=${n.visits}: ${n.label}`;
@@ -250,7 +296,9 @@ class TreeView {
       circles.append(shape);
     }
     this.g.querySelector(".edges").replaceChildren(edges);
+    circles.append(labels);
     this.g.querySelector(".nodes").replaceChildren(circles);
+    this.key = { by, lo, hi };
     this.svg.dataset.nodes = String(nodes.length);
   }
 
@@ -271,24 +319,52 @@ async function showRun(run) {
   const colourBy = page.querySelector("select.colour");
   const layoutBy = page.querySelector("select.layout");
   let data = null;
-  const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload));
+  const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload, compare));
+  const compare = { from: null }; // the node "Compare with another node…" was pressed on
   page.querySelector(".export").href = `/api/export?run=${encodeURIComponent(run)}`;
 
-  async function reload(keepView) {
+  const key = page.querySelector(".colour-key");
+  function drawKey() {
+    key.querySelector(".key-name").textContent = `colour = ${KEY_NAMES[colourBy.value]}:`;
+    const finite = Number.isFinite(tree.key.lo) && Number.isFinite(tree.key.hi);
+    key.querySelector(".key-lo").textContent = finite ? `low ${fmt(tree.key.lo)}` : "";
+    key.querySelector(".key-hi").textContent = finite ? `high ${fmt(tree.key.hi)}` : "";
+  }
+
+  // added: the nodes the last action made (ringed and brought into view)
+  async function reload(keepView, added) {
     data = await api("GET", `/api/tree?run=${encodeURIComponent(run)}`);
     page.querySelector(".premise").textContent = data.premise;
+    tree.fresh = new Set(added || []);
     tree.draw(data, colourBy.value, layoutBy.value);
+    drawKey();
     if (!keepView) tree.fit();
+    else tree.apply();
+    if (added && added.length) tree.reveal(added);
     document.body.dataset.treeRendered = String(data.nodes.length);
     if (window.performance && performance.mark) performance.mark("tree-rendered");
   }
-  colourBy.addEventListener("change", () => tree.draw(data, colourBy.value, layoutBy.value));
+  colourBy.addEventListener("change", () => { tree.draw(data, colourBy.value, layoutBy.value); drawKey(); });
   layoutBy.addEventListener("change", () => { tree.draw(data, colourBy.value, layoutBy.value); tree.fit(); });
   page.querySelector("button.fit").addEventListener("click", () => tree.fit());
   await reload(false);
 }
 
-async function showNode(run, id, panel, reload) {
+const DEGENERATION = ["repetition", "copying", "cut_off", "too_short", "meta", "repeated_sentences", "word_loop"];
+
+// One line on why the node has its value: its lowest parts (curiosity, coherence, the
+// degeneration penalty) and the degeneration signs that fired.
+function whyLine(n) {
+  const b = n.breakdown || {};
+  const parts = ["curiosity", "coherence", "penalty"].filter((k) => typeof b[k] === "number")
+    .sort((x, y) => b[x] - b[y]).map((k) => `${k} ${fmt(b[k])}`);
+  const signs = DEGENERATION.filter((k) => b[k] > 0).map((k) => k.replace("_", " "));
+  if (!parts.length) return "";
+  return `Why value ${fmt(n.value)}: lowest parts ${parts.join(", ")}` +
+    (signs.length ? `; penalised for ${signs.join(", ")}` : "") + ". Full breakdown below.";
+}
+
+async function showNode(run, id, panel, reload, compare) {
   const q = `/api/node?run=${encodeURIComponent(run)}&id=${id}`;
   const n = await api("GET", q);
   panel.querySelector(".node-body").hidden = false;
@@ -305,6 +381,7 @@ async function showNode(run, id, panel, reload) {
     tr.append(el("td", k), el("td", fmt(v)));
     body.append(tr);
   }
+  panel.querySelector(".why").textContent = n.id === 0 ? "" : whyLine(n);
   panel.querySelector(".plan").textContent = n.plan ? `plan: ${n.plan}` : "";
   const passage = panel.querySelector(".passage");
   passage.textContent = n.id === 0 ? `Premise: ${n.premise}` : n.passage;
@@ -332,7 +409,7 @@ async function showNode(run, id, panel, reload) {
     if (onSaved) onSaved();
     const added = (job.result && job.result.added) || [];
     try {
-      await reload(true);
+      await reload(true, added);
       toast(`${what}: ${added.length} new node(s)`);
       await showNode(run, id, panel, reload);
     } catch (e) {
@@ -356,6 +433,16 @@ async function showNode(run, id, panel, reload) {
     queued("/api/write", { run, node: id, passage: own.value }, "your passage was valued and added",
       () => { own.value = ""; });
   });
+  const withButton = actions.querySelector(".compare-with");
+  withButton.hidden = !compare || compare.from === null || compare.from === id || id === 0;
+  withButton.disabled = false;
+  withButton.textContent = compare && compare.from !== null ? `Compare #${compare.from} with this node` : "";
+  actions.querySelector(".compare-from").disabled = id === 0;
+  on(".compare-from", () => {
+    compare.from = id;
+    toast(`node ${id} kept: click another node, then "Compare #${id} with this node"`);
+  });
+  on(".compare-with", () => showCompare(run, compare.from, id));
   on(".pin", async () => {
     try {
       await api("POST", "/api/pin", { run, node: id });
@@ -365,6 +452,50 @@ async function showNode(run, id, panel, reload) {
       toast(e.message, true);
     }
   });
+}
+
+// -- two branches side by side ---------------------------------------------------------------------
+async function showCompare(run, a, b) {
+  const got = await api("GET", `/api/compare?run=${encodeURIComponent(run)}&a=${a}&b=${b}`).catch((e) => {
+    toast(e.message, true);
+    return null;
+  });
+  if (!got) return;
+  for (const old of document.querySelectorAll(".compare-view")) old.remove();
+  const box = template("tpl-compare");
+  box.querySelector(".premise").textContent = got.premise;
+  const ctx = box.querySelector(".context");
+  ctx.hidden = !got.context.length;
+  box.querySelector(".context-text").replaceChildren(...got.context.map((t) => el("p", t)));
+  for (const [cls, side] of [[".left", got.a], [".right", got.b]]) {
+    const art = box.querySelector(`.side${cls}`);
+    art.dataset.node = side.node;
+    art.querySelector("h3").textContent = `Node #${side.node}`;
+    art.querySelector(".values").textContent = `story value ${fmt(side.story_value)} · Q ${fmt(side.q)} · ` +
+      `step values ${side.step_values.map(fmt).join(", ")}`;
+    art.querySelector(".text").replaceChildren(
+      ...side.passages.map((t, i) => el("p", t, side.authors[i] === "human" ? "human" : "")));
+  }
+  box.querySelector(".close").addEventListener("click", () => box.remove());
+  const add = box.querySelector(".add-study");
+  add.addEventListener("click", async () => {
+    add.disabled = true;
+    try {
+      const job = await api("POST", "/api/compare/study", { run, a, b });
+      let cur = job.job;
+      while (cur.status === "queued" || cur.status === "running") {
+        await new Promise((r) => setTimeout(r, 300));
+        cur = await api("GET", `/api/jobs/${cur.id}`);
+      }
+      if (cur.status === "failed") throw new Error(cur.error || "could not add the pair");
+      toast(`pair ${cur.result.pair} is in the study ${cur.result.study} (${cur.result.pairs} pairs): rate it from the home page`);
+      add.textContent = `Added as ${cur.result.pair}`;
+    } catch (e) {
+      toast(e.message, true);
+      add.disabled = false;
+    }
+  });
+  document.body.append(box);
 }
 
 // -- the study ---------------------------------------------------------------------------------
