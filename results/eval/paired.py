@@ -1,6 +1,7 @@
 """Pool several `storyspace eval` runs and compare systems paired by premise.
 
     .venv/bin/python results/eval/paired.py RUN [RUN ...] [--focus mcts] [--units 8] [--png FILE]
+        [--scores DIR --score-key llm.overall]
 
 RUN is an eval directory or its `stories.jsonl`; `RUN@TAG` renames that run's systems to
 `system@TAG` (e.g. an MCTS run with other settings, to set beside the default one), and
@@ -17,6 +18,12 @@ the systems shown (as `summary.json`'s `pooled_sd`; over single stories, so the 
 shrink with more draws), and the `--focus` system against every other: the mean difference in
 pooled SD, the paired t-test and sign-flip permutation p (`storyspace.eval.stats`), and the
 premises it wins, over the premises both systems have.
+
+With ``--scores DIR`` a third judge (c) is read from ``storyspace score``'s output of each run's
+stories: ``DIR/NAME.jsonl`` for the run directory ``NAME`` (made by ``storyspace score
+RUN/stories.jsonl --out DIR/NAME.jsonl``), its rows matched to the run's by premise and system;
+``--score-key`` names the number (``llm.overall``, ``reader.value_mean``, ...). Only the full
+budget's stories are scored that way, so (c) is left out with ``--units``.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from storyspace.viz.plots import _pyplot  # the package's Agg pyplot
 JUDGES = {"a": "value model (a)", "b": "independent reader (b)"}
 
 
-def load(spec: str) -> list[dict]:
+def load(spec: str, scores: Path | None = None, key: str = "") -> list[dict]:
     path, _, tag = spec.partition("@")
     tag, _, only = tag.partition("=")
     renamed = {s.strip() for s in only.split(",") if s.strip()}
@@ -48,11 +55,32 @@ def load(spec: str) -> list[dict]:
         sys.exit(f"paired.py: no stories.jsonl at {path}")
     rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
     seed = run_seed(p.parent)
+    extra = scored(scores / f"{p.parent.name}.jsonl", key) if scores is not None else {}
     for r in rows:
         r["draw"] = seed
+        r["c"] = extra.get((r["premise"], r["name"]))
         if tag and (not renamed or r["name"] in renamed):
             r["name"] = f"{r['name']}@{tag}"
     return rows
+
+
+def scored(path: Path, key: str) -> dict[tuple[str, str], float]:
+    """{(premise, system): number at ``key``} from a ``storyspace score`` output; rows that could
+    not be scored are left out. A missing file gives nothing (that run has no (c))."""
+    if not path.is_file():
+        print(f"paired.py: no scores at {path}; that run has no (c)", file=sys.stderr)
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        v: object = r
+        for part in key.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and "premise" in r:
+            out[(r["premise"], r.get("name", r.get("system")))] = float(v)
+    return out
 
 
 def run_seed(run: Path) -> int:
@@ -75,7 +103,9 @@ def score(row: dict, judge: str, units: int | None) -> float | None:
     point = row if units is None else row.get("curve", {}).get(str(units))
     if point is None:
         return None
-    if judge == "a":
+    if judge == "c":
+        v = row.get("c") if units is None else None
+    elif judge == "a":
         v = point["value"]["value_mean"] if units is None else point.get("value_mean")
     else:
         reader = point.get("reader") or {}
@@ -172,10 +202,15 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=None, help="a curve point instead of the full budget")
     ap.add_argument("--png", type=Path, default=None, help="also plot the focus system's differences here")
     ap.add_argument("--target", type=float, default=0.3, help="a line at this difference in the plot")
+    ap.add_argument("--scores", type=Path, default=None,
+                    help="a directory of `storyspace score` outputs, NAME.jsonl per run directory NAME: judge (c)")
+    ap.add_argument("--score-key", default="llm.overall", help="(c)'s number in those rows (default llm.overall)")
     args = ap.parse_args()
+    if args.scores is not None and args.units is None:
+        JUDGES["c"] = f"{args.score_key} ({args.scores.name})"
     merged: dict[tuple[str, str, int], dict] = {}
     for spec in args.runs:
-        for r in load(spec):
+        for r in load(spec, args.scores, args.score_key):
             merged[(r["name"], r["premise"], r["draw"])] = r
     rows = list(merged.values())
     found = {}

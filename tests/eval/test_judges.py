@@ -94,6 +94,14 @@ def test_retest_noise_over_all_and_within_a_premise() -> None:
         retest_rows([{"system": "x", "story": "y"}], b)
 
 
+def test_retest_rows_keep_the_passages_the_eval_read() -> None:
+    a = [{"premise": "P.", "system": "mcts", "story": "One. Two.", "passages": ["One.", "", "Two."]}]
+    b = [{"premise": "P.", "system": "mcts", "story": "One. Two."}]
+    ra, rb = retest_rows(a, b)
+    assert ra["passages"] == ["One.", "Two."]  # empty passages dropped, as the eval's reading skips them
+    assert "passages" not in rb  # no passages: the judge cuts the story into steps
+
+
 def test_summary_and_table_show_every_judge() -> None:
     rows = [{"suite": "hanna", "id": i, "version": "", "human_surprise": float(i)} for i in range(4)]
     readings = dict(reading(r, overall=float(r["id"]), parsed=True) for r in rows[:3])

@@ -10,7 +10,7 @@ import pytest
 from storyspace.errors import UserError
 from storyspace.judges.scorers import Scorers
 from storyspace.eval.score_file import score_file
-from storyspace.eval.scoring import score_story, summarize_breakdowns
+from storyspace.eval.scoring import score_passages, score_story, story_steps, summarize_breakdowns
 from storyspace.story import split_steps
 from storyspace.story import PromptConfig
 from storyspace.value.config import ValueConfig
@@ -40,6 +40,12 @@ def test_summarize_breakdowns() -> None:
     s = summarize_breakdowns([{"value": 0.2, "curiosity": 0.5}, {"value": 0.4, "curiosity": 0.7}])
     assert s["value_mean"] == pytest.approx(0.3) and s["value_min"] == 0.2 and s["curiosity"] == pytest.approx(0.6)
     assert summarize_breakdowns([]) == {}
+
+
+def test_story_steps_are_a_rows_own_passages() -> None:
+    assert story_steps({"passages": ["A.", " ", "B."]}) == ["A.", "B."]
+    for row in ({}, {"passages": []}, {"passages": ["", " "]}, {"passages": "A. B."}, {"passages": ["A.", 3]}):
+        assert story_steps(row) is None
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +95,17 @@ def test_score_file_refuses_a_missing_or_empty_input(tmp_path: Path, value_model
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(UserError):
         score_file(tmp_path / "empty.jsonl", tmp_path / "o.jsonl", Scorers(value=value_model), 48)
+
+
+@pytest.mark.slow
+def test_score_file_reads_an_eval_story_in_its_own_passages(value_model, tmp_path: Path) -> None:  # noqa: ANN001
+    passages = [STORY[:120].rsplit(" ", 1)[0], STORY[len(STORY[:120].rsplit(" ", 1)[0]) + 1:]]
+    src = tmp_path / "stories.jsonl"  # eval's stories.jsonl: premise, not prompt; the passages it chose
+    src.write_text(json.dumps({"premise": PREMISE, "system": "mcts", "story": "\n\n".join(passages),
+                               "passages": passages}) + "\n")
+    row = score_file(src, tmp_path / "scored.jsonl", Scorers(value=value_model), 24)[0]
+    assert "error" not in row and row["system"] == "mcts" and row["value"]["steps"] == 2
+    eval_reading = summarize_breakdowns(score_passages(value_model, PREMISE, passages))
+    assert row["value"]["value_mean"] == pytest.approx(eval_reading["value_mean"], abs=1e-4)
+    assert row["step_values"] == pytest.approx([b["value"] for b in score_passages(value_model, PREMISE, passages)],
+                                               abs=1e-4)

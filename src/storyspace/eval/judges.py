@@ -36,7 +36,7 @@ from storyspace.contrast import CORRUPTIONS, agreement
 from storyspace.corpus import N_STORIES
 from storyspace.errors import UserError
 from storyspace.eval import stats
-from storyspace.eval.scoring import check_story, read_afresh, summarize_breakdowns
+from storyspace.eval.scoring import check_story, read_afresh, story_steps, summarize_breakdowns
 from storyspace.eval.validate import CONTRAST_STORIES, CONTRAST_WORDS, CORRUPTION_SEED, HUMAN, MIN_GAP
 from storyspace.flags import flag
 from storyspace.judges.llm import LLMJudge
@@ -146,9 +146,12 @@ def retest_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> lis
     rows = []
     for premise, system in both:
         for version, src in (("a", ka), ("b", kb)):
-            rows.append({"suite": "retest", "id": f"{premises[premise]}:{system}", "premise_index": premises[premise],
-                         "system": system, "version": version, "prompt": premise,
-                         "story": src[(premise, system)]["story"]})
+            row = {"suite": "retest", "id": f"{premises[premise]}:{system}", "premise_index": premises[premise],
+                   "system": system, "version": version, "prompt": premise, "story": src[(premise, system)]["story"]}
+            steps = story_steps(src[(premise, system)])
+            if steps is not None:
+                row["passages"] = steps  # read in the steps the eval read
+            rows.append(row)
     return rows
 
 
@@ -360,11 +363,13 @@ def build_scorer(judge: Judge, pool: "ModelPool", cfg: ScoreConfig) -> "ValueMod
     return LLMJudge(pool.get(judge.spec), replace(cfg.judge, method="probabilities"))
 
 
-def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int) -> dict[str, float]:
+def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int,
+                  passages: Sequence[str] | None = None) -> dict[str, float]:
     """A value model's story scores (``storyspace score``'s ``value`` block), read afresh: the
-    reading does not depend on the stories read before it."""
+    reading does not depend on the stories read before it. The steps are ``passages`` when given
+    (an eval story's own), else the story cut into steps of about ``step_tokens`` tokens."""
     check_story(prompt, story, vm)
-    steps = split_steps(story, step_tokens, vm.reader.count_tokens)
+    steps = list(passages) if passages else split_steps(story, step_tokens, vm.reader.count_tokens)
     return summarize_breakdowns(read_afresh(vm, prompt.strip(), steps))
 
 
@@ -378,7 +383,7 @@ def read_story(scorer: "ValueModel | LLMJudge | None", row: dict[str, Any], step
         elif isinstance(scorer, LLMJudge):
             scores = {k: v for k, v in scorer.rate(row["prompt"].strip(), row["story"].strip()).items() if k != "raw"}
         else:
-            scores = value_reading(scorer, row["prompt"], row["story"], step_tokens)
+            scores = value_reading(scorer, row["prompt"], row["story"], step_tokens, row.get("passages"))
     except UserError as exc:
         return {"key": story_key(row), "error": str(exc)}
     return {"key": story_key(row), "scores": scores, "seconds": round(time.perf_counter() - start, 3)}

@@ -1,6 +1,9 @@
 """``storyspace score``: score a JSONL file of stories as a user would score their own drafts.
 
-Each input line is a JSON object with ``prompt`` and ``story``; each output line is that object
+Each input line is a JSON object with ``prompt`` (or ``premise``, as ``eval``'s ``stories.jsonl``
+has it) and ``story``; a line with ``passages`` (a list of strings, as ``eval`` writes them) is
+read in those steps, as the eval read it, and any other story is cut into steps of about
+``--step-tokens`` tokens. Each output line is that object
 with ``value`` ((a) the value model: story value = mean and minimum step value, and each component's mean),
 ``reader`` ((b) the independent reader) and ``llm`` ((c) the LLM judge) when they are on, or with an ``error`` when
 the row cannot be scored (the other rows go on). The output is written line by line; a run that
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storyspace.errors import UserError
-from storyspace.eval.scoring import score_passages, score_story, summarize_breakdowns
+from storyspace.eval.scoring import score_passages, score_story, story_steps, summarize_breakdowns
 from storyspace.judges.scorers import Scorers
 
 
@@ -42,11 +45,11 @@ def read_rows(path: Path) -> list[dict[str, Any] | str]:
 
 
 def score_row(row: dict[str, Any], scorers: Scorers, step_tokens: int) -> dict[str, Any]:
-    prompt, story = row.get("prompt"), row.get("story")
+    prompt, story = row.get("prompt", row.get("premise")), row.get("story")
     if not isinstance(prompt, str) or not isinstance(story, str):
-        return {**row, "error": "needs string fields 'prompt' and 'story'"}
+        return {**row, "error": "needs string fields 'prompt' (or 'premise') and 'story'"}
     try:
-        a = score_story(scorers.value, prompt, story, step_tokens)
+        a = score_story(scorers.value, prompt, story, step_tokens, story_steps(row))
     except UserError as exc:
         return {**row, "error": str(exc)}
     out = {**row, "value": a["summary"], "step_values": [b["value"] for b in a["breakdowns"]]}

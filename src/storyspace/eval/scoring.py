@@ -60,9 +60,22 @@ def check_story(premise: str, story: str, value_model: ValueModel) -> None:
         raise UserError(f"story too long: about {need} tokens with its prompt, the reader reads {reader.context_length}")
 
 
-def score_story(value_model: ValueModel, premise: str, story: str, step_tokens: int) -> dict[str, Any]:
-    """Story-level scores of one text (see ``summarize_breakdowns``) and its step breakdowns."""
+def story_steps(row: dict[str, Any]) -> list[str] | None:
+    """A row's own steps: its ``passages`` (as ``eval`` writes them, the passages the system
+    chose) when it has a non-empty list of strings, else None (the story is cut into steps)."""
+    passages = row.get("passages")
+    if isinstance(passages, list) and passages and all(isinstance(p, str) for p in passages):
+        steps = [p for p in passages if p.strip()]
+        return steps or None
+    return None
+
+
+def score_story(value_model: ValueModel, premise: str, story: str, step_tokens: int,
+                passages: Sequence[str] | None = None) -> dict[str, Any]:
+    """Story-level scores of one text (see ``summarize_breakdowns``) and its step breakdowns. The
+    steps are ``passages`` when given (the story's own passages, as the eval read them), else the
+    story cut into steps of about ``step_tokens`` tokens."""
     check_story(premise, story, value_model)
-    steps = split_steps(story, step_tokens, value_model.reader.count_tokens)
+    steps = list(passages) if passages else split_steps(story, step_tokens, value_model.reader.count_tokens)
     breakdowns = score_passages(value_model, premise.strip(), steps)
     return {"summary": summarize_breakdowns(breakdowns), "steps": steps, "breakdowns": breakdowns}
