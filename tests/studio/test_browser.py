@@ -222,7 +222,12 @@ def test_a_writer_reads_the_tree_acts_above_the_fold_sees_progress_and_compares(
     before = page.locator("svg.tree .node").count()
     page.fill(".actions .k", "4")
     page.click("button.expand")
+    other = saved.tree.nodes[0].children[1]
+    page.click(f"svg.tree .node[data-node='{other}']")  # reading goes on while the model works
+    page.wait_for_selector(f".node-panel[data-node='{other}'] .node-body:not([hidden])")
+    assert page.text_content(".node-panel .passage") == saved.tree.nodes[other].step["passage"]
     page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {before + 4}")
+    assert page.get_attribute(".node-panel", "data-node") == str(other)  # the page stays where the writer is
     seen = page.evaluate("window.__done")
     moving = sorted({int(d) for d, note in seen if d and "tokens" in note})
     assert len(moving) >= 2 and moving[-1] > 0, seen  # the bar moved on while the model wrote

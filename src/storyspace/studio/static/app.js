@@ -411,7 +411,8 @@ async function showNode(run, id, panel, reload, compare) {
     try {
       await reload(true, added);
       toast(`${what}: ${added.length} new node(s)`);
-      await showNode(run, id, panel, reload);
+      // the writer may have gone on reading other nodes meanwhile: stay where they are
+      if (panel.dataset.node === String(id)) await showNode(run, id, panel, reload, compare);
     } catch (e) {
       toast(e.message, true);
     }
