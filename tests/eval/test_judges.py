@@ -154,3 +154,19 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message) -> None:  # noqa
     assert main(["validate-judges", "--out", str(tmp_path / "o"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_kept_readings_are_not_read_again_and_load_no_model(tmp_path) -> None:  # noqa: ANN001
+    from storyspace.eval.judges import read_all
+
+    rows = [{"suite": "hanna", "id": str(i), "version": "", "prompt": "P.", "story": "a b c" * (i + 1)} for i in range(3)]
+    path = tmp_path / "length.jsonl"
+    made = []
+    got = read_all(lambda: made.append(1), rows, path, 64)  # the length judge: no model (None)
+    assert made == [1] and [got[story_key(r)]["scores"]["words"] for r in rows] == [3, 5, 7]
+
+    def no_model() -> None:
+        raise AssertionError("a model was made with nothing left to read")
+
+    assert read_all(no_model, rows, path, 64) == got
+    assert len(path.read_text().splitlines()) == 3

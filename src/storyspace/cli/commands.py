@@ -423,7 +423,8 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
     summaries = []
     with Display(args.quiet) as display:
         for judge in judges:
-            readings = read_all(build_scorer(judge, pool, cfg.score), rows, args.out / f"{judge.slug}.jsonl",
+            readings = read_all(lambda judge=judge: build_scorer(judge, pool, cfg.score), rows,
+                                args.out / f"{judge.slug}.jsonl",
                                 cfg.score.step_tokens, on_row=lambda i, n, name=judge.name: display.update(name, i, n))
             summaries.append(judge_summary(judge, rows, readings, cfg.min_gap))
     info = (f"{cfg.n_stories} HANNA human stories; contrast suite on {cfg.contrast_stories} stories' openings of"

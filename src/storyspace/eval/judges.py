@@ -389,12 +389,15 @@ def read_story(scorer: "ValueModel | LLMJudge | None", row: dict[str, Any], step
     return {"key": story_key(row), "scores": scores, "seconds": round(time.perf_counter() - start, 3)}
 
 
-def read_all(scorer: "ValueModel | LLMJudge | None", rows: Sequence[dict[str, Any]], path: Path, step_tokens: int,
-             on_row: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
+def read_all(make_scorer: Callable[[], "ValueModel | LLMJudge | None"], rows: Sequence[dict[str, Any]], path: Path,
+             step_tokens: int, on_row: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
     """Every row read by one judge into ``path`` (JSON lines, appended as they come; rows already
-    there are not read again). Returns the readings by story key."""
+    there are not read again). The judge's model is made (``make_scorer``) only when a row is
+    left to read, so re-making the table from kept readings loads no model. Returns the
+    readings by story key."""
     done = read_readings(path)
     todo = [r for r in rows if story_key(r) not in done]
+    scorer = make_scorer() if todo else None
     try:
         fh = open(path, "a")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
