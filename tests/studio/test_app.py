@@ -250,3 +250,8 @@ def test_a_compared_pair_goes_into_a_study_once(client: TestClient, runs_root: P
     nxt = client.get("/api/study/next", params={"study": "studio-pairs", "rater": "ann"}).json()
     assert nxt["pair"]["pair"] == "p001" and nxt["total"] == 1
     one_line_error(client.post("/api/compare/study", json={"run": "lighthouse", "a": a, "b": "2"}), 422)
+    (runs_root / "studio-pairs" / "study.json").unlink()
+    (runs_root / "studio-pairs" / "notes.txt").write_text("a folder of the writer's, not a study")
+    job = wait(client, client.post("/api/compare/study", json={"run": "lighthouse", "a": a, "b": b}).json()["job"])
+    assert job["status"] == "failed" and "holds no study.json" in job["error"]
+    assert str(runs_root) not in job["error"] and (runs_root / "studio-pairs" / "notes.txt").is_file()

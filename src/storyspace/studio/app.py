@@ -396,16 +396,22 @@ def create_app(studio: Studio) -> FastAPI:
         return PlainTextResponse(edits.export_markdown(saved), media_type="text/markdown; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    def shown(job: Any) -> dict[str, Any]:
+        """A job as the page sees it: its error and note without the studio's folder."""
+        out = job.as_dict()
+        out["error"], out["note"] = studio.public(out["error"]), studio.public(out["note"])
+        return out
+
     @app.get("/api/jobs")
     def jobs() -> dict[str, Any]:
-        return {"jobs": [j.as_dict() for j in studio.worker.jobs()]}
+        return {"jobs": [shown(j) for j in studio.worker.jobs()]}
 
     @app.get("/api/jobs/{job_id}")
     def job(job_id: int) -> dict[str, Any]:
         got = studio.worker.get(job_id)
         if got is None:
             raise NotFound(f"no job {job_id}")
-        return got.as_dict()
+        return shown(got)
 
     @app.get("/api/study/next")
     def study_next(study: str, rater: str) -> dict[str, Any]:
