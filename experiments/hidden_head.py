@@ -64,8 +64,13 @@ def sources() -> list[tuple[str, list[dict]]]:
     return out
 
 
+def layers_of(spec: str, depth: int) -> tuple[int, ...]:
+    """SmolLM2's read layers, or a quarter, half, three quarters and all of another reader's depth."""
+    return LAYERS if spec == "embedded" else tuple(round(depth * k / 4) for k in (1, 2, 3, 4))
+
+
 class Reader:
-    def __init__(self) -> None:
+    def __init__(self, spec: str = "embedded") -> None:
         import torch
 
         from storyspace.models.registry import ModelPool
@@ -73,7 +78,11 @@ class Reader:
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         self.torch = torch
-        self.lm = ModelPool(device="cpu").get("embedded")
+        self.pool = ModelPool(device="cpu")
+        self.lm = self.pool.get(spec)
+        config = self.lm.model.config
+        self.layers = layers_of(spec, config.num_hidden_layers)
+        self.width = config.hidden_size
         self.prompts = PromptConfig()
         self.sep = self.lm.encode_continuation(PASSAGE_SEPARATOR)
         self.sep_text = PASSAGE_SEPARATOR
@@ -118,7 +127,7 @@ class Reader:
                     target = torch.tensor(ids[a:b])
                     logp = torch.log_softmax(head(out.last_hidden_state[r, a - 1 : b - 1]).float(), dim=-1)
                     lps = logp.gather(-1, target[:, None]).squeeze(-1).tolist()
-                    pooled = np.stack([hs[L][r, a:b].mean(0).numpy() for L in LAYERS]).astype(np.float16)
+                    pooled = np.stack([hs[L][r, a:b].mean(0).numpy() for L in self.layers]).astype(np.float16)
                     got.append({"hidden": pooled, "lps": lps})
                 result.append(got)
         return result
@@ -157,7 +166,7 @@ class Reader:
                 if len(c) > 1:
                     logp = torch.log_softmax(head(out.last_hidden_state[r, : len(c) - 1]).float(), dim=-1)
                     lps += logp.gather(-1, torch.tensor(c[1:])[:, None]).squeeze(-1).tolist()
-                pooled = np.stack([out.hidden_states[L][r, : len(c)].mean(0).numpy() for L in LAYERS])
+                pooled = np.stack([out.hidden_states[L][r, : len(c)].mean(0).numpy() for L in self.layers])
                 got.append({"hidden": pooled.astype(np.float16), "lps": lps})
         return got
 
@@ -180,12 +189,12 @@ def penalty(passage: str, so_far: str, story_text: str) -> float:
     return float(penalties(passage, so_far, not ends_sentence(passage), PenaltyConfig(), story_text)["penalty"])
 
 
-def read_main(out: Path, limit: int, every: int) -> None:
+def read_main(out: Path, limit: int, every: int, spec: str = "embedded", human: int = 96) -> None:
     from storyspace import contrast
     from storyspace.story import split_steps
 
-    reader = Reader()
-    count = reader.lm.count_tokens
+    reader = Reader(spec)
+    count = reader.pool.get("embedded").count_tokens  # every reader reads the same steps
     texts: list[dict] = []  # one per read text: meta + its steps
     hidden: list[np.ndarray] = []
     feats: list[list[float]] = []
@@ -196,7 +205,7 @@ def read_main(out: Path, limit: int, every: int) -> None:
         for k, (p, g) in enumerate(zip(passages, got)):
             before = [*so_far_steps, *passages[:k]] if not meta["kind"] == "step" else so_far_steps
             story_text = "\n\n".join(before)
-            hidden.append(g["hidden"] if g["hidden"] is not None else np.zeros((len(LAYERS), 576), np.float16))
+            hidden.append(g["hidden"] if g["hidden"] is not None else np.zeros((len(reader.layers), reader.width), np.float16))
             feats.append(one_pass_features(g["lps"], p))
             pens.append(penalty(p, premise.strip() + "\n" + story_text, story_text) if g["lps"] else 0.0)
             idx.append(len(hidden) - 1)
@@ -204,10 +213,10 @@ def read_main(out: Path, limit: int, every: int) -> None:
 
     start = time.time()
     srcs = sources()
-    total = sum(len(s) if src == "human" else len(s[::every][:limit]) for src, s in srcs)
+    total = sum(len(s[:human]) if src == "human" else len(s[::every][:limit]) for src, s in srcs)
     done = 0
     for source, stories in srcs:
-        stories = stories if source == "human" else stories[::every][:limit]
+        stories = stories[:human] if source == "human" else stories[::every][:limit]
         short = contrast.shortened(stories, CONTRAST_WORDS)
         rows = contrast.story_rows(short, SEED)
         by_id: dict[int, list[dict]] = {}
@@ -238,24 +247,24 @@ def read_main(out: Path, limit: int, every: int) -> None:
                 keep({"kind": "hanna", "source": source, "id": s["id"], "version": "original", "ratings": ratings},
                      s["prompt"], steps, got, [])
             done += 1
-            if done % 24 == 0:
+            if done % 8 == 0:
                 rate = done / (time.time() - start)
                 print(f"{done}/{total} stories, {rate * 60:.1f}/min, ~{(total - done) / rate / 60:.1f} min left",
                       file=sys.stderr, flush=True)
     np.savez_compressed(out, hidden=np.stack(hidden), feats=np.array(feats, dtype=np.float64),
                         penalty=np.array(pens), texts=np.array(json.dumps(texts)),
-                        layers=np.array(LAYERS))
+                        layers=np.array(reader.layers), reader=np.array(spec))
     print(f"read {len(texts)} texts, {len(hidden)} steps in {(time.time() - start) / 60:.1f} min -> {out}",
           file=sys.stderr)
 
 
-def premise_main(out: Path) -> None:
+def premise_main(out: Path, spec: str = "embedded") -> None:
     """Each prompt's premise read alone (``Writing prompt: P\n\nStory:\n``; a causal reader gives
     these states inside every story of the prompt too): per layer, the mean over the premise's
     tokens and the state of the last token."""
     from storyspace.corpus import human_stories
 
-    reader = Reader()
+    reader = Reader(spec)
     torch = reader.torch
     ids, mean, last = [], [], []
     for s in human_stories():
@@ -263,9 +272,10 @@ def premise_main(out: Path) -> None:
         with torch.inference_mode():
             hs = reader.lm.model.model(input_ids=torch.tensor([toks]), output_hidden_states=True).hidden_states
         ids.append(s["id"])
-        mean.append(np.stack([hs[L][0].mean(0).numpy() for L in LAYERS]))
-        last.append(np.stack([hs[L][0, -1].numpy() for L in LAYERS]))
-    np.savez_compressed(out, ids=np.array(ids), mean=np.stack(mean), last=np.stack(last), layers=np.array(LAYERS))
+        mean.append(np.stack([hs[L][0].mean(0).numpy() for L in reader.layers]))
+        last.append(np.stack([hs[L][0, -1].numpy() for L in reader.layers]))
+    np.savez_compressed(out, ids=np.array(ids), mean=np.stack(mean), last=np.stack(last),
+                        layers=np.array(reader.layers))
     print(f"{len(ids)} premises -> {out}", file=sys.stderr)
 
 
@@ -411,7 +421,7 @@ def fit_main(path: Path, l2s: list[float], pca: int, premises: Path | None = Non
         cos = np.stack([cosine_rows(hidden[:, li, :], prem[kind][of_step, li, :])
                         for kind in ("mean", "last") for li in range(len(layers))], axis=1)
         variants["one-pass features + premise cosines"] = np.hstack([feats, cos])
-        mid = layers.index(16) if 16 in layers else len(layers) // 2
+        mid = layers.index(16) if 16 in layers else (len(layers) - 1) // 2  # half depth
         H = hidden[:, mid, :].astype(np.float64)
         variants[f"hidden L{layers[mid]} + features + premise cosines"] = np.hstack([H, feats, cos])
         P = prem["mean"][of_step, mid, :].astype(np.float64)
@@ -432,7 +442,9 @@ def fit_main(path: Path, l2s: list[float], pca: int, premises: Path | None = Non
     counts: dict[str, int] = {}
     for p in pairs:
         counts[p["kind"]] = counts.get(p["kind"], 0) + 1
-    print(f"{len(texts)} texts, {len(pen)} steps; pairs: {counts}. 5 folds by prompt. "
+    reader = str(data["reader"]) if "reader" in data else "embedded"
+    print(f"Reader: `{reader}`, layers {', '.join(map(str, layers))}. "
+          f"{len(texts)} texts, {len(pen)} steps; pairs: {counts}. 5 folds by prompt. "
           "Every variant: V = mean over steps of sigmoid(w.x+b) x penalty; Bradley-Terry, temperature 10.\n")
     rows = []
     for name, X in variants.items():
@@ -448,7 +460,7 @@ def fit_main(path: Path, l2s: list[float], pca: int, premises: Path | None = Non
     print("|---|---|" + "---|" * len(types) + "---|---|")
     for name, cv in rows:
         llm = [cv[k] for k in cv if k.startswith("story@") and k != "story@human"]
-        llm_mean = sum(a * n for a, n in llm) / sum(n for _, n in llm)
+        llm_mean = sum(a * n for a, n in llm) / sum(n for _, n in llm) if llm else math.nan  # --limit 0: none
         print(f"| {name} | {cv['story'][0]:.3f} | " + " | ".join(f"{cv[f'story:{t}'][0]:.3f}" for t in types)
               + f" | {cv['story@human'][0]:.3f} | {llm_mean:.3f} |")
     print("\n## Story level, human stories alone per type (comparable with results/value/README.md)\n")
@@ -485,6 +497,9 @@ def main() -> None:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--limit", type=int, default=96, help="LLM stories per generator")
     r.add_argument("--every", type=int, default=1, help="every n-th prompt's LLM stories (all human stories)")
+    r.add_argument("--human", type=int, default=96, help="the first n human stories")
+    r.add_argument("--reader", default="embedded", help="the reader's model spec (a transformers model: "
+                   "embedded, hf:DIR or gguf:FILE)")
     f = sub.add_parser("fit")
     f.add_argument("data", type=Path)
     f.add_argument("--l2", default="0.001,0.01")
@@ -492,11 +507,12 @@ def main() -> None:
     f.add_argument("--premises", type=Path, default=None, help="premise states (the premises subcommand)")
     pr = sub.add_parser("premises")
     pr.add_argument("--out", type=Path, required=True)
+    pr.add_argument("--reader", default="embedded", help="as read's --reader")
     args = ap.parse_args()
     if args.cmd == "read":
-        read_main(args.out, args.limit, args.every)
+        read_main(args.out, args.limit, args.every, args.reader, args.human)
     elif args.cmd == "premises":
-        premise_main(args.out)
+        premise_main(args.out, args.reader)
     else:
         fit_main(args.data, [float(x) for x in args.l2.split(",")], args.pca, args.premises)
 

@@ -248,6 +248,7 @@ def test_a_run_saved_before_the_learned_value_resumes_with_its_own_formula(tmp_p
         (["fit-value", "--out", "w.json", "--folds", "1"], "--folds must be at least 2"),
         (["fit-value", "--out", "w.json", "--temperature", "0"], "--temperature > 0"),
         (["fit-value", "--out", "w.json", "--criteria", " , "], "names no HANNA rating"),
+        (["fit-value", "--out", "w.json", "--stories", "3"], "--stories must be 0 (all) or at least --folds"),
         (["explore", "A premise", "--value-weights", "missing.json"], "value weights file not found"),
         (["score", "s.jsonl", "--out", "o.jsonl", "--combine", "product", "--value-weights", "missing.json"],
          "stories file not found"),
@@ -267,3 +268,10 @@ def test_a_file_that_is_not_readings_is_refused(tmp_path, capsys) -> None:  # no
     bad.write_text(json.dumps({"readings_of": "embedded", "step_tokens": 32, "contrast_words": 160, "seed": 0}) + "\n")
     refused(["fit-value", "--out", str(tmp_path / "w.json"), "--readings", str(bad)], capsys, tmp_path,
             "was read with other settings: step_tokens 32 (now 64)")
+    # readings of a subset of the stories are not taken for a fit of all of them, nor the reverse
+    bad.write_text(json.dumps({"readings_of": "embedded", "step_tokens": 64, "contrast_words": 160, "seed": 0,
+                               "stories": 32}) + "\n")
+    refused(["fit-value", "--out", str(tmp_path / "w.json"), "--readings", str(bad)], capsys, tmp_path,
+            "was read with other settings: stories 32 (now None)")
+    refused(["fit-value", "--out", str(tmp_path / "w.json"), "--readings", str(bad), "--stories", "16"], capsys,
+            tmp_path, "was read with other settings: stories 32 (now 16)")

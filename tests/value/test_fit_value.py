@@ -20,7 +20,7 @@ from storyspace.value.model import ValueModel, load_calibration
 @pytest.mark.slow
 def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # noqa: ANN001
     vm = ValueModel(embedded, ValueConfig(combine="product"), load_calibration("auto", "embedded"), PromptConfig())
-    cfg = FitConfig(step_tokens=32, contrast_words=60, folds=2)
+    cfg = FitConfig(step_tokens=32, contrast_words=60, folds=2, stories=2)
     items = read_items(vm, human_stories()[:2], cfg.step_tokens, cfg.contrast_words, cfg.seed)
     kinds = [it["kind"] for it in items]
     assert kinds.count("hanna") == 2 and kinds.count("story") == 2 * (1 + len(CORRUPTIONS)) and "step" in kinds
@@ -30,7 +30,7 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     readings.write_text(dump_items(items, "embedded", cfg))
     out = tmp_path / "w.json"
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--step-tokens", "32",
-                 "--contrast-words", "60", "--folds", "2", "--quiet"]) == 0
+                 "--contrast-words", "60", "--folds", "2", "--stories", "2", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "| story:loop |" in text and f"wrote {out}" in text
     weights = json.loads(out.read_text())
@@ -42,7 +42,7 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]
     sims = [r["premise_sim"] for it in saved for r in it["readings"]]
     assert len(sims) == sum(len(it["readings"]) for it in items) and all(-1.0 <= x <= 1.0 for x in sims)
-    assert "story:shuffled" in weights["made_by"]["cross_validation"]
+    assert "story:shuffled" in weights["made_by"]["cross_validation"] and weights["made_by"]["settings"]["stories"] == 2
     # the value model reads with them
     learned = ValueModel(embedded, ValueConfig(weights=str(out)), vm.calibration, PromptConfig())
     b = learned.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
@@ -51,7 +51,7 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     assert "premise_recall" not in weights["features"] and not learned.reads_recall
     # premise recall joins when asked for: read once, kept in the readings file, read by the value model
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--step-tokens", "32",
-                 "--contrast-words", "60", "--folds", "2", "--features", "surprisal_z,pmi,premise_recall",
+                 "--contrast-words", "60", "--folds", "2", "--stories", "2", "--features", "surprisal_z,pmi,premise_recall",
                  "--force", "--quiet"]) == 0
     capsys.readouterr()
     saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]

@@ -468,7 +468,8 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     with Display(args.quiet) as display:
         if items is None:
             vm = value_model(pool, models.reference, settings_.cfg, PromptConfig())
-            items = read_items(vm, human_stories(), cfg.step_tokens, cfg.contrast_words, cfg.seed,
+            stories = human_stories()[: cfg.stories or None]
+            items = read_items(vm, stories, cfg.step_tokens, cfg.contrast_words, cfg.seed,
                                on_item=lambda i, n: display.update("reading", i, n))
         filled = 0
         missing = any(r.get("premise_sim") is None for it in items for r in it["readings"])

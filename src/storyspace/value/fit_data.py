@@ -221,8 +221,9 @@ def hanna_markdown(cv: dict[str, dict[str, Any]]) -> str:
 
 
 def _header(reader: str, cfg: FitConfig) -> dict[str, Any]:
-    return {"readings_of": reader, "step_tokens": cfg.step_tokens, "contrast_words": cfg.contrast_words,
+    head = {"readings_of": reader, "step_tokens": cfg.step_tokens, "contrast_words": cfg.contrast_words,
             "seed": cfg.seed}
+    return {**head, "stories": cfg.stories} if cfg.stories else head  # files of all stories name none
 
 
 def dump_items(items: Sequence[dict[str, Any]], reader: str, cfg: FitConfig) -> str:
@@ -240,7 +241,8 @@ def load_items(path: Path, reader: str, cfg: FitConfig) -> list[dict[str, Any]]:
         raise UserError(f"{path} is not a readings file (storyspace fit-value --readings)")
     want = _header(reader, cfg)
     if lines[0] != want:
-        diff = ", ".join(f"{k} {lines[0].get(k)!r} (now {v!r})" for k, v in want.items() if lines[0].get(k) != v)
+        keys = [*want, *(k for k in lines[0] if k not in want)]
+        diff = ", ".join(f"{k} {lines[0].get(k)!r} (now {want.get(k)!r})" for k in keys if lines[0].get(k) != want.get(k))
         raise UserError(f"readings file {path} was read with other settings: {diff}")
     items = lines[1:]
     if not all(isinstance(it, dict) and "kind" in it and "readings" in it for it in items):
