@@ -205,7 +205,8 @@ def read_main(out: Path, limit: int, every: int, spec: str = "embedded", human: 
         for k, (p, g) in enumerate(zip(passages, got)):
             before = [*so_far_steps, *passages[:k]] if not meta["kind"] == "step" else so_far_steps
             story_text = "\n\n".join(before)
-            hidden.append(g["hidden"] if g["hidden"] is not None else np.zeros((len(reader.layers), reader.width), np.float16))
+            empty = np.zeros((len(reader.layers), reader.width), np.float16)
+            hidden.append(g["hidden"] if g["hidden"] is not None else empty)
             feats.append(one_pass_features(g["lps"], p))
             pens.append(penalty(p, premise.strip() + "\n" + story_text, story_text) if g["lps"] else 0.0)
             idx.append(len(hidden) - 1)
@@ -421,7 +422,7 @@ def fit_main(path: Path, l2s: list[float], pca: int, premises: Path | None = Non
         cos = np.stack([cosine_rows(hidden[:, li, :], prem[kind][of_step, li, :])
                         for kind in ("mean", "last") for li in range(len(layers))], axis=1)
         variants["one-pass features + premise cosines"] = np.hstack([feats, cos])
-        mid = layers.index(16) if 16 in layers else (len(layers) - 1) // 2  # half depth
+        mid = (len(layers) - 1) // 2  # half depth: SmolLM2's L16, the Qwen 0.5B's L12
         H = hidden[:, mid, :].astype(np.float64)
         variants[f"hidden L{layers[mid]} + features + premise cosines"] = np.hstack([H, feats, cos])
         P = prem["mean"][of_step, mid, :].astype(np.float64)
