@@ -6,6 +6,12 @@ JSON object: wall_s, simulations, policy_tokens, scored_tokens, policy_tokens_pe
 overhead_share (wall time outside model calls), raw_decode_tokens_per_s and speed_ratio.
 
     .venv/bin/python bench/explore.py [--simulations N] [--parallel-leaves P] [--device cpu]
+
+``--random-weights DIR`` takes a transformers model directory's ``config.json`` and tokenizer
+(no weights needed) and runs the same architecture with random weights as policy, reference and
+judge (speed needs no trained weights: the way to bench on a machine the weights cannot reach,
+such as a GPU box); the embedded model's shipped calibration and value weights are used as they
+are, so the search does the same work per step. Its stories are noise.
 """
 
 from __future__ import annotations
@@ -41,6 +47,23 @@ def raw_decode_tokens_per_s(model, prompt: str, tokens: int, repeats: int) -> fl
     return best
 
 
+def random_weights_model(src: Path, dest: Path, seed: int) -> str:
+    """The architecture of ``src`` (its ``config.json`` and tokenizer) with random weights, saved
+    to ``dest``; returns its ``hf:`` spec."""
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(src)).save_pretrained(dest)
+    AutoTokenizer.from_pretrained(src).save_pretrained(dest)
+    for extra in ("chat_template.jinja", "generation_config.json"):
+        if (src / extra).is_file():
+            shutil.copy(src / extra, dest / extra)
+    return f"hf:{dest}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--simulations", type=int)
@@ -48,6 +71,8 @@ def main() -> None:
     ap.add_argument("--children", type=int)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--random-weights", type=Path, metavar="DIR",
+                    help="config.json + tokenizer of a transformers model: that architecture with random weights")
     args = ap.parse_args()
     quiet_libraries()
     overrides: dict = {"seed": args.seed, "models": {"device": args.device}}
@@ -55,12 +80,20 @@ def main() -> None:
                                 ("children", args.children)) if v is not None}
     if search:
         overrides["search"] = search
-    cfg = build_config(None, overrides)
-    pool = ModelPool(device=args.device)
-    t0 = time.perf_counter()
-    policy = pool.get(cfg.models.policy)
-    load_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
+        if args.random_weights is not None:
+            from importlib import resources
+
+            spec = random_weights_model(args.random_weights, Path(tmp) / "random", args.seed)
+            shipped = resources.files("storyspace.data")
+            overrides["models"].update(policy=spec, reference=spec, judge=spec)
+            overrides["value"] = {"calibration": str(shipped / "calibration" / "embedded.json"),
+                                  "weights": str(shipped / "value" / "embedded.json")}
+        cfg = build_config(None, overrides)
+        pool = ModelPool(device=args.device)
+        t0 = time.perf_counter()
+        policy = pool.get(cfg.models.policy)
+        load_s = time.perf_counter() - t0
         start = time.perf_counter()
         result = Explorer(pool).start(PREMISE, cfg, Path(tmp) / "run")
         wall = time.perf_counter() - start
@@ -86,6 +119,7 @@ def main() -> None:
         "raw_decode_tokens_per_s": round(raw, 2),
         "speed_ratio": round(budget["policy_tokens"] / wall / raw, 3),
         "device": str(getattr(policy, "device", "?")),
+        "random_weights": args.random_weights is not None,
         "model_load_s": round(load_s, 2),
         "max_rss_mb": round(rss_mb, 1),
         "config": {"simulations": cfg.search.simulations, "children": cfg.search.children,

@@ -14,9 +14,14 @@ from storyspace.errors import UserError
 from storyspace.eval.judges import (
     Judge,
     contrast_agreement,
+    JudgesConfig,
     hanna_agreement,
     judge_summary,
     judges_markdown,
+    pair_contrast_agreement,
+    pair_hanna_agreement,
+    pair_retest_noise,
+    pair_rows,
     parse_judges,
     read_readings,
     retest_noise,
@@ -30,12 +35,12 @@ def reading(row: dict, **scores: float) -> tuple[str, dict]:
 
 
 def test_judges_are_parsed_and_bad_lists_refused() -> None:
-    judges = parse_judges("value, reader:llamacpp:gemma3-270m,llm:embedded,length")
-    assert [j.name for j in judges] == ["value", "reader:llamacpp:gemma3-270m", "llm:embedded", "length"]
-    assert [j.main_key for j in judges] == ["value_mean", "value_mean", "overall", "words"]
+    judges = parse_judges("value, reader:llamacpp:gemma3-270m,llm:embedded,length,pair:embedded")
+    assert [j.name for j in judges] == ["value", "reader:llamacpp:gemma3-270m", "llm:embedded", "length", "pair:embedded"]
+    assert [j.main_key for j in judges] == ["value_mean", "value_mean", "overall", "words", "x_score"]
     assert judges[1].slug == "reader_llamacpp_gemma3-270m"
     for bad, why in [("", "no judge"), ("value:embedded", "takes no model"), ("length:x", "takes no model"), ("reader", "needs a model"),
-                     ("judge:x", "is not value"), ("value,value", "twice")]:
+                     ("judge:x", "is not value"), ("value,value", "twice"), ("pair", "needs a model")]:
         with pytest.raises(UserError, match=why):
             parse_judges(bad)
 
@@ -114,6 +119,72 @@ def test_summary_and_table_show_every_judge() -> None:
     assert "| llm:embedded (overall) |" in text and "1.000" in text
 
 
+def story_rows() -> list[dict]:
+    """Four HANNA stories (Coherence 1, 2, 4, 4.5; Surprise 3 for all), one contrast story and its
+    corruptions, and two seeds of two premises' eval stories."""
+    rows = [{"suite": "hanna", "id": i, "version": "", "prompt": f"P{i}.", "story": f"s{i}",
+             "human_coherence": c, "human_surprise": 3.0} for i, c in enumerate((1.0, 2.0, 4.0, 4.5))]
+    rows += [{"suite": "contrast", "id": 0, "version": v, "prompt": "P0.", "story": v} for v in ("original", *CORRUPTIONS)]
+    a = eval_rows({(p, s): 0 for p in range(2) for s in ("single", "mcts", "best-of-n")})
+    return rows + retest_rows(a, a)
+
+
+def test_pair_rows_draw_hanna_pairs_over_the_gap_and_pair_originals_and_systems() -> None:
+    rows = story_rows()
+    pairs = pair_rows(rows, JudgesConfig(pairs=100))
+    hanna = [p for p in pairs if p["suite"] == "hanna"]
+    # Coherence gaps >= 1: (0,1), (0,2), (0,3), (1,2), (1,3); (2,3) is 0.5 apart and Surprise ties
+    assert sorted(tuple(sorted((p["x"]["id"], p["y"]["id"]))) for p in hanna) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]
+    contrast = [p for p in pairs if p["suite"] == "contrast"]
+    assert [p["version"] for p in contrast] == list(CORRUPTIONS)
+    assert all(p["x"]["version"] == "original" and p["y"]["version"] == p["version"] for p in contrast)
+    retest = [p for p in pairs if p["suite"] == "retest"]
+    assert [(p["id"], p["version"]) for p in retest] == [(f"{i}:mcts|best-of-n", v) for i in range(2) for v in "ab"]
+    assert all(p["x"]["system"] == "mcts" and p["y"]["system"] == "best-of-n" for p in retest)
+    assert [p["suite"] for p in pairs] == ["contrast"] * 8 + ["retest"] * 4 + ["hanna"] * 5  # the short pairs first
+    two = [p for p in pair_rows(rows, JudgesConfig(pairs=2)) if p["suite"] == "hanna"]
+    assert len(two) == 2 and two == [p for p in pair_rows(rows, JudgesConfig(pairs=2)) if p["suite"] == "hanna"]
+    assert len({story_key(p) for p in pairs}) == len(pairs)
+    for bad in ("mcts", "mcts,mcts", "mcts,"):
+        with pytest.raises(UserError, match="--pair-systems"):
+            pair_rows(rows, JudgesConfig(pair_systems=bad))
+
+
+def test_pair_judge_arithmetic_on_hand_made_readings() -> None:
+    rows = story_rows()
+    pairs = pair_rows(rows, JudgesConfig(pairs=100))
+
+    def reading_of(p: dict, x: float, bias: bool = False) -> tuple[str, dict]:
+        return story_key(p), {"key": story_key(p), "scores": {"x_score": x, "position_bias": bias}, "seconds": 2.0}
+
+    # HANNA: the judge prefers the story with the lower id, i.e. the less coherent one, except 0.5 on (1, 2)
+    def hanna_x(p: dict) -> float:
+        if {p["x"]["id"], p["y"]["id"]} == {1, 2}:
+            return 0.5
+        return 0.8 if p["x"]["id"] < p["y"]["id"] else 0.2
+
+    contrast_x = {"loop": 0.9, "copy": 0.6, "shuffled": 0.5, "meta": 0.1}
+    readings = dict(reading_of(p, hanna_x(p) if p["suite"] == "hanna" else contrast_x.get(p["version"], 0.7)
+                               if p["suite"] == "contrast" else {"0": 0.2, "1": 0.9}[p["id"][0]] + (0.05 if p["version"] == "b" else 0),
+                               bias=p["suite"] == "contrast")
+                    for p in pairs)
+    got = pair_hanna_agreement(pairs, readings, min_gap=1.0)["x_score"]
+    # 5 pairs over the gap: 4 wrong (the less coherent preferred) and one 0.5 (half)
+    assert got["Coherence"]["pairs"] == 5 and got["Coherence"]["agreement"] == pytest.approx(0.5 / 5)
+    assert got["Coherence"]["n"] == 5 and got["Coherence"]["rho"] < 0
+    assert got["Surprise"]["pairs"] == 0 and math.isnan(got["Surprise"]["agreement"])  # every Surprise gap is 0
+    con = pair_contrast_agreement(pairs, readings)
+    assert con["loop"] == {"agreement": 1.0, "pairs": 1} and con["meta"] == {"agreement": 0.0, "pairs": 1}
+    assert con["shuffled"] == {"agreement": 0.5, "pairs": 1} and con["splice"] == {"agreement": 1.0, "pairs": 1}
+    noise = pair_retest_noise(pairs, readings)
+    assert noise["n"] == 2 and math.isnan(noise["rho"]) and math.isnan(noise["rho_within"])  # two premises: too few
+    s = judge_summary(Judge("pair", "embedded"), pairs, readings, 1.0)
+    assert (s["read"], s["errors"], s["position_bias"], s["key"]) == (len(pairs), 0, 8, "x_score")
+    assert s["hanna"]["x_score"]["Coherence"]["agreement"] == pytest.approx(0.1)
+    text = judges_markdown([s], 1.0)
+    assert "| pair:embedded (x_score) |" in text and "same letter in both orders on 8 of 17 pairs" in text
+
+
 @pytest.mark.slow
 def test_validate_judges_reads_with_real_judges_and_resumes(tmp_path, capsys) -> None:  # noqa: ANN001
     stories = [{"premise": "A lighthouse keeper finds a message in a bottle.", "system": s,
@@ -144,10 +215,34 @@ def test_validate_judges_reads_with_real_judges_and_resumes(tmp_path, capsys) ->
     assert json.loads((out / "judges.json").read_text()) == summary
 
 
+@pytest.mark.slow
+def test_a_real_pair_judge_reads_pairs_both_ways(tmp_path) -> None:  # noqa: ANN001
+    stories = [{"premise": f"A lighthouse keeper finds a message in bottle {k}.", "system": s,
+                "story": f"The keeper opened bottle {k}. Inside was a note about the {w}. She read it twice."}
+               for k in range(3) for s, w in (("single", "storm"), ("mcts", "ship"))]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in stories))
+    b.write_text("".join(json.dumps({**r, "story": r["story"] + " Then she smiled."}) + "\n" for r in stories))
+    out = tmp_path / "judges"
+    assert main(["validate-judges", "--judges", "pair:llamacpp:embedded", "--n-stories", "4", "--pairs", "1",
+                 "--contrast-stories", "1", "--contrast-words", "40", "--pair-systems", "mcts,single",
+                 "--retest", str(a), str(b), "--out", str(out), "--quiet"]) == 0
+    (s,) = json.loads((out / "judges.json").read_text())
+    assert s["judge"] == "pair:llamacpp:embedded" and s["read"] == 1 + 8 + 6 and s["errors"] == 0
+    assert all(v["pairs"] == 1 for v in s["contrast"].values()) and s["retest"]["n"] == 3
+    assert sum(p["n"] for p in s["hanna"]["x_score"].values()) == 6  # one pair, every criterion
+    read = read_readings(out / "pair_llamacpp_embedded.jsonl")
+    assert len(read) == 15 and all(0.0 <= r["scores"]["x_score"] <= 1.0 for r in read.values())
+    assert all(len(r["scores"]["raw"]) == 2 for r in read.values())  # P(A) in both orders
+    assert "reads pairs, not stories" in (out / "judges.md").read_text()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--judges", "value,oops:x"], "is not value"),
     (["--judges", "reader:nope"], "unknown model spec"),
     (["--min-gap", "0"], "--min-gap must be a positive"),
+    (["--judges", "pair:embedded", "--pair-systems", "mcts"], "--pair-systems: two different system names"),
+    (["--pairs", "0"], "--pairs must be positive"),
     (["--judges", "value", "--retest", "/no/a.jsonl", "/no/b.jsonl"], "retest file not found"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message) -> None:  # noqa: ANN001

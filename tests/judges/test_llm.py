@@ -28,6 +28,7 @@ def test_parse_choice(reply: str, choice: str | None) -> None:
 def test_prompts_are_editable_files(tmp_path: Path) -> None:
     shipped = load_prompts()
     assert "{story}" in shipped.rubric and "{story_a}" in shipped.pairwise
+    assert all(p in shipped.pairwise_premises for p in ("{premise_a}", "{story_a}", "{premise_b}", "{story_b}"))
     (tmp_path / "rubric.txt").write_text("Rate {story} for {premise}. Interest, Originality, Coherence, Overall.")
     custom = load_prompts(str(tmp_path))
     assert custom.rubric.startswith("Rate {story}") and custom.pairwise == shipped.pairwise
@@ -60,6 +61,13 @@ def test_the_judge_reads_every_verdict_from_a_real_model(embedded) -> None:  # n
     assert pair["method"] == "probabilities" and None not in pair["choices"] and 0.0 <= pair["x_score"] <= 1.0
     # a story against itself: the two orders are the same question, so position bias cancels exactly
     assert judge.compare(PREMISE, STORY, STORY)["x_score"] == pytest.approx(0.5, abs=1e-6)
+    # two stories for two premises: each is shown under its own (the HANNA pairs of validate-judges)
+    other_premise = "A baker's oven starts to talk."
+    prompt = judge._pair_prompt(PREMISE, STORY, other_premise, OTHER)
+    assert f"Story A's premise: {PREMISE}" in prompt and f"Story B's premise: {other_premise}" in prompt
+    assert "Story A's premise" not in judge._pair_prompt(PREMISE, STORY, PREMISE, OTHER)
+    apart = judge.compare(PREMISE, STORY, OTHER, premise_y=other_premise)
+    assert apart["method"] == "probabilities" and 0.0 <= apart["x_score"] <= 1.0
     with pytest.raises(UserError, match="judge method"):
         LLMJudge(embedded, JudgeConfig(method="vibes"))
 

@@ -403,6 +403,7 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         judge_rows,
         judge_summary,
         judges_markdown,
+        pair_rows,
         read_all,
     )
     from storyspace.files import atomic_write, check_output_dir
@@ -421,12 +422,14 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         raise UserError(f"cannot use {args.out} as the output directory: {exc.strerror or exc}") from exc
     pool = ModelPool(options=cfg.score.models.options())
     summaries = []
+    pairs = pair_rows(rows, cfg) if any(j.kind == "pair" for j in judges) else []
     with Display(args.quiet) as display:
         for judge in judges:
-            readings = read_all(lambda judge=judge: build_scorer(judge, pool, cfg.score), rows,
+            read = pairs if judge.kind == "pair" else rows
+            readings = read_all(lambda judge=judge: build_scorer(judge, pool, cfg.score), read,
                                 args.out / f"{judge.slug}.jsonl",
                                 cfg.score.step_tokens, on_row=lambda i, n, name=judge.name: display.update(name, i, n))
-            summaries.append(judge_summary(judge, rows, readings, cfg.min_gap))
+            summaries.append(judge_summary(judge, read, readings, cfg.min_gap))
     info = (f"{cfg.n_stories} HANNA human stories; contrast suite on {cfg.contrast_stories} stories' openings of"
             f" {cfg.contrast_words} words (seed {cfg.seed}); value model (a) read by `{cfg.score.models.reference}`;"
             f" steps of {cfg.score.step_tokens} tokens.")

@@ -7,6 +7,11 @@ A *judge* reads a finished story and gives it numbers:
   calibration, as ``eval``'s independent reader (``value_mean``);
 - ``llm:SPEC``: (c), the model SPEC as LLM judge: rubric ratings read G-Eval style from its
   token probabilities (``overall``, and ``interest``, ``originality``, ``coherence``);
+- ``pair:SPEC``: the model SPEC as *pairwise* judge, not a rating of one story: shown two stories,
+  which is better, P(A) read from its probabilities in both orders (``x_score``, the eval's
+  pairwise comparison). It reads pairs, not stories: a sample of ``pairs`` HANNA story pairs
+  (each story under its own prompt), each contrast original against each of its corruptions, and
+  on ``--retest`` the two ``pair_systems`` of each premise in each seed;
 - ``length``: no model, the story's word count: the floor every judge must clear (longer
   HANNA stories are rated higher on several criteria).
 
@@ -17,6 +22,10 @@ when two eval outputs of the same premises and systems made with different seeds
 (``--retest A B``), the judge's *noise*: the Spearman correlation of its readings of the two
 seeds' stories, matched by premise and system, over all of them and within each premise.
 
+A pair judge agrees with people on a HANNA pair when P(x better) is on the side of the human
+gap (0.5 counts half), beats a corruption when P(original better) > 0.5, and its noise is the
+Spearman rho of P(system 1 better) on the same premises in the two seeds.
+
 Readings are kept per judge in ``<out>/<judge>.jsonl`` (one line per story, written as it goes,
 so a stopped run resumes); this module holds the arithmetic (pure functions) on them.
 """
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import statistics
 import time
@@ -47,11 +57,13 @@ if TYPE_CHECKING:
     from storyspace.models.registry import ModelPool
     from storyspace.value.model import ValueModel
 
-KINDS = ("value", "reader", "llm", "length")
+KINDS = ("value", "reader", "llm", "pair", "length")
 #: the kinds that name no model
 MODEL_FREE = ("value", "length")
 #: each kind's story score: what the contrast suite, the noise and the summary read
-MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall", "length": "words"}
+MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall", "pair": "x_score", "length": "words"}
+#: the human criteria a pair judge's HANNA pairs are drawn for (#17's targets); every criterion is reported
+PAIR_CRITERIA = ("Coherence", "Surprise")
 #: the default judges: length (the floor), (a), the shipped reader (b), and Qwen2.5-Coder-0.5B read both ways
 DEFAULT_JUDGES = "length,value,reader:llamacpp:gemma3-270m,reader:llamacpp:qwen2.5-coder-0.5b,llm:llamacpp:qwen2.5-coder-0.5b"
 
@@ -62,15 +74,22 @@ class JudgesConfig:
     - ``n_stories``: HANNA human stories read (of 96); ``contrast_stories``: HANNA stories the
       contrast suite corrupts (each read as the original and 8 corrupted openings of
       ``contrast_words`` words); ``min_gap``, ``seed``: as ``validate-value``.
+    - ``pairs``: HANNA story pairs a ``pair:`` judge reads (drawn with ``seed`` among the pairs over
+      ``min_gap`` on Coherence or Surprise; each pair is two prompts' stories, about 30 s a pair
+      for the 1.5B judge here); ``pair_systems``: the two eval systems it compares on each
+      ``--retest`` premise (its noise).
     - ``score``: the value model (a) and its models, and the LLM judge's prompts (``--judge-prompts``)."""
 
     judges: str = field(default=DEFAULT_JUDGES, metadata=flag(
-        "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC", metavar="LIST"))
+        "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC, pair:SPEC, length", metavar="LIST"))
     n_stories: int = field(default=96, metadata=N_STORIES)
     contrast_stories: int = field(default=12, metadata=CONTRAST_STORIES)
     contrast_words: int = field(default=160, metadata=CONTRAST_WORDS)
     min_gap: float = field(default=1.0, metadata=MIN_GAP)
     seed: int = field(default=0, metadata=CORRUPTION_SEED)
+    pairs: int = field(default=96, metadata=flag("--pairs", "HANNA story pairs a pair: judge reads"))
+    pair_systems: str = field(default="mcts,best-of-n", metadata=flag(
+        "--pair-systems", "the two eval systems a pair: judge compares on each --retest premise", metavar="A,B"))
     score: ScoreConfig = field(default_factory=lambda: ScoreConfig(reader=""))
 
 
@@ -80,7 +99,7 @@ JUDGES_SKIP = tuple(f"score.{p}" for p in (*SCORE_SKIP, "reader", "reader_calibr
 
 @dataclass(frozen=True)
 class Judge:
-    kind: str  # value | reader | llm
+    kind: str  # one of KINDS
     spec: str  # the model spec ("" for value)
 
     @property
@@ -105,7 +124,7 @@ def parse_judges(text: str) -> list[Judge]:
             continue
         kind, _, spec = item.partition(":")
         if kind not in KINDS:
-            raise UserError(f"--judges: {item!r} is not value, reader:SPEC, llm:SPEC or length")
+            raise UserError(f"--judges: {item!r} is not value, reader:SPEC, llm:SPEC, pair:SPEC or length")
         if (kind in MODEL_FREE) != (not spec):
             raise UserError(f"--judges: {item!r}: " + (f"{kind} takes no model" if spec else f"{kind} needs a model spec"))
         judge = Judge(kind, spec)
@@ -175,10 +194,51 @@ def judge_rows(cfg: JudgesConfig, retest: Sequence[Path] = ()) -> list[dict[str,
     return rows
 
 
+def pair_systems(cfg: JudgesConfig) -> tuple[str, str]:
+    """``--pair-systems`` as two different system names (one-line errors)."""
+    names = tuple(x.strip() for x in cfg.pair_systems.split(","))
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise UserError(f"--pair-systems: two different system names, as mcts,best-of-n; got {cfg.pair_systems!r}")
+    return names[0], names[1]
+
+
+def pair_rows(rows: Sequence[dict[str, Any]], cfg: JudgesConfig) -> list[dict[str, Any]]:
+    """What a ``pair:`` judge reads, from the story rows of :func:`judge_rows`: ``cfg.pairs`` HANNA
+    pairs (drawn with ``cfg.seed`` among those whose human ratings differ by >= ``min_gap`` on a
+    :data:`PAIR_CRITERIA` criterion, which story is ``x`` drawn too), each contrast original (``x``)
+    against each corrupted version, and each retest premise's two ``pair_systems`` in each seed.
+    Each row carries its two story rows as ``x`` and ``y``."""
+    first, second = pair_systems(cfg)
+    rng = random.Random(cfg.seed)
+    hanna = [r for r in rows if r.get("suite") == "hanna"]
+    targets = [k for k, name in HUMAN if name in PAIR_CRITERIA]
+
+    def apart(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return any(k in a and k in b and abs(float(a[k]) - float(b[k])) >= cfg.min_gap - 1e-9 for k in targets)
+
+    candidates = [(i, j) for i in range(len(hanna)) for j in range(i + 1, len(hanna)) if apart(hanna[i], hanna[j])]
+    hanna_pairs = []
+    for i, j in sorted(rng.sample(candidates, min(cfg.pairs, len(candidates)))):
+        x, y = (hanna[i], hanna[j]) if rng.random() < 0.5 else (hanna[j], hanna[i])
+        hanna_pairs.append({"suite": "hanna", "id": f"{x['id']}|{y['id']}", "version": "pair", "x": x, "y": y})
+    # the short pairs first (contrast openings, eval stories): a stopped run has read them
+    originals = {r["id"]: r for r in rows if r.get("suite") == "contrast" and r.get("version") == "original"}
+    out = [{"suite": "contrast", "id": r["id"], "version": r["version"], "x": originals[r["id"]], "y": r}
+           for r in rows if r.get("suite") == "contrast" and r.get("version") != "original" and r["id"] in originals]
+    retest = {(r["premise_index"], r["system"], r["version"]): r for r in rows if r.get("suite") == "retest"}
+    for (index, system, version), x in sorted(retest.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+        y = retest.get((index, second, version))
+        if system == first and y is not None:
+            out.append({"suite": "retest", "id": f"{index}:{first}|{second}", "premise_index": index,
+                        "version": version, "x": x, "y": y})
+    return out + hanna_pairs
+
+
 def check_judges_config(cfg: JudgesConfig) -> list[Judge]:
     """The judges, after the numbers are checked (one-line errors)."""
-    if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1:
-        raise UserError("--n-stories, --contrast-stories and --contrast-words must be positive")
+    if cfg.n_stories < 1 or cfg.contrast_stories < 1 or cfg.contrast_words < 1 or cfg.pairs < 1:
+        raise UserError("--n-stories, --contrast-stories, --contrast-words and --pairs must be positive")
+    pair_systems(cfg)
     if not (cfg.min_gap > 0 and math.isfinite(cfg.min_gap)):
         raise UserError(f"--min-gap must be a positive number, got {cfg.min_gap}")
     return parse_judges(cfg.judges)
@@ -257,23 +317,79 @@ def retest_noise(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, A
     return {"rho": stats.spearman(a, b), "rho_within": within, "n": len(ids)}
 
 
+def _x_score(row: dict[str, Any], readings: dict[str, dict[str, Any]]) -> float | None:
+    v = readings.get(story_key(row), {}).get("scores", {}).get("x_score")
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def pair_hanna_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
+                         min_gap: float) -> dict[str, dict[str, dict[str, float]]]:
+    """``{"x_score": {human criterion: {"agreement", "pairs", "rho", "n"}}}`` over the HANNA pairs a
+    pair judge read: ``pairs`` those whose human ratings differ by >= ``min_gap``, agreement when
+    P(x better) is on the side of the human gap (0.5 half); ``rho`` of P(x better) against the
+    human gap over all ``n`` read pairs."""
+    have = [(r, x) for r in rows if r.get("suite") == "hanna" and "x" in r
+            for x in [_x_score(r, readings)] if x is not None]
+    out: dict[str, dict[str, float]] = {}
+    for human_key, human_name in HUMAN:
+        pts = [(x, float(r["x"][human_key]) - float(r["y"][human_key])) for r, x in have
+               if human_key in r["x"] and human_key in r["y"]]
+        if len(pts) < 3:
+            continue
+        over = [(x, gap) for x, gap in pts if abs(gap) >= min_gap - 1e-9]
+        agree = sum(0.5 if x == 0.5 else float((x > 0.5) == (gap > 0)) for x, gap in over)
+        out[human_name] = {"agreement": agree / len(over) if over else math.nan, "pairs": len(over),
+                           "rho": stats.spearman([x for x, _ in pts], [g for _, g in pts]), "n": len(pts)}
+    return {"x_score": out} if out else {}
+
+
+def pair_contrast_agreement(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """``{corruption: {"agreement", "pairs"}}``: how often a pair judge preferred the original
+    (P(original better) > 0.5; 0.5 half)."""
+    out = {}
+    for kind in CORRUPTIONS:
+        xs = [_x_score(r, readings) for r in rows if r.get("suite") == "contrast" and r.get("version") == kind and "x" in r]
+        xs = [x for x in xs if x is not None]
+        out[kind] = agreement(xs, [0.5] * len(xs)).as_dict()
+    return out
+
+
+def pair_retest_noise(rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Spearman rho of a pair judge's P(first system better) on each premise in seed A against seed
+    B (``rho``; ``rho_within`` does not apply: one comparison a premise), ``n`` premises."""
+    by: dict[str, dict[str, float]] = {}
+    for r in rows:
+        x = _x_score(r, readings) if r.get("suite") == "retest" and "x" in r else None
+        if x is not None:
+            by.setdefault(r["id"], {})[r["version"]] = x
+    both = [d for d in by.values() if "a" in d and "b" in d]
+    rho = stats.spearman([d["a"] for d in both], [d["b"] for d in both]) if len(both) >= 3 else math.nan
+    return {"rho": rho, "rho_within": math.nan, "n": len(both)}
+
+
 def judge_summary(judge: Judge, rows: Sequence[dict[str, Any]], readings: dict[str, dict[str, Any]],
                   min_gap: float) -> dict[str, Any]:
-    """Everything the table shows of one judge (see the module)."""
+    """Everything the table shows of one judge (see the module); a pair judge's ``rows`` are its
+    pairs (:func:`pair_rows`), and ``position_bias`` counts the pairs it answered with the same
+    letter in both orders."""
     read = [readings[story_key(r)] for r in rows if story_key(r) in readings]
     seconds = [float(x["seconds"]) for x in read if "scores" in x and isinstance(x.get("seconds"), (int, float))]
     unparsed = sum(1 for x in read if "scores" in x and x["scores"].get("parsed") is False)
-    return {
+    out = {
         "judge": judge.name,
         "key": judge.main_key,
         "read": sum(1 for x in read if "scores" in x),
         "errors": sum(1 for x in read if "error" in x),
         "unparsed": unparsed,
         "seconds_per_story": statistics.fmean(seconds) if seconds else math.nan,
-        "hanna": hanna_agreement(rows, readings, min_gap),
-        "contrast": contrast_agreement(rows, readings, judge.main_key),
-        "retest": retest_noise(rows, readings, judge.main_key),
     }
+    if judge.kind == "pair":
+        return {**out, "position_bias": sum(1 for x in read if x.get("scores", {}).get("position_bias") is True),
+                "hanna": pair_hanna_agreement(rows, readings, min_gap),
+                "contrast": pair_contrast_agreement(rows, readings), "retest": pair_retest_noise(rows, readings)}
+    return {**out, "hanna": hanna_agreement(rows, readings, min_gap),
+            "contrast": contrast_agreement(rows, readings, judge.main_key),
+            "retest": retest_noise(rows, readings, judge.main_key)}
 
 
 def _f(x: float, fmt: str = ".3f") -> str:
@@ -310,9 +426,17 @@ def judges_markdown(summaries: Sequence[dict[str, Any]], min_gap: float, info: s
         for key, per in s["hanna"].items():
             lines.append(f"| {s['judge']}.{key} | " + " | ".join(
                 f"{_f(per[c]['agreement'])}; {_f(per[c]['rho'], '+.2f')}" if c in per else "–" for c in crits) + " |")
-    pairs = {c: p["pairs"] for s in summaries for per in s["hanna"].values() for c, p in per.items()}
+    pairs = {c: p["pairs"] for s in summaries if not s["judge"].startswith("pair:")
+             for per in s["hanna"].values() for c, p in per.items()}
     if pairs:
         lines += ["", "HANNA pairs per criterion: " + ", ".join(f"{c} {n}" for c, n in pairs.items()) + "."]
+    for s in summaries:
+        if s["judge"].startswith("pair:"):
+            per = s["hanna"].get("x_score", {})
+            lines += ["", f"{s['judge']} reads pairs, not stories: its score is P(x better), both orders averaged;"
+                      " its HANNA pairs per criterion: " + ", ".join(f"{c} {p['pairs']}" for c, p in per.items())
+                      + f"; its seconds are per pair; the same letter in both orders on {s['position_bias']} of"
+                      f" {s['read']} pairs; its noise is P(first system better) per premise, seed A against B."]
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +484,7 @@ def build_scorer(judge: Judge, pool: "ModelPool", cfg: ScoreConfig) -> "ValueMod
         return value_model(pool, cfg.models.reference, cfg.value, PromptConfig(), cfg.models.judge)
     if judge.kind == "reader":
         return independent_reader(pool, judge.spec, "auto", cfg.value, PromptConfig())
-    return LLMJudge(pool.get(judge.spec), replace(cfg.judge, method="probabilities"))
+    return LLMJudge(pool.get(judge.spec), replace(cfg.judge, method="probabilities"))  # llm and pair
 
 
 def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int,
@@ -375,10 +499,17 @@ def value_reading(vm: "ValueModel", prompt: str, story: str, step_tokens: int,
 
 def read_story(scorer: "ValueModel | LLMJudge | None", row: dict[str, Any], step_tokens: int) -> dict[str, Any]:
     """One judge's reading of one row: ``{"key", "scores", "seconds"}``, or ``{"key", "error"}``
-    when the story cannot be read (too long, empty); no scorer = the ``length`` judge."""
+    when the story cannot be read (too long, empty); no scorer = the ``length`` judge; a row of
+    :func:`pair_rows` (``x``, ``y``) is read by a pair judge's :meth:`LLMJudge.compare`."""
     start = time.perf_counter()
     try:
-        if scorer is None:
+        if "x" in row:
+            if not isinstance(scorer, LLMJudge):
+                raise TypeError("a pair is read by an LLM judge")
+            x, y = row["x"], row["y"]
+            got = scorer.compare(x["prompt"].strip(), x["story"].strip(), y["story"].strip(), y["prompt"].strip())
+            scores = {"x_score": got["x_score"], "position_bias": got["position_bias"], "raw": got["raw"]}
+        elif scorer is None:
             scores = {"words": len(row["story"].split())}
         elif isinstance(scorer, LLMJudge):
             scores = {k: v for k, v in scorer.rate(row["prompt"].strip(), row["story"].strip()).items() if k != "raw"}

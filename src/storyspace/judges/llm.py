@@ -2,7 +2,8 @@
 
 Rubric ratings (1-10 on interest, originality, coherence, overall) of each story, and pairwise
 A-vs-B preferences asked in both orders so that position bias cancels. The prompts are plain
-text files (``system.txt``, ``rubric.txt``, ``pairwise.txt``) shipped in ``storyspace.data.judge``;
+text files (``system.txt``, ``rubric.txt``, ``pairwise.txt``; ``pairwise_premises.txt`` for two
+stories written for different premises) shipped in ``storyspace.data.judge``;
 a directory given as ``prompts_dir`` overrides any of them. A reply that cannot be parsed is kept
 (``raw``) and counted, never guessed.
 """
@@ -31,8 +32,9 @@ LLM_JUDGE = flag("--llm-judge", "LLM judge (c), e.g. openai:http://host:8000/v1#
                  metavar="SPEC|none")
 
 CRITERIA = ("interest", "originality", "coherence", "overall")
-PROMPT_FILES = ("system.txt", "rubric.txt", "pairwise.txt")
-_PLACEHOLDERS = {"rubric.txt": ("{premise}", "{story}"), "pairwise.txt": ("{premise}", "{story_a}", "{story_b}")}
+PROMPT_FILES = ("system.txt", "rubric.txt", "pairwise.txt", "pairwise_premises.txt")
+_PLACEHOLDERS = {"rubric.txt": ("{premise}", "{story}"), "pairwise.txt": ("{premise}", "{story_a}", "{story_b}"),
+                 "pairwise_premises.txt": ("{premise_a}", "{story_a}", "{premise_b}", "{story_b}")}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class JudgeConfig:
       ``openai:`` server with ``chat = false``), replies on a chat endpoint (no prefix possible).
     - ``temperature``: 0 = greedy replies (a judge should not roll dice); ``max_tokens``: reply
       length; ``prompts_dir``: a directory whose ``system.txt`` / ``rubric.txt`` / ``pairwise.txt``
-      replace the shipped prompts; ``seed``: for servers that sample anyway."""
+      (and ``pairwise_premises.txt``) replace the shipped prompts; ``seed``: for servers that sample anyway."""
 
     method: str = "auto"
     temperature: float = 0.0
@@ -60,6 +62,8 @@ class JudgePrompts:
     system: str
     rubric: str
     pairwise: str
+    #: two stories for different premises (HANNA's human stories are one per prompt)
+    pairwise_premises: str = ""
 
 
 def load_prompts(prompts_dir: str = "") -> JudgePrompts:
@@ -79,7 +83,8 @@ def load_prompts(prompts_dir: str = "") -> JudgePrompts:
         texts[name] = text.strip()
     if prompts_dir and not Path(prompts_dir).expanduser().is_dir():
         raise UserError(f"judge prompts directory not found: {prompts_dir}")
-    return JudgePrompts(system=texts["system.txt"], rubric=texts["rubric.txt"], pairwise=texts["pairwise.txt"])
+    return JudgePrompts(system=texts["system.txt"], rubric=texts["rubric.txt"], pairwise=texts["pairwise.txt"],
+                        pairwise_premises=texts["pairwise_premises.txt"])
 
 
 _RATING = re.compile(r"\b(" + "|".join(CRITERIA) + r")\b\W{0,6}(\d{1,2}(?:\.\d+)?)", re.IGNORECASE)
@@ -167,12 +172,20 @@ class LLMJudge:
         a, b = (sum(x) for x in self.model.logprobs(str(prompt) + CHOICE_PREFIX, [" A", " B"]))
         return 1.0 / (1.0 + math.exp(b - a))
 
-    def compare(self, premise: str, story_x: str, story_y: str) -> dict[str, Any]:
+    def _pair_prompt(self, premise_a: str, story_a: str, premise_b: str, story_b: str) -> str:
+        if premise_a == premise_b:
+            return self._prompt(self.prompts.pairwise.format(premise=premise_a, story_a=story_a, story_b=story_b))
+        return self._prompt(self.prompts.pairwise_premises.format(premise_a=premise_a, story_a=story_a,
+                                                                  premise_b=premise_b, story_b=story_b))
+
+    def compare(self, premise: str, story_x: str, story_y: str, premise_y: str | None = None) -> dict[str, Any]:
         """x against y in both orders: ``x_score`` = how much the judge preferred x, averaged over
         the orders that gave a verdict (None when neither did), the choices, and the raw replies
-        (or P(A) of each order)."""
-        p1 = self._prompt(self.prompts.pairwise.format(premise=premise, story_a=story_x, story_b=story_y))
-        p2 = self._prompt(self.prompts.pairwise.format(premise=premise, story_a=story_y, story_b=story_x))
+        (or P(A) of each order). ``premise_y``: y's own premise when it was written for another
+        one (the ``pairwise_premises`` prompt, each story under its premise)."""
+        py = premise if premise_y is None else premise_y
+        p1 = self._pair_prompt(premise, story_x, py, story_y)
+        p2 = self._pair_prompt(py, story_y, premise, story_x)
         if self.reads_probabilities(p1):
             a1, a2 = self._p_a(p1), self._p_a(p2)
             c1, c2 = ("A" if a1 >= 0.5 else "B"), ("A" if a2 >= 0.5 else "B")
