@@ -230,9 +230,10 @@ def test_a_real_pair_judge_reads_pairs_both_ways(tmp_path) -> None:  # noqa: ANN
     (s,) = json.loads((out / "judges.json").read_text())
     assert s["judge"] == "pair:llamacpp:embedded" and s["read"] == 1 + 8 + 6 and s["errors"] == 0
     assert all(v["pairs"] == 1 for v in s["contrast"].values()) and s["retest"]["n"] == 3
-    assert sum(p["n"] for p in s["hanna"]["x_score"].values()) == 6  # one pair, every criterion
+    assert s["hanna"] == {}  # one HANNA pair (two whole stories, each under its prompt): too few for a figure
     read = read_readings(out / "pair_llamacpp_embedded.jsonl")
-    assert len(read) == 15 and all(0.0 <= r["scores"]["x_score"] <= 1.0 for r in read.values())
+    assert len(read) == 15 and sum(k.startswith("hanna/") for k in read) == 1
+    assert all(0.0 <= r["scores"]["x_score"] <= 1.0 for r in read.values())
     assert all(len(r["scores"]["raw"]) == 2 for r in read.values())  # P(A) in both orders
     assert "reads pairs, not stories" in (out / "judges.md").read_text()
 
