@@ -75,7 +75,7 @@ class JudgesConfig:
       contrast suite corrupts (each read as the original and 8 corrupted openings of
       ``contrast_words`` words); ``min_gap``, ``seed``: as ``validate-value``.
     - ``pairs``: HANNA story pairs a ``pair:`` judge reads (drawn with ``seed`` among the pairs over
-      ``min_gap`` on Coherence or Surprise; each pair is two prompts' stories, about 30 s a pair
+      ``min_gap`` on Coherence or Surprise; each pair is two prompts' stories, about 75 s a pair
       for the 1.5B judge here); ``pair_systems``: the two eval systems it compares on each
       ``--retest`` premise (its noise).
     - ``score``: the value model (a) and its models, and the LLM judge's prompts (``--judge-prompts``)."""
@@ -226,7 +226,7 @@ def pair_rows(rows: Sequence[dict[str, Any]], cfg: JudgesConfig) -> list[dict[st
     out = [{"suite": "contrast", "id": r["id"], "version": r["version"], "x": originals[r["id"]], "y": r}
            for r in rows if r.get("suite") == "contrast" and r.get("version") != "original" and r["id"] in originals]
     retest = {(r["premise_index"], r["system"], r["version"]): r for r in rows if r.get("suite") == "retest"}
-    for (index, system, version), x in sorted(retest.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+    for (index, system, version), x in sorted(retest.items()):
         y = retest.get((index, second, version))
         if system == first and y is not None:
             out.append({"suite": "retest", "id": f"{index}:{first}|{second}", "premise_index": index,
