@@ -245,6 +245,8 @@ def test_a_real_pair_judge_reads_pairs_both_ways(tmp_path) -> None:  # noqa: ANN
     (["--judges", "pair:embedded", "--pair-systems", "mcts"], "--pair-systems: two different system names"),
     (["--pairs", "0"], "--pairs must be positive"),
     (["--judges", "value", "--retest", "/no/a.jsonl", "/no/b.jsonl"], "retest file not found"),
+    (["--judges", "file:/no/ratings.jsonl"], "ratings file not found"),
+    (["--judges", "file"], "file needs a path"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message) -> None:  # noqa: ANN001
     assert main(["validate-judges", "--out", str(tmp_path / "o"), *args]) == 2
@@ -266,3 +268,26 @@ def test_kept_readings_are_not_read_again_and_load_no_model(tmp_path) -> None:  
 
     assert read_all(no_model, rows, path, 64) == got
     assert len(path.read_text().splitlines()) == 3
+
+
+def test_a_file_judge_reads_ratings_made_elsewhere(tmp_path, capsys) -> None:  # noqa: ANN001
+    from storyspace.corpus import human_stories
+
+    stories = human_stories()[:12]
+    ratings = tmp_path / "ratings.jsonl"
+    # a rater whose overall score is HANNA's own Coherence mean, and whose surprise runs against Surprise
+    ratings.write_text("".join(json.dumps({"suite": "hanna", "id": s["id"], "scores": {
+        "overall": s["human_coherence"], "surprise": -s["human_surprise"]}}) + "\n" for s in stories))
+    out = tmp_path / "o"
+    assert main(["validate-judges", "--judges", f"file:{ratings},length", "--n-stories", "12",
+                 "--contrast-stories", "1", "--out", str(out), "--quiet"]) == 0
+    got = {s["judge"]: s for s in json.loads((out / "judges.json").read_text())}
+    mine = got[f"file:{ratings}"]
+    assert mine["read"] == 12 and mine["key"] == "overall"
+    assert mine["hanna"]["overall"]["Coherence"]["agreement"] == 1.0
+    assert mine["hanna"]["surprise"]["Surprise"]["agreement"] == 0.0
+    assert not (out / f"{got[f'file:{ratings}']['judge']}.jsonl").exists()  # read from its file, not copied
+    capsys.readouterr()
+    ratings.write_text('{"suite": "hanna", "id": 0, "scores": {"overall": "good"}}\n')
+    assert main(["validate-judges", "--judges", f"file:{ratings}", "--out", str(out)]) == 2
+    assert "every score must be a number" in capsys.readouterr().err

@@ -402,9 +402,11 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         check_judges_config,
         judge_rows,
         judge_summary,
+        file_readings,
         judges_markdown,
         pair_rows,
         read_all,
+        story_key,
     )
     from storyspace.files import atomic_write, check_output_dir
     from storyspace.models.registry import ModelPool
@@ -426,6 +428,11 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
     with Display(args.quiet) as display:
         for judge in judges:
             read = pairs if judge.kind == "pair" else rows
+            if judge.kind == "file":  # read from its file each time, nothing kept beside it
+                got = file_readings(Path(judge.spec))
+                summaries.append(judge_summary(judge, read, {k: v for k, v in got.items()
+                                                             if k in {story_key(r) for r in read}}, cfg.min_gap))
+                continue
             readings = read_all(lambda judge=judge: build_scorer(judge, pool, cfg.score), read,
                                 args.out / f"{judge.slug}.jsonl",
                                 cfg.score.step_tokens, on_row=lambda i, n, name=judge.name: display.update(name, i, n))
@@ -527,16 +534,49 @@ def cmd_studio(args: argparse.Namespace) -> int:
 def cmd_study(args: argparse.Namespace) -> int:
     from storyspace.study.create import StudyConfig, create_study
 
+    given = {"sources": bool(args.sources), "out": args.out is not None, "rater": args.rater is not None,
+             "verdicts": args.verdicts is not None, "parts": args.parts != 1, "kind": args.kind != "person"}
+    takes = {"create": {"sources", "out"}, "report": set(), "export": {"out", "rater", "parts"},
+             "import": {"rater", "verdicts", "kind"}, "rate": {"rater"}}[args.action]
+    usage = {"create": "study create takes --from DIR... and --out STUDY_DIR",
+             "report": "study report takes STUDY_DIR only",
+             "export": "study export takes STUDY_DIR --rater NAME --out FILE [--parts N]",
+             "import": "study import takes STUDY_DIR FILE --rater NAME [--kind person|llm]",
+             "rate": "study rate takes STUDY_DIR --rater openai:URL#MODEL"}[args.action]
+    needed = {"create": {"sources", "out"}, "report": set(), "export": {"out", "rater"},
+              "import": {"rater", "verdicts"}, "rate": {"rater"}}[args.action]
+    if (any(v for k, v in given.items() if k not in takes) or any(not given[k] for k in needed)
+            or (args.study_dir is None) != (args.action == "create")):
+        raise UserError(usage)
     if args.action == "create":
-        if not args.sources or args.out is None or args.study_dir is not None:
-            raise UserError("study create takes --from DIR... and --out STUDY_DIR")
         cfg = _configured(args, StudyConfig(), "study")
         study = create_study(args.sources, args.out, cfg)
         _out(f"{len(study['pairs'])} pairs (of {study['available']} found) in {args.out}/study.json;"
              f" rate them in the studio: storyspace studio {args.out.parent}")
         return 0
-    if args.study_dir is None or args.sources or args.out is not None:
-        raise UserError("study report takes STUDY_DIR only")
+    if args.action == "export":
+        from storyspace.study.raters import export_items
+
+        got = export_items(args.study_dir, args.rater, args.out, args.parts)
+        _out(f"{got['items']} items for {args.rater} in {', '.join(got['files'])} (the key stays in {args.study_dir});"
+             f" the instruction: storyspace.data.reader {', '.join(got['kinds']) or '-'}")
+        return 0
+    if args.action == "import":
+        from storyspace.study.raters import import_verdicts
+
+        got = import_verdicts(args.study_dir, args.verdicts, args.rater, args.kind)
+        _out(f"{got['imported']} ratings by {args.rater} ({args.kind}) added to {args.study_dir}/ratings.jsonl;"
+             f" {got['left']} of their items left to rate")
+        return 0
+    if args.action == "rate":
+        from storyspace.study.rate import rate_study
+
+        with Display(False) as display:
+            got = rate_study(args.study_dir, args.rater,
+                             progress=lambda done, total: display.update("items", done, total, args.rater))
+        _out(f"{got['imported']} ratings by {got['rater']} (llm) added to {args.study_dir}/ratings.jsonl"
+             f" ({got['unparsed']} answers unparsed and left unrated)")
+        return 0
     from storyspace.study.report import PLOT, REPORT, report_markdown, study_report
 
     report = study_report(args.study_dir)

@@ -86,7 +86,7 @@ HELP = {
     "fit-value": "fit the learned value on HANNA and contrast pairs (cross-validated by prompt)",
     "premises": "list the shipped premises",
     "studio": "the studio: explore, steer and rate story trees in the browser",
-    "study": "human A/B studies: create one from runs or an eval, report the judges' agreement",
+    "study": "blind A/B studies: create one from runs or evals, rate it (people, files, a model), report",
 }
 
 
@@ -176,12 +176,22 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-browser", action="store_true", help="do not open a browser")
         p.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML settings of the runs started there")
     elif command == "study":
-        p.add_argument("action", choices=["create", "report"], metavar="create|report",
-                       help="create a study, or report its ratings")
-        p.add_argument("study_dir", nargs="?", type=Path, metavar="STUDY_DIR", help="the study (report)")
+        p.add_argument("action", choices=["create", "report", "export", "import", "rate"],
+                       metavar="create|report|export|import|rate",
+                       help="create a study, report its ratings, export a rater's blind items, import verdicts,"
+                            " or rate every item with a model")
+        p.add_argument("study_dir", nargs="?", type=Path, metavar="STUDY_DIR", help="the study (all but create)")
+        p.add_argument("verdicts", nargs="?", type=Path, metavar="FILE", help="the verdicts to import (import)")
         p.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="DIR",
-                       help="explore run directories, or one eval directory (create)")
-        p.add_argument("--out", type=Path, metavar="STUDY_DIR", help="the new study's directory (create)")
+                       help="explore run directories, or eval directories (DIR@TAG renames their systems) (create)")
+        p.add_argument("--out", type=Path, metavar="PATH",
+                       help="the new study's directory (create), the items file (export)")
+        p.add_argument("--rater", metavar="NAME",
+                       help="who rates (export, import); rate: the model, openai:URL#MODEL")
+        p.add_argument("--kind", choices=["person", "llm"], default="person",
+                       help="what the rater is (import; rate records llm)")
+        p.add_argument("--parts", type=positive_int, default=1, metavar="N",
+                       help="export into N files; a pair's two orders land in different files (1)")
     elif command == "premises":
         p.add_argument("--limit", type=positive_int, default=96, help="how many (96)")
 

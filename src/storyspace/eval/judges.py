@@ -13,7 +13,11 @@ A *judge* reads a finished story and gives it numbers:
   (each story under its own prompt), each contrast original against each of its corruptions, and
   on ``--retest`` the two ``pair_systems`` of each premise in each seed;
 - ``length``: no model, the story's word count: the floor every judge must clear (longer
-  HANNA stories are rated higher on several criteria).
+  HANNA stories are rated higher on several criteria);
+- ``file:PATH``: ratings made elsewhere (a blind reading by a large LLM, a person), read from a
+  JSON-lines file: ``{"suite": "hanna", "id": ..., "scores": {"overall": ..., ...}}`` per story
+  (``version`` for a contrast or retest story; or the story's ``key`` as the readings files
+  hold it). Its main score is ``overall``; stories the file does not hold are left out.
 
 Each judge reads three sets: the HANNA human stories (agreement with the human ratings, the
 ``validate-value`` rules: pairs whose mean ratings differ by >= ``min_gap``, ties half), the
@@ -57,11 +61,12 @@ if TYPE_CHECKING:
     from storyspace.models.registry import ModelPool
     from storyspace.value.model import ValueModel
 
-KINDS = ("value", "reader", "llm", "pair", "length")
+KINDS = ("value", "reader", "llm", "pair", "length", "file")
 #: the kinds that name no model
 MODEL_FREE = ("value", "length")
 #: each kind's story score: what the contrast suite, the noise and the summary read
-MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall", "pair": "x_score", "length": "words"}
+MAIN_KEY = {"value": "value_mean", "reader": "value_mean", "llm": "overall", "pair": "x_score", "length": "words",
+            "file": "overall"}
 #: the human criteria a pair judge's HANNA pairs are drawn for (#17's targets); every criterion is reported
 PAIR_CRITERIA = ("Coherence", "Surprise")
 #: the default judges: length (the floor), (a), the shipped reader (b), and Qwen2.5-Coder-0.5B read both ways
@@ -81,7 +86,7 @@ class JudgesConfig:
     - ``score``: the value model (a) and its models, and the LLM judge's prompts (``--judge-prompts``)."""
 
     judges: str = field(default=DEFAULT_JUDGES, metadata=flag(
-        "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC, pair:SPEC, length", metavar="LIST"))
+        "--judges", "comma-separated judges: value, reader:SPEC, llm:SPEC, pair:SPEC, file:PATH, length", metavar="LIST"))
     n_stories: int = field(default=96, metadata=N_STORIES)
     contrast_stories: int = field(default=12, metadata=CONTRAST_STORIES)
     contrast_words: int = field(default=160, metadata=CONTRAST_WORDS)
@@ -124,9 +129,9 @@ def parse_judges(text: str) -> list[Judge]:
             continue
         kind, _, spec = item.partition(":")
         if kind not in KINDS:
-            raise UserError(f"--judges: {item!r} is not value, reader:SPEC, llm:SPEC, pair:SPEC or length")
+            raise UserError(f"--judges: {item!r} is not value, reader:SPEC, llm:SPEC, pair:SPEC, file:PATH or length")
         if (kind in MODEL_FREE) != (not spec):
-            raise UserError(f"--judges: {item!r}: " + (f"{kind} takes no model" if spec else f"{kind} needs a model spec"))
+            raise UserError(f"--judges: {item!r}: " + (f"{kind} takes no model" if spec else f"{kind} needs a " + ("path" if kind == "file" else "model spec")))
         judge = Judge(kind, spec)
         if judge in out:
             raise UserError(f"--judges: {item!r} given twice")
@@ -459,13 +464,36 @@ def read_readings(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def file_readings(path: Path) -> dict[str, dict[str, Any]]:
+    """A ``file:`` judge's ratings by story key (one-line errors for a bad file)."""
+    from storyspace.files import read_jsonl
+
+    out: dict[str, dict[str, Any]] = {}
+    for n, row in read_jsonl(path, "ratings file"):
+        scores = row.get("scores") if isinstance(row, dict) else None
+        if not isinstance(scores, dict) or not scores:
+            raise UserError(f"{path}:{n}: a rating needs a scores object (and suite and id, or key)")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):
+            raise UserError(f"{path}:{n}: every score must be a number")
+        key = row["key"] if isinstance(row.get("key"), str) else story_key({"suite": row.get("suite", "hanna"), **row})
+        if key in out:
+            raise UserError(f"{path}:{n}: story {key} rated twice")
+        out[key] = {"key": key, "scores": {k: float(v) for k, v in scores.items()}}
+    if not out:
+        raise UserError(f"{path} holds no rating")
+    return out
+
+
 def check_judge_specs(judges: Sequence[Judge]) -> None:
-    """Each judge's model spec, and a reader's shipped calibration (one-line errors, no loading)."""
+    """Each judge's model spec, and a reader's shipped calibration (one-line errors, no loading);
+    a ``file:`` judge's file is read."""
     from storyspace.models.registry import parse_spec
     from storyspace.value.model import load_calibration
 
     for j in judges:
-        if j.spec:
+        if j.kind == "file":
+            file_readings(Path(j.spec))
+        elif j.spec:
             parse_spec(j.spec)
         if j.kind == "reader":
             load_calibration("auto", str(parse_spec(j.spec)))

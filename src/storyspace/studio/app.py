@@ -29,7 +29,7 @@ from storyspace.runs import RunBusy, RunDir, load_run, premise_slug
 from storyspace.studio import edits
 from storyspace.studio.jobs import Models, Worker
 from storyspace.study.create import STUDY, add_pair, load_study
-from storyspace.study.ratings import append_rating, clean_rater, next_pair, read_ratings
+from storyspace.study.ratings import append_rating, clean_rater, layout, next_pair, read_ratings
 
 STATIC = Path(__file__).parent / "static"
 #: how deep under the root the run and study listing looks
@@ -157,7 +157,7 @@ class Studio:
         except UserError as exc:
             return {"path": self.rel(path), "pairs": 0, "ratings": 0, "error": self.public(str(exc))}
         return {"path": self.rel(path), "pairs": len(study["pairs"]), "ratings": len(ratings),
-                "raters": sorted({r["rater"] for r in ratings})}
+                "raters": sorted({f"{r['rater']} ({r.get('kind', 'person')})" for r in ratings})}
 
 
 def _walk(root: Path, depth: int) -> list[Path]:
@@ -421,7 +421,7 @@ def create_app(studio: Studio) -> FastAPI:
         ratings = read_ratings(path)
         got = next_pair(data, ratings, name)
         done = sum(1 for r in ratings if r["rater"] == name)
-        return {"study": study, "rater": name, "pair": got, "rated": done, "total": len(data["pairs"])}
+        return {"study": study, "rater": name, "pair": got, "rated": done, "total": len(layout(data, name))}
 
     @app.post("/api/study/rate")
     def study_rate(body: Rate) -> dict[str, Any]:

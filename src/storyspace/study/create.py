@@ -5,7 +5,13 @@ Two sources:
   *sibling* passages (two children of one node) whose step values differ
   by at least ``min_margin``; the reader sees the premise and the story so far, then the two
   candidate next passages. Of each node, the highest- and the lowest-valued child.
-- an eval directory (its stories.jsonl): two *systems'* whole stories of one premise.
+- eval directories (their stories.jsonl): two *systems'* whole stories of one premise. Stories
+  are matched across the evals by premise text; ``DIR@TAG`` renames that eval's systems to
+  ``system@TAG`` and ``DIR@TAG=SYS[,SYS]`` only those (an MCTS run with other settings beside
+  another eval's baselines), as ``results/eval/paired.py`` does. A record's optional ``draw``
+  field (a seed) pairs stories of the same premise and draw only. ``systems`` picks which systems
+  (every two of them, or ``focus`` against each); side ``a`` is the focus, else the system
+  named first.
 
 Each pair keeps what every automatic judge said of its two sides (``scores``: the value model's
 ``value``, and from an eval the independent reader's ``reader`` and the LLM judge's ``llm``), so
@@ -38,11 +44,20 @@ RATINGS = "ratings.jsonl"
 class StudyConfig:
     """- ``pairs``: how many pairs the study holds (at most; fewer when the sources have fewer).
     - ``min_margin``: least step-value difference of two siblings (explore runs).
-    - ``seed``: which pairs are drawn, and each rater's order and sides."""
+    - ``seed``: which pairs are drawn, and each rater's order and sides.
+    - ``systems``: an eval's systems to compare (comma-separated; every two of them, side a the
+      one named first), all when empty; ``focus``: only this one (side a) against each of them.
+    - ``both_orders``: each pair is shown to each rater twice, sides swapped (its position
+      consistency is reported)."""
 
-    pairs: int = field(default=20, metadata=flag("--pairs", "pairs in the study (at most)"))
+    pairs: int = field(default=20, metadata=flag("--pairs", "pairs in the study (at most; 0: every pair found)"))
     min_margin: float = field(default=0.05, metadata=flag("--min-margin", "least value difference of two siblings"))
     seed: int = field(default=0, metadata=flag("--seed", "draw and order seed"))
+    systems: str = field(default="", metadata=flag("--systems", "eval systems to compare (every two; all when not given)",
+                                                    metavar="X,Y"))
+    focus: str = field(default="", metadata=flag("--focus", "compare this system (side a) against each of --systems only",
+                                                 metavar="SYSTEM"))
+    both_orders: bool = field(default=False, metadata=flag("--both-orders", "show each pair twice to each rater, sides swapped"))
 
 
 def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None) -> list[dict[str, Any]]:
@@ -87,54 +102,107 @@ def _judge_scores(rec: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def system_pairs(eval_dir: Path) -> list[dict[str, Any]]:
-    """Every two systems' stories of each premise of an eval's stories.jsonl."""
+def eval_source(spec: Path) -> tuple[Path, str, set[str]]:
+    """``DIR``, ``DIR@TAG`` or ``DIR@TAG=SYS[,SYS]`` -> (directory, tag, systems renamed; empty: all)."""
+    text = str(spec)
+    path, _, tag = text.partition("@")
+    tag, _, only = tag.partition("=")
+    return Path(path), tag, {s.strip() for s in only.split(",") if s.strip()}
+
+
+def eval_records(eval_dir: Path, tag: str = "", only: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """An eval's story records, each system renamed ``system@tag`` (all, or those in ``only``)."""
     path = eval_dir / "stories.jsonl"
     if not path.is_file():
         raise UserError(f"{eval_dir} holds no finished eval (stories.jsonl not found)")
-    by_premise: dict[Any, list[dict[str, Any]]] = {}
+    out = []
     for n, rec in read_jsonl(path, "eval stories file"):
         if not isinstance(rec, dict) or not isinstance(rec.get("story"), str) or not isinstance(rec.get("premise"), str):
             raise UserError(f"{path}:{n}: a story record needs premise and story")
-        by_premise.setdefault(rec.get("premise_id", rec["premise"]), []).append(rec)
+        system = str(rec.get("system", "?"))
+        if tag and (not only or system in only):
+            system = f"{system}@{tag}"
+        out.append({**rec, "system": system, "_source": f"{eval_dir} {rec.get('system', '?')}"})
+    return out
+
+
+def comparisons(names: list[str], cfg: StudyConfig) -> list[tuple[str, str]]:
+    """The (side a, side b) system pairs the study compares, from ``--systems`` / ``--focus``."""
+    chosen = [s.strip() for s in cfg.systems.split(",") if s.strip()] if cfg.systems else list(names)
+    if len(set(chosen)) != len(chosen):
+        raise UserError(f"--systems names a system twice: {cfg.systems}")
+    missing = [s for s in chosen + ([cfg.focus] if cfg.focus else []) if s not in names]
+    if missing:
+        raise UserError(f"--systems/--focus: no stories of {', '.join(missing)} in the evals"
+                        f" (they hold {', '.join(names) or 'none'})")
+    if cfg.focus:
+        return [(cfg.focus, s) for s in chosen if s != cfg.focus]
+    return list(itertools.combinations(chosen, 2))
+
+
+def system_pairs(sources: list[Path], cfg: StudyConfig = StudyConfig()) -> list[dict[str, Any]]:
+    """Two systems' stories of each premise, over the evals' stories.jsonl matched by premise text,
+    for each comparison of :func:`comparisons`."""
+    by_premise: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    names: list[str] = []
+    for spec in sources:
+        eval_dir, tag, only = eval_source(spec)
+        for rec in eval_records(eval_dir, tag, only):
+            mine = by_premise.setdefault((rec["premise"].strip(), str(rec.get("draw", ""))), {})
+            if rec["system"] in mine:
+                raise UserError(f"{eval_dir}: premise {rec['premise'][:40]!r}... has a {rec['system']} story in two"
+                                " sources: tag one with DIR@TAG (or give the stories a draw field)")
+            mine[rec["system"]] = rec
+            if rec["system"] not in names:
+                names.append(rec["system"])
     out = []
     prompts = PromptConfig()
-    for recs in by_premise.values():
-        for x, y in itertools.combinations(recs, 2):
+    for first, second in comparisons(names, cfg):
+        for recs in by_premise.values():
+            x, y = recs.get(first), recs.get(second)
+            if x is None or y is None:
+                continue
             if x["story"].strip() == y["story"].strip() or not x["story"].strip() or not y["story"].strip():
                 continue
-            side = [{"text": r["story"], "source": f"{eval_dir} {r.get('system', '?')}", "system": r.get("system", "?"),
+            side = [{"text": r["story"], "source": r["_source"], "system": r["system"],
                      "scores": _judge_scores(r)} for r in (x, y)]
-            out.append({"kind": "systems", "premise": x["premise"], "context": [],
-                        "prompt": passage_messages(Story(x["premise"]), prompts), "a": side[0], "b": side[1]})
+            out.append({"kind": "systems", "comparison": f"{first} vs {second}", "premise": x["premise"],
+                        "context": [], "prompt": passage_messages(Story(x["premise"]), prompts),
+                        "a": side[0], "b": side[1]})
     return out
 
 
 def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, Any]:
     """Draw ``cfg.pairs`` pairs from the sources into ``out/study.json`` (a new directory)."""
-    if cfg.pairs < 1:
-        raise UserError(f"--pairs must be positive, got {cfg.pairs}")
+    if cfg.pairs < 0:
+        raise UserError(f"--pairs must be 0 (every pair) or positive, got {cfg.pairs}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not an empty directory")
     from storyspace.train.pairs import template_for
 
     found: list[dict[str, Any]] = []
     templates: dict[tuple[str, str], Any] = {}
+    evals = []
     for src in sources:
         if (src / RunDir.RUN).is_file():
             saved = load_run(src)
             found += sibling_pairs(saved, cfg.min_margin, template_for(saved.config, templates))
-        elif (src / "stories.jsonl").is_file():
-            found += system_pairs(src)
+        elif (eval_source(src)[0] / "stories.jsonl").is_file():
+            evals.append(src)
         else:
             raise UserError(f"--from {src}: neither an explore run (run.json) nor an eval (stories.jsonl)")
+    if (cfg.systems or cfg.focus) and not evals:
+        raise UserError("--systems and --focus pick an eval's systems: give eval directories with --from")
+    if evals:
+        found += system_pairs(evals, cfg)
     if not found:
         raise UserError("the sources hold no pair to compare (siblings whose values differ, or two systems' stories)")
     rng = random.Random(cfg.seed)
-    chosen = rng.sample(found, min(cfg.pairs, len(found)))
+    chosen = rng.sample(found, min(cfg.pairs or len(found), len(found)))
     pairs = [{"id": f"p{i + 1:03d}", **p} for i, p in enumerate(chosen)]
     study = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": cfg.seed,
-             "sources": [str(s) for s in sources], "available": len(found), "pairs": pairs}
+             "both_orders": cfg.both_orders, "sources": [str(s) for s in sources], "available": len(found),
+             "pairs": pairs}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / STUDY, json.dumps(study, indent=1, ensure_ascii=False) + "\n")
     return study
@@ -184,6 +252,8 @@ def load_study(study_dir: Path) -> dict[str, Any]:
         if p["id"] in seen:
             raise UserError(f"{study_dir / STUDY} is damaged: pair id {p['id']} twice")
         seen.add(p["id"])
+    if not isinstance(study.get("both_orders", False), bool):
+        raise UserError(f"{study_dir / STUDY} is damaged: both_orders must be true or false")
     if not isinstance(study.get("seed", 0), int):
         raise UserError(f"{study_dir / STUDY} is damaged: seed must be a whole number")
     return study

@@ -3,7 +3,12 @@ per rating (under an ``flock``, so that two raters' lines never interleave), nev
 
 Each rater sees the pairs in their own order and with their own sides, drawn from the study's
 seed and the rater's name, so a rater who comes back continues where they stopped with the same
-layout; the side a pair was shown on is kept with the choice.
+layout; the side a pair was shown on is kept with the choice. In a ``both_orders`` study each
+pair is shown to each rater twice, once with each side on the left, and rated once each way.
+
+A rating names its rater's ``kind`` (``person``, or ``llm`` for a language model reading blind),
+and may carry the rater's ``confidence`` and 1-10 ``scores`` of the two sides (file-based raters,
+``storyspace study import``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from storyspace.study.create import RATINGS
 
 MAX_REASON_CHARS = 1000
 MAX_RATER_CHARS = 60
+#: who rated: a person, or a language model reading blind
+RATER_KINDS = ("person", "llm")
 
 
 def clean_rater(name: str) -> str:
@@ -39,8 +46,17 @@ def layout(study: dict[str, Any], rater: str) -> list[tuple[str, str]]:
     """(pair id, side shown on the left: "a" or "b") in the rater's order."""
     rng = random.Random(f"{study.get('seed', 0)}:{rater}")
     ids = [p["id"] for p in study["pairs"]]
+    if study.get("both_orders"):
+        shown = [(pid, left) for pid in ids for left in "ab"]
+        rng.shuffle(shown)
+        return shown
     rng.shuffle(ids)
     return [(pid, "a" if rng.random() < 0.5 else "b") for pid in ids]
+
+
+def shown_key(study: dict[str, Any], row: dict[str, Any]) -> tuple[str, ...]:
+    """What one rater may rate once: the pair, or in a both-orders study the pair and its left side."""
+    return (row["pair"], row.get("left", "")) if study.get("both_orders") else (row["pair"],)
 
 
 def read_ratings(study_dir: Path) -> list[dict[str, Any]]:
@@ -61,11 +77,11 @@ def read_ratings(study_dir: Path) -> list[dict[str, Any]]:
 def next_pair(study: dict[str, Any], ratings: list[dict[str, Any]], rater: str) -> dict[str, Any] | None:
     """The rater's next unrated pair as shown: ``left``/``right`` texts and the sides behind them
     (``None`` when the rater has rated every pair)."""
-    done = {r["pair"] for r in ratings if r["rater"] == rater}
+    done = {shown_key(study, r) for r in ratings if r["rater"] == rater}
     order = layout(study, rater)
     by_id = {p["id"]: p for p in study["pairs"]}
     for pid, left in order:
-        if pid in done:
+        if shown_key(study, {"pair": pid, "left": left}) in done:
             continue
         pair = by_id[pid]
         right = "b" if left == "a" else "a"
@@ -75,32 +91,63 @@ def next_pair(study: dict[str, Any], ratings: list[dict[str, Any]], rater: str) 
     return None
 
 
-def append_rating(study: dict[str, Any], study_dir: Path, rater: str, pair: str, choice: str, left: str,
-                  reason: str = "") -> dict[str, Any]:
-    """Check and append one choice (a rater rates a pair once: a second choice is refused)."""
+def rating_row(study: dict[str, Any], rater: str, pair: str, choice: str, left: str, reason: str = "",
+               kind: str = "person", confidence: float | None = None,
+               scores: dict[str, float] | None = None, item: str | None = None) -> dict[str, Any]:
+    """One checked rating (one-line errors): ``scores`` are the rater's 1-10 scores by side."""
     rater = clean_rater(rater)
     if pair not in {p["id"] for p in study["pairs"]}:
         raise UserError(f"no pair {pair!r} in this study")
     if choice not in ("a", "b") or left not in ("a", "b"):
         raise UserError("choice and left must be 'a' or 'b'")
+    if kind not in RATER_KINDS:
+        raise UserError(f"the rater kind must be person or llm, got {kind!r}")
     reason = " ".join(printable(str(reason or "")).split())
     if len(reason) > MAX_REASON_CHARS:
         raise UserError(f"the reason is too long (at most {MAX_REASON_CHARS} characters)")
-    row = {"rater": rater, "pair": pair, "choice": choice, "left": left, "reason": reason,
-           "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    row: dict[str, Any] = {"rater": rater, "kind": kind, "pair": pair, "choice": choice, "left": left,
+                           "reason": reason}
+    if confidence is not None:
+        row["confidence"] = confidence
+    if scores:
+        row["scores"] = scores
+    if item is not None:
+        row["item"] = item
+    row["time"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return row
+
+
+def append_rating(study: dict[str, Any], study_dir: Path, rater: str, pair: str, choice: str, left: str,
+                  reason: str = "", kind: str = "person") -> dict[str, Any]:
+    """Check and append one choice (a rater rates a pair once, in a both-orders study once each
+    way: a second choice is refused)."""
+    row = rating_row(study, rater, pair, choice, left, reason, kind)
+    append_ratings(study, study_dir, [row])
+    return row
+
+
+def append_ratings(study: dict[str, Any], study_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Append checked rows (:func:`rating_row`) in one write, or none of them: a row its rater has
+    rated already (in the file, or twice in ``rows``) is refused before anything is written."""
     path = study_dir / RATINGS
     with open(path, "a+", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file closes
         fh.seek(0)
+        seen = set()
         for line in fh.read().splitlines():
-            with_line = _loads(line)
-            if with_line.get("rater") == rater and with_line.get("pair") == pair:
-                raise UserError(f"{rater} has already rated pair {pair}")
+            got = _loads(line)
+            if isinstance(got.get("rater"), str) and isinstance(got.get("pair"), str):
+                seen.add((got["rater"], *shown_key(study, got)))
+        for row in rows:
+            key = (row["rater"], *shown_key(study, row))
+            if key in seen:
+                way = f" with side {row['left']} on the left" if study.get("both_orders") else ""
+                raise UserError(f"{row['rater']} has already rated pair {row['pair']}{way}")
+            seen.add(key)
         fh.seek(0, os.SEEK_END)
-        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         fh.flush()
         os.fsync(fh.fileno())
-    return row
 
 
 def _loads(line: str) -> dict[str, Any]:
