@@ -62,7 +62,6 @@ def one_line_error(capsys) -> str:  # noqa: ANN001
         (["explore", "A", "--bogus"], "unrecognized arguments"),
         (["nonsense"], "invalid choice"),
         (["explore", "A premise", "--model", "openai:localhost:8000#m"], "openai spec must be"),
-        (["explore", "A premise", "--model", "openai:http://127.0.0.1:9/v1#m"], "add --prompt-style chat"),
         (["explore", "A premise", "--model", "llamacpp:/no/such.gguf"], "GGUF file not found"),
         (["explore", "A premise", "--backend", "vllm"], "invalid choice"),
         (["explore", "A premise", "--reference", "openai:http://127.0.0.1:9/v1#m"], "no calibration for reference"),

@@ -8,7 +8,7 @@ evaluator (the coherence judge of ``value.coherence = "judge"``, the LLM judge o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from storyspace.config import ExploreConfig
@@ -28,10 +28,7 @@ if TYPE_CHECKING:
 def check_specs(cfg: ExploreConfig, policy: str | None = None, value: bool = True) -> None:
     """Fail fast, before any model loads, on unknown specs, missing files or a missing calibration
     (``value``: check the value model's reader, judge and calibration too)."""
-    spec = parse_spec(policy or cfg.models.policy_spec)
-    if spec.kind == "openai" and cfg.models.openai.chat and cfg.prompts.style == "prefill":
-        raise UserError("the prefill prompt style continues the policy's own answer, which an OpenAI chat endpoint"
-                        " cannot: add --prompt-style chat ([prompts] style = \"chat\")")
+    parse_spec(policy or cfg.models.policy_spec)
     if not value:
         return
     reader = str(parse_spec(cfg.models.reference))
@@ -80,6 +77,7 @@ class Parts:
     cfg: ExploreConfig
     policy: LanguageModel
     value_model: ValueModel
+    notes: list[str] = field(default_factory=list)
 
     def world(self, premise: str) -> StoryWorld:
         return StoryWorld(premise, self.policy, self.value_model, self.cfg.policy, self.cfg.prompts)
@@ -90,13 +88,33 @@ class Parts:
         return list({id(m): m for m in found if m is not None}.values())
 
 
+def prompt_style(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None) -> tuple[ExploreConfig, str]:
+    """The config with the prompt style the policy's server can take, and a one-line note of the
+    choice ("" when nothing was chosen). A ``prefill`` prompt continues the policy's own answer: on
+    an OpenAI-compatible server it goes to ``/completions`` as plain text (the request, then the
+    story so far); a server that offers chat only gets ``chat`` prompts instead."""
+    spec = parse_spec(policy or cfg.models.policy_spec)
+    if spec.kind != "openai" or cfg.prompts.style != "prefill" or not cfg.models.openai.chat:
+        return cfg, ""
+    model = pool.get(policy or cfg.models.policy_spec)
+    if getattr(model, "has_completions", lambda: True)():
+        return cfg, (f"policy {spec}: prefill prompts (the request, then the story so far) go to its /completions"
+                     " endpoint as plain text")
+    return (replace(cfg, prompts=replace(cfg.prompts, style="chat")),
+            f"policy {spec}: the server offers no /completions endpoint, so the policy gets chat prompts"
+            " (--prompt-style chat) instead of prefill")
+
+
 def assemble(pool: ModelPool, cfg: ExploreConfig, policy: str | None = None, vm: ValueModel | None = None) -> Parts:
     """Policy (``policy`` or the config's, with ``models.backend`` applied) and value model
-    (``vm``, or the one the config describes) from ``pool``."""
+    (``vm``, or the one the config describes) from ``pool``; the prompt style as the policy's
+    server can take it (:func:`prompt_style`, its note in ``Parts.notes``)."""
     check_specs(cfg, policy, value=vm is None)
+    cfg, note = prompt_style(pool, cfg, policy)
     if vm is None:
         vm = value_model(pool, cfg.models.reference, cfg.value, cfg.prompts, cfg.models.judge)
-    return Parts(cfg=cfg, policy=pool.get(policy or cfg.models.policy_spec), value_model=vm)
+    return Parts(cfg=cfg, policy=pool.get(policy or cfg.models.policy_spec), value_model=vm,
+                 notes=[note] if note else [])
 
 
 def check_scorers(cfg: "ScoreConfig") -> None:

@@ -85,15 +85,21 @@ def saved_config(out: Path) -> ExploreConfig:
 class Explorer:
     """One explore run in one run directory (new or resumed)."""
 
-    def __init__(self, pool: ModelPool, on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(self, pool: ModelPool, on_progress: Callable[[Progress], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> None:
         self.pool = pool
         self.on_progress = on_progress
+        self.on_note = on_note
 
     def start(self, premise: str, cfg: ExploreConfig, out: Path) -> ExploreResult:
         check_specs(cfg)
         RunDir.check_free(out)
         premise = check_premise(premise, cfg, self.pool.get(cfg.models.policy_spec))
         parts = assemble(self.pool, cfg)
+        cfg = parts.cfg  # the prompt style the policy's server takes
+        for note in parts.notes:
+            if self.on_note is not None:
+                self.on_note(note)
         run = RunDir.create(out)
         meta = {
             "command": "explore",

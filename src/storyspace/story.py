@@ -137,10 +137,9 @@ def policy_prompt(story: Story, prompts: PromptConfig, chat_prompt: Callable[[li
     the answer (no trailing space: the passage's first token brings its own)."""
     if prompts.style == "chat":
         return chat_prompt(passage_messages(story, prompts, plan))
-    head = chat_prompt(prefill_messages(story, prompts, plan))
-    if type(head) is not str:  # an OpenAI chat endpoint's ChatPrompt (refused earlier by check_specs)
-        raise UserError("the prefill prompt style continues the assistant's own text, which a chat endpoint cannot:"
-                        " use --prompt-style chat with an OpenAI-compatible chat server")
+    # an OpenAI-compatible server's ChatPrompt is its messages' plain text: continued through the
+    # server's /completions endpoint as plain text (assemble.prompt_style chose that, and says so)
+    head = str(chat_prompt(prefill_messages(story, prompts, plan)))
     return head + story.text()
 
 

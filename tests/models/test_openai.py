@@ -19,7 +19,7 @@ from storyspace.errors import BackendError, UserError
 from storyspace.models.base import ChatPrompt
 from storyspace.models.openai import OpenAIConfig, OpenAIModel
 from storyspace.models.registry import parse_spec
-from storyspace.models.local_server import LlamaServer
+from storyspace.models.local_server import LlamaServer, free_port
 
 MSGS = [{"role": "user", "content": "Write the first sentence of a story about a lighthouse keeper."}]
 
@@ -81,7 +81,6 @@ def test_retries_with_backoff_then_succeeds_and_sends_the_key_only_in_the_header
 
 
 def test_unreachable_server_is_a_one_line_backend_error() -> None:
-    from storyspace.models.local_server import free_port
 
     model = OpenAIModel("t", f"http://127.0.0.1:{free_port()}/v1#m", OpenAIConfig(retries=2))
     with pytest.raises(BackendError, match="failed 3 times; last: ConnectionRefusedError") as err:
@@ -122,6 +121,52 @@ def test_prompt_logprob_scoring_matches_the_local_llamacpp_backend(server, pool)
         assert abs(np.mean(r) - np.mean(h)) < 0.15
     assert np.mean(remote[0]) > np.mean(remote[1])  # sense beats nonsense
     assert model.count_tokens(context) == local.count_tokens(context)  # the server's tokenizer
+
+
+@pytest.mark.slow
+def test_explore_through_a_real_server_at_the_default_prompt_style(server, tmp_path: Path) -> None:  # noqa: ANN001
+    """The plain command with an openai: policy: prefill prompts through /completions, said in one
+    line, kept in run.json, and a story at the end."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "storyspace.cli", "explore", "A lighthouse keeper finds a letter.",
+                           "--model", server.spec, "--simulations", "2", "--depth", "2", "--children", "2",
+                           "--step-tokens", "16", "--out", str(run)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "prefill prompts" in done.stderr and "/completions" in done.stderr and "Traceback" not in done.stderr
+    saved = json.loads((run / "run.json").read_text())
+    assert saved["config"]["prompts"]["style"] == "prefill" and saved["status"] == "finished"
+    assert "# Best story" in done.stdout and len(done.stdout.split()) > 10
+
+
+def test_a_chat_only_server_gets_chat_prompts_and_a_dead_one_a_clear_error(tmp_path: Path) -> None:
+    from storyspace.assemble import prompt_style
+    from storyspace.config import ExploreConfig, ModelsConfig
+    from storyspace.models.registry import ModelPool
+
+    class ChatOnly(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "Not found"}}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatOnly)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        spec = f"openai:http://127.0.0.1:{httpd.server_address[1]}/v1#m"
+        cfg = ExploreConfig(models=ModelsConfig(policy=spec))
+        got, note = prompt_style(ModelPool(options=cfg.models.options()), cfg)
+        assert got.prompts.style == "chat" and "no /completions endpoint" in note and "\n" not in note
+    finally:
+        httpd.shutdown()
+    dead = ExploreConfig(models=ModelsConfig(policy=f"openai:http://127.0.0.1:{free_port()}/v1#m"))
+    with pytest.raises(BackendError, match="ConnectionRefusedError"):
+        prompt_style(ModelPool(options=dead.models.options()), dead)
 
 
 @pytest.mark.slow

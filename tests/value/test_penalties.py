@@ -110,3 +110,19 @@ def test_one_content_word_over_and_over_is_penalised_and_human_stories_are_not()
     steps = [p for h in human_stories() for p in split_steps(h["human_story"], 40, count)]  # shorter than 64 tokens
     assert len(steps) > 300
     assert not [p for p in steps if penalties(p, "", cut_off=False, cfg=cfg)["word_loop"]]
+
+
+def test_refusals_are_meta_talk_and_dialogue_is_not() -> None:
+    from storyspace.corpus import human_stories
+    from storyspace.value.penalties import META_PATTERNS, meta_talk
+
+    refusals = META_PATTERNS[7:9]
+    assert all("sorry" in p or "assist" in p for p in refusals)
+    for text in ("I'm sorry, but I can't assist with that request.", "I am sorry, but I cannot write that.",
+                 "Unfortunately I cannot help with this particular request."):
+        assert meta_talk(text, refusals) > 0, text
+        assert penalties(text, "", cut_off=False, cfg=PenaltyConfig())["penalty"] == PenaltyConfig().meta_factor
+    for text in ('"I\'m sorry, but you must leave," the keeper said.', "I can't help but smile at the sea.",
+                 "She could not help with the nets that night."):
+        assert meta_talk(text, refusals) == 0, text
+    assert not [h["prompt"] for h in human_stories() if meta_talk(h["human_story"], refusals)]

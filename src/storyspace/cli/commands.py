@@ -94,6 +94,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     explorer = Explorer(ModelPool(options=cfg.models.options()))
     with Display(args.quiet) as display, saved_on_interrupt(out):
         explorer.on_progress = lambda p: display.explore(p, resumed)
+        explorer.on_note = display.say
         result = explorer.resume(out) if resumed else explorer.start(premise, cfg, out)
         budget = result.meta["budget"]
         _out(result.story.markdown("Best story"))

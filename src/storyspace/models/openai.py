@@ -21,6 +21,7 @@ llama-cpp-python's server, Ollama, OpenAI.
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class OpenAIModel:
         self.client = openai.OpenAI(base_url=self.base, api_key=key or NO_KEY, timeout=cfg.timeout_s,
                                     max_retries=cfg.retries)
         self._tokenize_url: str | None | bool = False  # False: not probed yet; None: none offered
+        self._completions: bool | None = None  # None: not probed yet
 
     # -- protocol ----------------------------------------------------------------------------
     @property
@@ -151,6 +153,21 @@ class OpenAIModel:
         self.usage.score_seconds += time.perf_counter() - start
         self.usage.calls += 1
         return out
+
+    def has_completions(self) -> bool:
+        """Whether the server answers plain-text ``/completions`` (probed once, with one token): a
+        prefill prompt goes there; a server that refuses it (400, 404, 405, 501) offers chat only."""
+        if self._completions is None:
+            client = self.client.with_options(max_retries=0)
+            try:
+                self._call("/completions", lambda: client.completions.create(
+                    model=self.model, prompt="Once", max_tokens=1, temperature=0.0), tries=1)
+                self._completions = True
+            except BackendError as exc:
+                if not re.search(r" answered (400|404|405|501):", str(exc)):
+                    raise
+                self._completions = False
+        return self._completions
 
     # -- requests ------------------------------------------------------------------------------
     def _sample_one(self, prompt: str, max_tokens: int, temperature: float, top_p: float, seed: int,

@@ -18,6 +18,9 @@ META_PATTERNS: tuple[str, ...] = (
     r"\bI hope (this|it|that) (helps|meets|captures|works|is what)\b|\bI hope you (enjoy|like|liked|found)\b",
     r"^\s*(sure|certainly|of course|absolutely|okay|great)[,!.]\s*(here|i'm|i am|i'll|i will|let)\b",
     r"^\s*(human|assistant|user|system)\s*:",
+    # refusals (the Qwen 1.5B writer refused one premise of 16 this way, issue #43)
+    r"\bI(?:'m| am) sorry,? but I (?:can(?:no|')t|am unable to|'m unable to|won't|will not)\b",
+    r"\b(?:can(?:no|')t|unable to) (?:assist|help) with (?:that|this|your)(?: \w+)? (?:request|prompt)\b",
     # talking about the story instead of telling it
     r"\b(story|writing) (premise|prompt)\b",
     r"\b(your|this|the) premise\b",
