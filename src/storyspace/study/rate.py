@@ -80,30 +80,40 @@ def rater_name(spec: str) -> str:
 
 
 class ChatRater:
-    """One chat request per item, through the project's ``openai:`` backend client."""
+    """One chat request per item, through the project's ``openai:`` backend client. The answer's
+    form is asked for as OpenAI's (and vLLM's) ``json_schema`` response format, else as
+    llama-cpp-python's ``json_object`` with a schema, else not at all: the first form the server
+    takes is kept."""
+
+    FORMATS: tuple[dict[str, Any] | None, ...] = (
+        {"type": "json_schema", "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA}},
+        {"type": "json_object", "schema": VERDICT_SCHEMA},
+        None,
+    )
 
     def __init__(self, spec: str) -> None:
         from storyspace.models.openai import OpenAIConfig, OpenAIModel
 
         self.model = OpenAIModel(spec, spec[len("openai:"):], OpenAIConfig(retries=2, concurrency=1))
-        self.schema = True  # dropped after the server refuses response_format once
+        self.formats = list(self.FORMATS)
 
     def answer(self, system: str, user: str) -> str:
         client, name = self.model.client, self.model.model
         msgs = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         args: dict[str, Any] = {"model": name, "messages": msgs, "temperature": 0.0, "max_tokens": MAX_TOKENS}
-        if self.schema:
-            fmt = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA}}
+        while True:
+            fmt = self.formats[0]
+            extra = {"response_format": fmt} if fmt else {}
             try:
-                got = self.model._call("/chat/completions", lambda: client.chat.completions.create(
-                    response_format=fmt, **args), tries=1)
-                return (self.model._choice(got).message.content or "")
-            except BackendError as exc:
-                if " answered 4" not in str(exc):  # a refused response_format: try without it
+                got = self.model._call("/chat/completions", lambda: client.chat.completions.create(**args, **extra),
+                                       tries=1 if fmt else None)
+            except BackendError:
+                if fmt is None:
                     raise
-                self.schema = False
-        got = self.model._call("/chat/completions", lambda: client.chat.completions.create(**args))
-        return self.model._choice(got).message.content or ""
+                self.formats.pop(0)  # the server refuses this form: the next one
+                continue
+            self.formats = [fmt]  # the server takes this form: keep it
+            return self.model._choice(got).message.content or ""
 
 
 def rate_study(study_dir: Path, spec: str, progress: Callable[[int, int], None] | None = None,
