@@ -57,6 +57,13 @@ def test_comparisons_across_evals_with_tags_focus_and_draws(tmp_path: Path) -> N
     s1 = write_eval(tmp_path / "d1", range(2), ("p0", "p2"), draw="s1")
     drawn = create_study([s0, s1], tmp_path / "s3", StudyConfig(pairs=0, focus="p2"))["pairs"]
     assert len(drawn) == 4 and all(p["a"]["text"][-3:] == p["b"]["text"][-3:] for p in drawn)
+    listed = create_study([base], tmp_path / "s2b", StudyConfig(pairs=0, comparisons="mcts vs single; best-of-n vs single"))
+    assert [p["comparison"] for p in listed["pairs"]].count("best-of-n vs single") == 4 and len(listed["pairs"]) == 8
+    for bad in ("mcts vs mcts", "mcts single", "mcts vs beam"):
+        with pytest.raises(UserError, match="--comparisons"):
+            create_study([base], tmp_path / "s2c", StudyConfig(comparisons=bad))
+    with pytest.raises(UserError, match="without --systems"):
+        create_study([base], tmp_path / "s2c", StudyConfig(comparisons="mcts vs single", focus="mcts"))
     with pytest.raises(UserError, match="no stories of beam"):
         create_study([base], tmp_path / "s4", StudyConfig(systems="single,beam"))
     with pytest.raises(UserError, match="in two sources"):

@@ -46,7 +46,8 @@ class StudyConfig:
     - ``min_margin``: least step-value difference of two siblings (explore runs).
     - ``seed``: which pairs are drawn, and each rater's order and sides.
     - ``systems``: an eval's systems to compare (comma-separated; every two of them, side a the
-      one named first), all when empty; ``focus``: only this one (side a) against each of them.
+      one named first), all when empty; ``focus``: only this one (side a) against each of them;
+      ``comparisons``: exactly the comparisons listed (``X vs Y; Z vs Y``), instead of both.
     - ``both_orders``: each pair is shown to each rater twice, sides swapped (its position
       consistency is reported)."""
 
@@ -57,6 +58,9 @@ class StudyConfig:
                                                     metavar="X,Y"))
     focus: str = field(default="", metadata=flag("--focus", "compare this system (side a) against each of --systems only",
                                                  metavar="SYSTEM"))
+    comparisons: str = field(default="", metadata=flag(
+        "--comparisons", "exactly these comparisons, side a first: 'X vs Y; Z vs Y' (instead of --systems/--focus)",
+        metavar="'X vs Y; ...'"))
     both_orders: bool = field(default=False, metadata=flag("--both-orders", "show each pair twice to each rater, sides swapped"))
 
 
@@ -127,7 +131,19 @@ def eval_records(eval_dir: Path, tag: str = "", only: set[str] | frozenset[str] 
 
 
 def comparisons(names: list[str], cfg: StudyConfig) -> list[tuple[str, str]]:
-    """The (side a, side b) system pairs the study compares, from ``--systems`` / ``--focus``."""
+    """The (side a, side b) system pairs the study compares, from ``--comparisons``, or from
+    ``--systems`` / ``--focus``."""
+    if cfg.comparisons:
+        if cfg.systems or cfg.focus:
+            raise UserError("--comparisons lists every comparison: give it without --systems and --focus")
+        pairs = [tuple(x.strip() for x in item.split(" vs ")) for item in cfg.comparisons.split(";") if item.strip()]
+        if not pairs or any(len(p) != 2 or not all(p) or p[0] == p[1] for p in pairs):
+            raise UserError(f"--comparisons: 'X vs Y; Z vs Y' (two different systems each), got {cfg.comparisons!r}")
+        missing = sorted({s for p in pairs for s in p if s not in names})
+        if missing:
+            raise UserError(f"--comparisons: no stories of {', '.join(missing)} in the evals"
+                            f" (they hold {', '.join(names) or 'none'})")
+        return list(dict.fromkeys(pairs))  # type: ignore[arg-type]
     chosen = [s.strip() for s in cfg.systems.split(",") if s.strip()] if cfg.systems else list(names)
     if len(set(chosen)) != len(chosen):
         raise UserError(f"--systems names a system twice: {cfg.systems}")
@@ -191,8 +207,8 @@ def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, 
             evals.append(src)
         else:
             raise UserError(f"--from {src}: neither an explore run (run.json) nor an eval (stories.jsonl)")
-    if (cfg.systems or cfg.focus) and not evals:
-        raise UserError("--systems and --focus pick an eval's systems: give eval directories with --from")
+    if (cfg.systems or cfg.focus or cfg.comparisons) and not evals:
+        raise UserError("--systems, --focus and --comparisons pick an eval's systems: give eval directories with --from")
     if evals:
         found += system_pairs(evals, cfg)
     if not found:
