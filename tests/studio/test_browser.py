@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -40,6 +41,26 @@ def page(browser):  # noqa: ANN001, ANN201
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.on("dialog", lambda d: (pg.errors.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.set_default_timeout(120_000)
+    yield pg
+    ctx.close()
+
+
+#: records every state the jobs tray shows: [job, status, percent, indeterminate, note]
+WATCH_JOBS = """() => { window.__jobs = []; const tray = document.getElementById('jobs');
+    new MutationObserver(() => { for (const e of tray.querySelectorAll('.job')) window.__jobs.push([e.dataset.job,
+      e.dataset.status, Number(e.dataset.percent), e.classList.contains('indeterminate'),
+      e.querySelector('.note').textContent]); })
+      .observe(tray, {attributes: true, subtree: true, childList: true, characterData: true}); }"""
+
+
+@pytest.fixture
+def desk(browser):  # noqa: ANN001, ANN201
+    """A page at 1366x768, a writer's laptop screen."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.set_default_timeout(120_000)
     yield pg
     ctx.close()
@@ -216,9 +237,7 @@ def test_a_writer_reads_the_tree_acts_above_the_fold_sees_progress_and_compares(
     page.screenshot(path=str(ARTIFACTS / "node_panel.png"))
 
     # progress moves during a real expansion; the new nodes are ringed
-    page.evaluate("""() => { window.__done = []; const box = document.querySelector('.node-progress');
-        new MutationObserver(() => window.__done.push([box.dataset.done, box.querySelector('.note').textContent]))
-          .observe(box, {attributes: true, subtree: true, childList: true}); }""")
+    page.evaluate(WATCH_JOBS)
     before = page.locator("svg.tree .node").count()
     page.fill(".actions .k", "4")
     page.click("button.expand")
@@ -228,8 +247,8 @@ def test_a_writer_reads_the_tree_acts_above_the_fold_sees_progress_and_compares(
     assert page.text_content(".node-panel .passage") == saved.tree.nodes[other].step["passage"]
     page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {before + 4}")
     assert page.get_attribute(".node-panel", "data-node") == str(other)  # the page stays where the writer is
-    seen = page.evaluate("window.__done")
-    moving = sorted({int(d) for d, note in seen if d and "tokens" in note})
+    seen = page.evaluate("window.__jobs")
+    moving = sorted({pct for _, _, pct, _, note in seen if "tokens" in note})
     assert len(moving) >= 2 and moving[-1] > 0, seen  # the bar moved on while the model wrote
     assert page.locator("svg.tree .node.new").count() == 4
     page.screenshot(path=str(ARTIFACTS / "expanded.png"))
@@ -254,3 +273,104 @@ def test_a_writer_reads_the_tree_acts_above_the_fold_sees_progress_and_compares(
     assert [p["a"]["text"] for p in study["pairs"]] == [tree.nodes[a].step["passage"]]
     assert errors == []
     ctx.close()
+
+
+def open_node(page, node: int) -> None:  # noqa: ANN001
+    page.wait_for_selector(f"svg.tree .node[data-node='{node}']")
+    page.click(f"svg.tree .node[data-node='{node}']")
+    page.wait_for_selector(f".node-panel[data-node='{node}'] .node-body:not([hidden])")
+
+
+def drafts(page) -> list[str]:  # noqa: ANN001
+    return page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('storyspace-draft:'))")
+
+
+def test_a_draft_survives_a_new_run_finishing_elsewhere(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46: a new run finishes while the writer types at a node of another run: the page
+    stays, the text stays, a notice links to the new run; the draft outlives a navigation the
+    writer chooses and is cleared once its passage is saved."""
+    from urllib.parse import quote
+
+    from storyspace.runs import load_run
+
+    page = desk
+    node = load_run(runs_root / "lighthouse").tree.best_path()[1]
+    page.goto(served + "/")
+    page.fill("form.new-run textarea[name=premise]", "A clockmaker's apprentice hears the clocks whisper.")
+    for name, value in (("simulations", "6"), ("depth", "1"), ("children", "2"), ("step_tokens", "16")):
+        page.fill(f"form.new-run input[name={name}]", value)
+    page.click("form.new-run button")
+    page.wait_for_selector("#jobs .job[data-status]")
+    page.click("tr[data-run='lighthouse']")
+    open_node(page, node)
+    text = "The fog came in with the tide, and the letter's ink began to run."
+    page.fill(".actions .own", text)
+    assert page.get_attribute("#jobs .job", "data-status") in ("queued", "running")  # typed before it finished
+
+    link = page.wait_for_selector("#jobs .job.finished .notice a", timeout=300_000)
+    assert page.evaluate("location.hash") == "#/run/lighthouse"  # no jump to the new run
+    assert page.get_attribute(".node-panel", "data-node") == str(node)
+    assert page.input_value(".actions .own") == text
+    made = [p.name for p in runs_root.iterdir() if p.name not in ("lighthouse",) and (p / "run.json").is_file()]
+    assert len(made) == 1 and link.get_attribute("href") == f"#/run/{quote(made[0])}"
+    assert link.text_content() == "open the new run" and made[0] in page.text_content("#jobs .job .job-name")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "draft_notice.png"))
+
+    link.click()  # the writer chooses to leave: the new run opens, and the draft waits
+    page.wait_for_function(f"location.hash === '#/run/{quote(made[0])}'")
+    page.wait_for_selector("svg.tree .node[data-node='1']")
+    page.go_back()
+    open_node(page, node)
+    assert page.input_value(".actions .own") == text
+    page.reload()
+    open_node(page, node)
+    assert page.input_value(".actions .own") == text and len(drafts(page)) == 1
+
+    nodes = len(load_run(runs_root / "lighthouse").tree.nodes)
+    page.click("button.write")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {nodes + 1}")
+    assert load_run(runs_root / "lighthouse").tree.nodes[-1].step["passage"] == text
+    assert page.input_value(".actions .own") == "" and drafts(page) == []
+    assert page.errors == []
+
+
+def test_progress_follows_its_job_and_never_claims_0_s_left(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46: an expansion's progress is named by its node and stays in the jobs tray while
+    the writer reads and types at another node; while it runs it says "about N s left" (N >= 1)
+    or, with no estimate in force, how long it has run; its percentage never goes down; what the
+    writer typed at the other node is still there when the tree is redrawn."""
+    from storyspace.runs import load_run
+
+    page = desk
+    tree = load_run(runs_root / "lighthouse").tree
+    here, other = tree.nodes[0].children[0], tree.nodes[0].children[1]
+    if tree.is_terminal(here):
+        here = 0
+    page.goto(served + "/#/run/lighthouse")
+    open_node(page, here)
+    page.evaluate(WATCH_JOBS)
+    page.fill(".actions .k", "3")
+    page.click("button.expand")
+    entry = page.wait_for_selector("#jobs .job[data-status]")
+    open_node(page, other)
+    text = "Nobody had lit the lamp in years, yet it burned."
+    page.fill(".actions .own", text)
+    assert page.text_content("#jobs .job .job-name") == f"expand at #{here} of lighthouse"
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {len(tree.nodes) + 3}")
+    job = entry.get_attribute("data-job")
+
+    seen = [s for s in page.evaluate("window.__jobs") if s[0] == job]
+    running = [s for s in seen if s[1] == "running"]
+    assert running, seen
+    for _, _, _, indeterminate, note in running:
+        assert not re.search(r"(^|\D)0 s left", note), note
+        if indeterminate:
+            assert re.search(r", \d+ s so far$", note), note
+        else:
+            assert re.search(r", about [1-9]\d* s left$", note), note
+    percents = [pct for _, _, pct, _, _ in seen]
+    assert percents == sorted(percents), percents  # never goes down
+    assert seen[-1][1] == "done" and page.get_attribute(".node-panel", "data-node") == str(other)
+    assert page.input_value(".actions .own") == text  # the redrawn tree left the box alone
+    assert page.errors == []

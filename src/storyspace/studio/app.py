@@ -300,7 +300,9 @@ def create_app(studio: Studio) -> FastAPI:
         rel = str(out.relative_to(studio.root))
 
         def work(models: Models, progress: Any) -> dict[str, Any]:
-            explorer = Explorer(models.pool(cfg), on_progress=lambda p: progress(p.simulations, p.target, "searching"))
+            paced = pace(progress)
+            progress(0, cfg.search.simulations, "searching: the first simulation")
+            explorer = Explorer(models.pool(cfg), on_progress=lambda p: paced(p.simulations, p.target))
             try:
                 result = explorer.start(premise, cfg, out)
             finally:
@@ -346,14 +348,8 @@ def create_app(studio: Studio) -> FastAPI:
     @app.post("/api/search")
     def search(body: Search) -> dict[str, Any]:
         def action(saved: Any, world: Any, progress: Any) -> edits.Edit:
-            started = time.perf_counter()
-
-            def on_round(done: int, total: int) -> None:
-                left = (time.perf_counter() - started) / done * (total - done)
-                progress(done, total, f"searching: {done}/{total} simulations, about {left:.0f} s left")
-
             progress(0, body.simulations, "searching: the first simulation")
-            return edits.search_under(saved, world, body.node, body.simulations, on_round=on_round)
+            return edits.search_under(saved, world, body.node, body.simulations, on_round=pace(progress))
 
         return queue_edit("search", body, action)
 
@@ -430,6 +426,18 @@ def create_app(studio: Studio) -> FastAPI:
         return {"saved": row}
 
     return app
+
+
+def pace(progress: Any) -> Any:
+    """``on_round(done, total)`` for a search: the simulations done, and the time left at the pace
+    so far (none once all are done: saving still takes a moment, and "0 s left" would be untrue)."""
+    started = time.perf_counter()
+
+    def on_round(done: int, total: int) -> None:
+        left = (time.perf_counter() - started) / done * (total - done) if 0 < done < total else None
+        progress(done, total, f"searching: {done}/{total} simulations", left)
+
+    return on_round
 
 
 def read_base_config(path: Path | None) -> Any:

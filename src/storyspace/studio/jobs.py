@@ -2,6 +2,9 @@
 time, so that the page stays responsive while a model works and two jobs never share a model.
 
 A job is a function of (``Models``, progress callback) -> result; the page polls its status.
+Progress says what the worker does and, where it can, how long it still expects to take
+(``left``, seconds); the job answers the time left as it stands when asked, so an estimate that
+runs out shows as none (the page then says how long the job has run) instead of "0 s left".
 Models are loaded on the worker's first job that needs them and kept (a ``ModelPool`` per model
 options), so a second expansion costs only the model call.
 """
@@ -44,9 +47,12 @@ class Models:
         return assemble(self.pool(cfg), cfg)
 
 
-#: what a job runs: (models, progress(done, total, note)) -> result (JSON-able)
-Work = Callable[[Models, Callable[[int, int, str], None]], Any]
-Progress = Callable[[int, int, str], None]
+#: progress(done, total, note, left=None): ``left`` is the seconds the worker still expects (None: no estimate)
+Progress = Callable[..., None]
+#: what a job runs: (models, progress) -> result (JSON-able)
+Work = Callable[[Models, Progress], Any]
+#: under this many seconds left an estimate has run out: the job still runs, so "0 s left" would be untrue
+LEFT_MIN_S = 1.0
 
 #: the policy's speed assumed before the studio has measured one (tokens per second; the
 #: embedded model writes 15-40 on two CPU cores)
@@ -74,22 +80,24 @@ class Speed:
     @contextlib.contextmanager
     def estimating(self, progress: Progress, tokens: int, what: str, tick_s: float = TICK_S) -> Iterator[None]:
         """While the block runs (one model call of about ``tokens`` tokens), move ``progress``
-        on by the measured speed: tokens written so far (estimated, never the whole) of
-        ``tokens``, and the seconds left. The note says "about" until a speed was measured."""
-        measured = self.tok_s()
-        rate = measured or FIRST_TOK_S
+        on by the measured speed (a first guess until one was measured): tokens written so far
+        (estimated, never the whole) of ``tokens``, and the seconds left. Once the estimate has
+        run out while the call goes on, the note says so and no time left is given."""
+        rate = self.tok_s() or FIRST_TOK_S
         stop = threading.Event()
         started = time.perf_counter()
 
         def tick() -> None:
             while not stop.wait(tick_s):
                 elapsed = time.perf_counter() - started
-                done = min(tokens - 1, int(elapsed * rate))
-                left = max(0.0, (tokens - done) / rate)
-                guess = "" if measured else "about "
-                progress(max(done, 0), tokens, f"{what}: ~{done}/{tokens} tokens, {guess}{left:.0f} s left")
+                done = max(0, min(tokens - 1, int(elapsed * rate)))
+                left = tokens / rate - elapsed
+                if left < LEFT_MIN_S:
+                    progress(done, tokens, f"{what}: taking longer than estimated")
+                else:
+                    progress(done, tokens, f"{what}: ~{done}/{tokens} tokens", left)
 
-        progress(0, tokens, f"{what}: starting")
+        progress(0, tokens, f"{what}: starting", tokens / rate)
         thread = threading.Thread(target=tick, name="storyspace-studio-estimate", daemon=True)
         thread.start()
         try:
@@ -116,11 +124,28 @@ class Job:
     result: Any = None
     queued_at: float = field(default_factory=time.time)
     seconds: float = 0.0
+    started: float = 0.0  # time.monotonic() when it began to run
+    ends: float | None = None  # when the worker's last estimate expects it to end (monotonic)
+
+    def left(self) -> float | None:
+        """Seconds the estimate still gives the running job; None when there is none or it has
+        run out (the job goes on, so the page must not read "0 s left")."""
+        if self.status != "running" or self.ends is None:
+            return None
+        left = self.ends - time.monotonic()
+        return round(left, 1) if left >= LEFT_MIN_S else None
+
+    def elapsed(self) -> float:
+        """Seconds it has run (all of its run once finished; 0 while queued)."""
+        if self.status == "running":
+            return round(time.monotonic() - self.started, 1)
+        return round(self.seconds, 1)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "run": self.run, "node": self.node, "status": self.status,
                 "done": self.done, "total": self.total, "note": self.note, "error": self.error,
-                "result": self.result, "seconds": round(self.seconds, 3)}
+                "result": self.result, "seconds": round(self.seconds, 3), "left": self.left(),
+                "elapsed": self.elapsed()}
 
 
 class Worker:
@@ -161,19 +186,24 @@ class Worker:
             job = self._queue.get()
             if job is None:
                 return
+            job.started = time.monotonic()
             job.status = "running"
             started = time.perf_counter()
 
-            def progress(done: int, total: int, note: str = "", job: Job = job) -> None:
+            def progress(done: int, total: int, note: str = "", left: float | None = None, job: Job = job) -> None:
                 job.done, job.total, job.note = done, total, note
+                job.ends = None if left is None else time.monotonic() + left
 
+            status = "failed"
             try:
                 job.result = job.work(self.models, progress)
-                job.status = "done"
+                status = "done"
             except (UserError, BackendError) as exc:
-                job.error, job.status = " ".join(str(exc).split()), "failed"
+                job.error = " ".join(str(exc).split())
             except Exception as exc:  # noqa: BLE001 - a job's failure is shown on the page, the worker goes on
                 last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
                 where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last[0] else ""
-                job.error, job.status = f"{type(exc).__name__}: {' '.join(str(exc).split())}{where}", "failed"
+                job.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}{where}"
+            # its time first: a poll that sees it finished also sees how long it took
             job.seconds = time.perf_counter() - started
+            job.status = status

@@ -43,25 +43,110 @@ function template(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
 }
 
-// Poll a job until it is done or failed; the progress box shows where it is.
-async function follow(job, box) {
-  const bar = box.querySelector(".bar"), note = box.querySelector(".note");
-  box.hidden = false;
-  let cur = job;
-  while (cur.status === "queued" || cur.status === "running") {
-    const frac = cur.total ? cur.done / cur.total : (cur.status === "running" ? 0.5 : 0.05);
-    bar.style.width = `${Math.round(100 * Math.min(1, frac))}%`;
-    // the worker's note says what it is doing (tokens written, simulations done, seconds left)
-    note.textContent = cur.note ? `${cur.kind}: ${cur.note}`
-      : `${cur.kind}: ${cur.status}${cur.total ? ` ${cur.done}/${cur.total}` : ""}`;
-    box.dataset.done = String(cur.done);
-    await new Promise((r) => setTimeout(r, 400));
-    cur = await api("GET", `/api/jobs/${cur.id}`);
+// -- jobs --------------------------------------------------------------------------------------
+// Every job the page follows has its own entry in the tray (outside the view, so it outlives a
+// page change), named by what it works on: its progress is that job's, whatever node is open.
+const tray = document.getElementById("jobs");
+let typed = 0; // counts the writer's keystrokes: a finished job never takes the page from under them
+document.addEventListener("input", () => { typed += 1; });
+
+function jobName(job) {
+  if (job.kind === "explore") return `new run ${job.run}`;
+  return job.node === null ? `${job.kind} in ${job.run}` : `${job.kind} at #${job.node} of ${job.run}`;
+}
+
+// The bar only moves forward and claims a time left only while the server has an estimate in
+// force; without one (none yet, or it ran out) the bar is indeterminate and says the time so far.
+function drawJob(entry, job) {
+  const timed = job.status === "running" && job.total > 0 && job.left !== null && Math.round(job.left) >= 1;
+  const pct = job.total ? Math.round(100 * Math.min(1, job.done / job.total)) : 0;
+  const shown = Math.max(Number(entry.dataset.percent || 0), pct);
+  entry.dataset.percent = String(shown);
+  entry.dataset.status = job.status;
+  entry.classList.toggle("indeterminate", !timed && (job.status === "running" || job.status === "queued"));
+  entry.querySelector(".bar").style.width = `${timed ? shown : 100}%`;
+  const note = entry.querySelector(".note");
+  if (job.status === "queued") note.textContent = "waiting for the model (another job runs)";
+  else if (job.status === "running") {
+    note.textContent = `${job.note || "working"}, ` +
+      (timed ? `about ${Math.round(job.left)} s left` : `${Math.round(job.elapsed)} s so far`);
+  } else {
+    note.textContent = job.status === "failed" ? `failed: ${job.error}` : `done in ${Math.round(job.elapsed)} s`;
   }
-  bar.style.width = "100%";
-  note.textContent = `${cur.kind}: ${cur.status}${cur.error ? " - " + cur.error : ""}`;
-  if (cur.status === "failed") throw new Error(cur.error || "the job failed");
+}
+
+// A finished job's notice: what became of it and a link to the result, kept until the writer
+// closes it.
+function notice(entry, text, href, what) {
+  entry.classList.add("finished");
+  const line = entry.querySelector(".notice");
+  line.replaceChildren(el("span", text + " "));
+  if (href) {
+    const a = el("a", what);
+    a.href = href;
+    line.append(a);
+  }
+  const close = el("button", "close", "close");
+  close.type = "button";
+  close.addEventListener("click", () => entry.remove());
+  line.append(close);
+  line.hidden = false;
+}
+
+// Follow a job in its own tray entry until it is done or failed. show(job) may show the result
+// where the writer is (true: the entry goes); otherwise the entry stays as a notice linking to it.
+async function track(job, show, href) {
+  const entry = template("tpl-job");
+  entry.dataset.job = String(job.id);
+  entry.querySelector(".job-name").textContent = jobName(job);
+  tray.append(entry);
+  let cur = job;
+  try {
+    while (cur.status === "queued" || cur.status === "running") {
+      drawJob(entry, cur);
+      await new Promise((r) => setTimeout(r, 400));
+      cur = await api("GET", `/api/jobs/${cur.id}`);
+    }
+  } catch (e) {
+    notice(entry, `Lost track of the job: ${e.message}`, href, "open the run");
+    throw e;
+  }
+  drawJob(entry, cur);
+  if (cur.status === "failed") {
+    notice(entry, `The ${cur.kind} failed.`, null);
+    throw new Error(cur.error || "the job failed");
+  }
+  if (show && await show(cur)) setTimeout(() => entry.remove(), 4000);
+  else notice(entry, "Done:", href, cur.kind === "explore" ? "open the new run" : `open ${cur.run}`);
   return cur;
+}
+
+// Jobs still running when the page was (re)loaded are followed again; their results wait in notices.
+async function resumeJobs() {
+  const got = await api("GET", "/api/jobs");
+  for (const job of got.jobs.filter((j) => j.status === "queued" || j.status === "running")) {
+    track(job, null, `#/run/${encodeURIComponent(job.run)}`).catch(() => {});
+  }
+}
+
+// -- drafts ------------------------------------------------------------------------------------
+// What the writer types into the passage box is kept in this browser per run and node, so that a
+// reload or another page loses nothing; a draft is cleared once its passage is saved.
+function draftKey(run, node) {
+  return `storyspace-draft:${JSON.stringify([run, node])}`;
+}
+
+function readDraft(run, node) {
+  try { return localStorage.getItem(draftKey(run, node)) || ""; } catch (e) { return ""; }
+}
+
+function keepDraft(run, node, text) {
+  try {
+    if (text) localStorage.setItem(draftKey(run, node), text);
+    else localStorage.removeItem(draftKey(run, node));
+  } catch (e) {
+    toast(`the draft could not be kept in this browser: ${e.message}`, true); // the box still holds it
+  }
 }
 
 // -- runs and studies ------------------------------------------------------------------------------
@@ -103,9 +188,14 @@ async function showHome() {
     button.disabled = true;
     try {
       const got = await api("POST", "/api/runs", body);
-      await follow(got.job, form.querySelector(".new-run-progress"));
-      toast(`run saved in ${got.run}`);
-      location.hash = `#/run/${encodeURIComponent(got.run)}`;
+      const href = `#/run/${encodeURIComponent(got.run)}`, since = typed;
+      // open the new run only for a writer still waiting on this page, who typed nothing since
+      await track(got.job, () => {
+        if (!page.isConnected || typed !== since) return false;
+        toast(`run saved in ${got.run}`);
+        location.hash = href;
+        return true;
+      }, href);
     } catch (e) {
       toast(e.message, true);
     } finally {
@@ -392,21 +482,15 @@ async function showNode(run, id, panel, reload, compare) {
   const actions = panel.querySelector(".actions");
   for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
   panel.querySelector(".pin").disabled = n.id === 0;
-  const box = panel.querySelector(".node-progress");
+  const own = actions.querySelector(".own");
+  const draft = readDraft(run, id);
+  if (own.value !== draft) own.value = draft; // the same text is left alone: the caret stays put
+  own.oninput = () => keepDraft(run, id, own.value);
 
-  // true when the job finished and its nodes were saved; false (and a toast) when it failed
-  async function queued(url, body, what, onSaved) {
-    for (const b of actions.querySelectorAll("button")) b.disabled = true;
-    let job;
-    try {
-      const got = await api("POST", url, body);
-      job = await follow(got.job, box);
-    } catch (e) {
-      toast(e.message, true);
-      for (const b of actions.querySelectorAll("button")) b.disabled = false;
-      return false;
-    }
-    if (onSaved) onSaved();
+  // The tree is redrawn with the job's nodes only while this run is still open (the passage box
+  // is never touched); elsewhere the job's notice links back to it.
+  async function shown(job, what) {
+    if (!panel.isConnected) return false;
     const added = (job.result && job.result.added) || [];
     try {
       await reload(true, added);
@@ -415,6 +499,21 @@ async function showNode(run, id, panel, reload, compare) {
       if (panel.dataset.node === String(id)) await showNode(run, id, panel, reload, compare);
     } catch (e) {
       toast(e.message, true);
+    }
+    return true;
+  }
+
+  // true when the job finished and its nodes were saved; false (and a toast) when it failed
+  async function queued(url, body, what, onSaved) {
+    for (const b of actions.querySelectorAll("button")) b.disabled = true;
+    try {
+      const got = await api("POST", url, body);
+      await track(got.job, (job) => { if (onSaved) onSaved(); return shown(job, what); },
+        `#/run/${encodeURIComponent(run)}`);
+    } catch (e) {
+      toast(e.message, true);
+      for (const b of actions.querySelectorAll("button")) b.disabled = false;
+      return false;
     }
     return true;
   }
@@ -429,10 +528,13 @@ async function showNode(run, id, panel, reload, compare) {
   on(".search", () => queued("/api/search", { run, node: id, simulations: Number(actions.querySelector(".n").value) },
     "searched"));
   on(".write", () => {
-    const own = actions.querySelector(".own");
-    // the writer's text is cleared only once the passage is saved; a failed request keeps it
-    queued("/api/write", { run, node: id, passage: own.value }, "your passage was valued and added",
-      () => { own.value = ""; });
+    const sent = own.value;
+    // the writer's text is cleared only once the passage is saved (a failed request keeps it),
+    // and only where it is still that text: what was typed since, or at another node, stays
+    queued("/api/write", { run, node: id, passage: sent }, "your passage was valued and added", () => {
+      if (readDraft(run, id) === sent) keepDraft(run, id, "");
+      if (own.isConnected && panel.dataset.node === String(id) && own.value === sent) own.value = "";
+    });
   });
   const withButton = actions.querySelector(".compare-with");
   withButton.hidden = !compare || compare.from === null || compare.from === id || id === 0;
@@ -565,3 +667,4 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 route();
+resumeJobs().catch((e) => toast(e.message, true));
