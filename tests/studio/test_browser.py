@@ -297,7 +297,7 @@ def test_a_draft_survives_a_new_run_finishing_elsewhere(served: str, desk, runs_
     node = load_run(runs_root / "lighthouse").tree.best_path()[1]
     page.goto(served + "/")
     page.fill("form.new-run textarea[name=premise]", "A clockmaker's apprentice hears the clocks whisper.")
-    for name, value in (("simulations", "6"), ("depth", "1"), ("children", "2"), ("step_tokens", "16")):
+    for name, value in (("simulations", "16"), ("depth", "2"), ("children", "2"), ("step_tokens", "24")):
         page.fill(f"form.new-run input[name={name}]", value)
     page.click("form.new-run button")
     page.wait_for_selector("#jobs .job[data-status]")
