@@ -231,3 +231,19 @@ def test_rate_reads_every_item_through_a_real_openai_server(tmp_path: Path) -> N
         assert again["imported"] + again["unparsed"] == got["unparsed"]
     report = study_report(d)
     assert report["comparisons"][0]["pairs"] == 2 and report["kinds"] == {"openai:smollm2": "llm"}
+
+
+def test_random_sibling_pairs_ignore_the_values_and_are_seeded(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run")
+    with pytest.raises(UserError, match="no pair"):  # extremes: 0.6 - 0.2 is under the margin
+        create_study([run], tmp_path / "s0", StudyConfig(min_margin=0.5))
+    seen = set()
+    for seed in range(8):
+        study = create_study([run], tmp_path / f"s{seed + 1}", StudyConfig(pairing="random", min_margin=0.9, seed=seed))
+        (pair,) = study["pairs"]
+        assert pair["kind"] == "siblings" and pair["depth"] == 1 and pair["context"] == []
+        assert pair["a"]["text"] != pair["b"]["text"] and {pair["a"]["node"], pair["b"]["node"]} <= {1, 2, 3}
+        seen.add((pair["a"]["node"], pair["b"]["node"]))
+        again = create_study([run], tmp_path / f"t{seed}", StudyConfig(pairing="random", seed=seed))["pairs"][0]
+        assert (again["a"]["node"], again["b"]["node"]) == (pair["a"]["node"], pair["b"]["node"])
+    assert len(seen) > 1  # not always the same two

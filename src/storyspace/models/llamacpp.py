@@ -47,7 +47,9 @@ class LlamaCppConfig:
       the tree. With it, the same text reads the same whatever the cache holds: the same
       command gives the same tree, and a resumed run the uninterrupted one. 512 (llama.cpp's
       default) is faster on long prompts and not reproducible.
-    - ``n_threads``: 0 = the cores this process may use."""
+    - ``n_threads``: 0 = the cores this process may use.
+    - ``prefix_cache``: keep the KV of earlier calls and re-use their longest common prefix.
+      Off, every call starts from an empty cache."""
 
     n_ctx: int = 16384
     max_rows: int = 16
@@ -55,6 +57,7 @@ class LlamaCppConfig:
     n_batch: int = 1024
     n_ubatch: int = 32
     n_threads: int = 0
+    prefix_cache: bool = True
 
 
 def available() -> bool:
@@ -301,6 +304,8 @@ class LlamaCppModel:
         ll, mem = self._ll, self._mem
         if len(prompts) * fanout > self.cfg.max_rows:
             raise ValueError("too many rows for one call")
+        if not self.cfg.prefix_cache:
+            self.reset_cache()
         bank = (self._bank + 1) % self.cfg.banks
         base = bank * self.cfg.max_rows
         for s in range(base, base + self.cfg.max_rows):  # the oldest bank is overwritten

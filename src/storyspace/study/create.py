@@ -2,9 +2,11 @@
 
 Two sources:
 - explore run directories (their policy's chat template is loaded for prefill-style runs):
-  *sibling* passages (two children of one node) whose step values differ
-  by at least ``min_margin``; the reader sees the premise and the story so far, then the two
-  candidate next passages. Of each node, the highest- and the lowest-valued child.
+  *sibling* passages (two children of one node); the reader sees the premise and the story so
+  far, then the two candidate next passages. ``pairing = "extremes"``: of each node, the highest-
+  and the lowest-valued child, when their step values differ by at least ``min_margin``;
+  ``"random"``: of each node, two children drawn at random (the choice the search makes between
+  siblings, not chosen by value), at every depth.
 - eval directories (their stories.jsonl): two *systems'* whole stories of one premise. Stories
   are matched across the evals by premise text; ``DIR@TAG`` renames that eval's systems to
   ``system@TAG`` and ``DIR@TAG=SYS[,SYS]`` only those (an MCTS run with other settings beside
@@ -58,32 +60,43 @@ class StudyConfig:
                                                     metavar="X,Y"))
     focus: str = field(default="", metadata=flag("--focus", "compare this system (side a) against each of --systems only",
                                                  metavar="SYSTEM"))
+    pairing: str = field(default="extremes", metadata=flag(
+        "--pairing", "siblings of explore runs: highest vs lowest valued, or two drawn at random",
+        choices=("extremes", "random")))
     comparisons: str = field(default="", metadata=flag(
         "--comparisons", "exactly these comparisons, side a first: 'X vs Y; Z vs Y' (instead of --systems/--focus)",
         metavar="'X vs Y; ...'"))
     both_orders: bool = field(default=False, metadata=flag("--both-orders", "show each pair twice to each rater, sides swapped"))
 
 
-def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None) -> list[dict[str, Any]]:
+def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None, pairing: str = "extremes",
+                  rng: random.Random | None = None) -> list[dict[str, Any]]:
     """Per node with two or more children: its highest- against its lowest-valued child
-    (``chat_prompt``: the policy's chat template, for a prefill-style run's prompts)."""
+    (``extremes``, when they differ by ``min_margin``), or two of them drawn with ``rng``
+    (``random``); ``chat_prompt``: the policy's chat template, for a prefill-style run's prompts."""
     run_dir = saved.run.path
     tree = saved.tree
+    rng = rng or random.Random(0)
     out = []
     for node in tree.nodes:
         kids = [tree.nodes[c] for c in node.children if tree.nodes[c].step.get("passage")]
         if len(kids) < 2:
             continue
-        hi = max(kids, key=lambda n: (n.value, -n.id))
-        lo = min(kids, key=lambda n: (n.value, n.id))
-        if hi.value - lo.value < min_margin or hi.step["passage"] == lo.step["passage"]:
-            continue
+        if pairing == "random":
+            hi, lo = rng.sample(kids, 2)
+            if hi.step["passage"] == lo.step["passage"]:
+                continue
+        else:
+            hi = max(kids, key=lambda n: (n.value, -n.id))
+            lo = min(kids, key=lambda n: (n.value, n.id))
+            if hi.value - lo.value < min_margin or hi.step["passage"] == lo.step["passage"]:
+                continue
         story = Story.from_steps(saved.premise, tree.steps(node.id))
-        side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}",
+        side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}", "node": n.id,
                  "scores": {"value": round(n.value, 6), "q": round(n.q, 6)}} for n in (hi, lo)]
         prompt, lead = preference_prompt(story, saved.config.prompts, chat_prompt)
         out.append({"kind": "siblings", "premise": saved.premise, "context": [s.passage for s in story.steps],
-                    "prompt": prompt, "lead": lead, "a": side[0], "b": side[1]})
+                    "depth": node.depth + 1, "prompt": prompt, "lead": lead, "a": side[0], "b": side[1]})
     return out
 
 
@@ -202,7 +215,8 @@ def create_study(sources: list[Path], out: Path, cfg: StudyConfig) -> dict[str, 
     for src in sources:
         if (src / RunDir.RUN).is_file():
             saved = load_run(src)
-            found += sibling_pairs(saved, cfg.min_margin, template_for(saved.config, templates))
+            found += sibling_pairs(saved, cfg.min_margin, template_for(saved.config, templates), cfg.pairing,
+                                   random.Random(f"{cfg.seed}:{src}"))
         elif (eval_source(src)[0] / "stories.jsonl").is_file():
             evals.append(src)
         else:
