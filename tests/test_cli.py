@@ -229,11 +229,12 @@ def test_kill_9_or_ctrl_c_then_resume_ends_with_the_same_tree(tmp_path) -> None:
 @pytest.mark.slow
 def test_on_llamacpp_the_same_command_gives_the_same_tree_and_a_resume_the_uninterrupted_one(tmp_path) -> None:  # noqa: ANN001
     """Policy and reader on llama.cpp: two runs of one command write byte-identical trees, and a
-    run killed with SIGKILL and resumed ends with that tree too (``LlamaCppConfig.n_ubatch``)."""
-    args = ["--seed", "4", "--simulations", "6", "--depth", "3", "--children", "2", "--step-tokens", "16",
+    run killed with SIGKILL and resumed ends with that tree too, wherever the kill lands: after
+    the first round, and later, mid-round (``LlamaCppConfig.n_ubatch`` and ``prefix_cache``)."""
+    args = ["--seed", "4", "--simulations", "6", "--depth", "3", "--children", "3", "--step-tokens", "24",
             "--parallel-leaves", "1", "--backend", "llamacpp", "--reference", "llamacpp:embedded", "--quiet"]
     premise = "A clockmaker builds a clock that counts down to something nobody remembers."
-    one, two, killed = tmp_path / "one", tmp_path / "two", tmp_path / "killed"
+    one, two = tmp_path / "one", tmp_path / "two"
     for out in (one, two):
         done = run_cli("explore", premise, "--out", str(out), *args)
         assert done.returncode == 0, done.stderr
@@ -241,20 +242,23 @@ def test_on_llamacpp_the_same_command_gives_the_same_tree_and_a_resume_the_unint
     assert (one / "story.md").read_bytes() == (two / "story.md").read_bytes()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "storyspace.cli", "explore", premise, "--out", str(killed), *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if json.loads((killed / "tree.json").read_text())["simulations"] >= 2:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert json.loads((killed / "run.json").read_text())["status"] == "running"
-    resumed = run_cli("explore", "--resume", str(killed))
-    assert resumed.returncode == 0, resumed.stderr
-    assert (killed / "tree.json").read_bytes() == (one / "tree.json").read_bytes()
+    for nodes, wait_s in ((4, 0.0), (10, 0.8)):  # (saved nodes to wait for, then seconds into the next round)
+        killed = tmp_path / f"killed{nodes}"
+        proc = subprocess.Popen([sys.executable, "-m", "storyspace.cli", "explore", premise, "--out", str(killed), *args],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if len(json.loads((killed / "tree.json").read_text())["nodes"]) >= nodes:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        time.sleep(wait_s)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert json.loads((killed / "run.json").read_text())["status"] == "running"
+        resumed = run_cli("explore", "--resume", str(killed))
+        assert resumed.returncode == 0, resumed.stderr
+        assert (killed / "tree.json").read_bytes() == (one / "tree.json").read_bytes()

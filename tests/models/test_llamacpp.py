@@ -19,7 +19,9 @@ OTHER = [{"role": "user", "content": "Name a colour."}]
 
 @pytest.fixture(scope="module")
 def lc():  # noqa: ANN201
-    model = LlamaCppModel("llamacpp:embedded", embedded_gguf_path(), LlamaCppConfig(max_rows=8, n_ctx=8192))
+    # the prefix cache on: these tests check that re-used prefixes read as a fresh prefill
+    model = LlamaCppModel("llamacpp:embedded", embedded_gguf_path(),
+                          LlamaCppConfig(max_rows=8, n_ctx=8192, prefix_cache=True))
     yield model
     model.close()
 
@@ -137,3 +139,25 @@ def test_a_reading_does_not_depend_on_what_the_cache_holds(lc) -> None:  # noqa:
     again = lc.sample([LONG], 2, 16, 0.9, [11])[0]
     assert [s.text for s in again] == [s.text for s in first]
     assert [s.logprobs for s in again] == [s.logprobs for s in first]
+
+
+def test_by_default_a_call_depends_on_its_inputs_alone() -> None:
+    """The default (no prefix cache): after a history of explore-like calls (several rows, banks
+    cycling, scoring between them) a call samples exactly what it samples on a fresh context, so
+    a resumed search, which starts fresh, repeats the uninterrupted one (issue #43)."""
+    assert LlamaCppConfig().prefix_cache is False
+    busy = LlamaCppModel("busy", embedded_gguf_path(), LlamaCppConfig(max_rows=8, n_ctx=8192))
+    fresh = LlamaCppModel("fresh", embedded_gguf_path(), LlamaCppConfig(max_rows=8, n_ctx=8192))
+    try:
+        story = LONG
+        for k in range(4):
+            got = busy.sample([story], 3, 24, 0.9, [k])[0]
+            busy.logprobs(story, [s.text for s in got])
+            story += got[k % 3].text
+        ours = busy.sample([story], 3, 24, 0.9, [42])[0]
+        theirs = fresh.sample([story], 3, 24, 0.9, [42])[0]
+        assert [s.token_ids for s in ours] == [s.token_ids for s in theirs]
+        assert [s.logprobs for s in ours] == [s.logprobs for s in theirs]
+    finally:
+        busy.close()
+        fresh.close()
