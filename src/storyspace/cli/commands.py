@@ -430,9 +430,9 @@ def cmd_validate_judges(args: argparse.Namespace) -> int:
         for judge in judges:
             read = pairs if judge.kind == "pair" else rows
             if judge.kind == "file":  # read from its file each time, nothing kept beside it
-                got = file_readings(Path(judge.spec))
-                summaries.append(judge_summary(judge, read, {k: v for k, v in got.items()
-                                                             if k in {story_key(r) for r in read}}, cfg.min_gap))
+                keys = {story_key(r) for r in read}
+                got = {k: v for k, v in file_readings(Path(judge.spec)).items() if k in keys}
+                summaries.append(judge_summary(judge, read, got, cfg.min_gap))
                 continue
             readings = read_all(lambda judge=judge: build_scorer(judge, pool, cfg.score), read,
                                 args.out / f"{judge.slug}.jsonl",

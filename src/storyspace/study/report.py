@@ -99,7 +99,8 @@ def comparison_rows(study: dict[str, Any], ratings: Sequence[dict[str, Any]]) ->
         groups.setdefault(comparison_of(p), []).append(p["id"])
     out = []
     for name, ids in groups.items():
-        mine = [r for r in ratings if r["pair"] in set(ids)]
+        members = set(ids)
+        mine = [r for r in ratings if r["pair"] in members]
         if not mine:
             continue
         picks: dict[str, list[float]] = {}
