@@ -16,6 +16,7 @@ measures
 Prints a table, and as its last line one JSON object keyed by backend.
 
     .venv/bin/python bench/backends.py [--simulations 12] [--backends hf,llamacpp,openai] [--many 4] [--n-ubatch N]
+        [--policy llamacpp:qwen2.5-coder-1.5b]     # the llamacpp row with another policy (the writer)
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-ubatch", type=int, default=None,
                     help="llama.cpp micro-batch (models.llamacpp.n_ubatch; default: the package's)")
+    ap.add_argument("--policy", default=None, metavar="SPEC",
+                    help="the llamacpp row's policy (e.g. llamacpp:qwen2.5-coder-1.5b; default: the embedded model)")
     args = ap.parse_args()
     quiet_libraries()
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -155,7 +158,8 @@ def main() -> None:
             cfg = build_config(None, {**base, "models": {"device": "cpu"}})
             many = args.many if args.many_hf else 0
         elif name == "llamacpp":  # what --backend llamacpp does: the policy on llama.cpp, the reader on hf
-            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "device": "cpu", **llama}})
+            policy = {"policy": args.policy} if args.policy else {}
+            cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "device": "cpu", **policy, **llama}})
             many = args.many
         elif name == "llamacpp_all":  # the reader on llama.cpp too
             cfg = build_config(None, {**base, "models": {"backend": "llamacpp", "reference": "llamacpp:embedded", **llama}})
@@ -184,7 +188,8 @@ def main() -> None:
                 server.stop()
         print(f"{name:9s} " + "  ".join(f"{k}={v}" for k, v in rows[name].items()), file=sys.stderr, flush=True)
     rows["machine"] = {"cores": cores(), "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                       "simulations": args.simulations, "n_ubatch": cfg.models.llamacpp.n_ubatch}
+                       "simulations": args.simulations, "n_ubatch": cfg.models.llamacpp.micro_batch,
+                       "policy": args.policy or "embedded"}
     print(json.dumps(rows))
 
 

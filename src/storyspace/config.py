@@ -160,12 +160,26 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def presets() -> list[str]:
+    """The names of the shipped settings files (``--config NAME``): ``data/presets/NAME.toml``."""
+    from importlib import resources
+
+    return sorted(f.name[: -len(".toml")] for f in resources.files("storyspace.data.presets").iterdir()
+                  if f.name.endswith(".toml"))
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML settings file; a name without a file of that name is a shipped preset (``writer``)."""
+    if not Path(path).exists() and str(path) in presets():
+        from importlib import resources
+
+        text = resources.files("storyspace.data.presets").joinpath(f"{path}.toml").read_text(encoding="utf-8")
+        return tomllib.loads(text)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise UserError(f"config file not found: {path}") from exc
+        raise UserError(f"config file not found: {path} (shipped presets: {', '.join(presets())})") from exc
     except IsADirectoryError as exc:
         raise UserError(f"config path is a directory: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -257,8 +271,8 @@ def validate_models(m: ModelsConfig) -> None:
     if m.backend not in ("hf", "llamacpp"):
         raise UserError(f"models.backend must be hf or llamacpp, got {m.backend!r}")
     lc, oa = m.llamacpp, m.openai
-    if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_ubatch < 1 or lc.n_threads < 0:
-        raise UserError("models.llamacpp: max_rows, n_ctx, n_batch, n_ubatch >= 1, banks >= 2, n_threads >= 0")
+    if lc.max_rows < 1 or lc.banks < 2 or lc.n_ctx < 1 or lc.n_batch < 1 or lc.n_ubatch < 0 or lc.n_threads < 0:
+        raise UserError("models.llamacpp: max_rows, n_ctx, n_batch >= 1, n_ubatch >= 0 (0: by prefix_cache), banks >= 2, n_threads >= 0")
     if oa.concurrency < 1 or oa.retries < 0 or oa.timeout_s <= 0:
         raise UserError("models.openai: concurrency >= 1, retries >= 0, timeout_s > 0")
     if oa.context_length < 1:

@@ -124,10 +124,10 @@ LONG = ("Writing prompt: A lighthouse keeper finds a message in a bottle address
 
 
 def test_a_reading_does_not_depend_on_what_the_cache_holds(lc) -> None:  # noqa: ANN001
-    """With micro-batches under 64 tokens (``n_ubatch``, the default) llama.cpp computes a prefix
+    """With micro-batches under 64 tokens (``n_ubatch``'s choice with the prefix cache) llama.cpp computes a prefix
     the same way whether it was prefilled whole, re-used from the cache with a new suffix, or
     decoded one sampled token at a time: readings and samples are functions of their text."""
-    assert lc.cfg.n_ubatch < 64 and len(lc.encode_prefix(LONG)) > 128
+    assert lc.cfg.micro_batch < 64 and len(lc.encode_prefix(LONG)) > 128
     conts = [" She read it twice.", " The lamp went out, and the sea was quiet for the first time in years."]
     lc.reset_cache()
     fresh = lc.logprobs(LONG, conts)

@@ -40,13 +40,14 @@ class LlamaCppConfig:
     - ``banks``: how many calls' caches are kept for prefix reuse (>= 2).
     - ``n_batch``: most tokens per ``llama_decode``.
     - ``n_ubatch``: most tokens llama.cpp computes at once inside a ``llama_decode`` (its
-      micro-batch). The default keeps every micro-batch under 64 tokens, where llama.cpp's CPU
-      backend changes matrix kernels: with larger micro-batches a prefix's logits depended on
-      how it was computed (one prefill, a cached prefix plus a suffix, one token at a time; total
-      variation 0.02-0.04, results/bench/llamacpp_paths.txt), so what the cache held changed
-      the tree. With it, the same text reads the same whatever the cache holds: the same
-      command gives the same tree, and a resumed run the uninterrupted one. 512 (llama.cpp's
-      default) is faster on long prompts and not reproducible.
+      micro-batch); 0 (the default) picks by ``prefix_cache``. With the prefix cache on it is 32:
+      with micro-batches of 64 tokens or more llama.cpp's CPU backend changes matrix kernels, and
+      a prefix's logits then depended on how it was computed (one prefill, a cached prefix plus a
+      suffix, one token at a time; total variation 0.02-0.04, results/bench/llamacpp_paths.txt),
+      so what the cache held changed the tree. Without the prefix cache every call computes its
+      prompts from nothing, the same way each time, and the micro-batch is 128: prompts
+      prefill ~1.4x faster on 2 cores (Qwen2.5-Coder-1.5B, results/bench/writer_speed.md),
+      and a call is still a function of its inputs.
     - ``n_threads``: 0 = the cores this process may use.
     - ``prefix_cache``: keep the KV of earlier calls and re-use their longest common prefix.
       Off (the default), every call starts from an empty cache. With it on, where a call's new
@@ -60,9 +61,16 @@ class LlamaCppConfig:
     max_rows: int = 16
     banks: int = 3
     n_batch: int = 1024
-    n_ubatch: int = 32
+    n_ubatch: int = 0
     n_threads: int = 0
     prefix_cache: bool = False
+
+    @property
+    def micro_batch(self) -> int:
+        """``n_ubatch`` as used: the setting, or by ``prefix_cache`` where it is 0."""
+        if self.n_ubatch:
+            return self.n_ubatch
+        return 32 if self.prefix_cache else 128
 
 
 def available() -> bool:
@@ -113,7 +121,7 @@ class LlamaCppModel:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = cfg.n_ctx
         params.n_batch = cfg.n_batch
-        params.n_ubatch = min(cfg.n_batch, cfg.n_ubatch)
+        params.n_ubatch = min(cfg.n_batch, cfg.micro_batch)
         params.n_seq_max = cfg.max_rows * cfg.banks
         params.n_threads = threads
         params.n_threads_batch = threads
@@ -147,7 +155,7 @@ class LlamaCppModel:
         another CPU kernel than a fresh prefill, total variation ~0.02-0.04 between the
         next-token distributions, results/bench/llamacpp_paths.txt; a reading that must be a
         function of its text alone, such as eval's independent reader on any number of Ray
-        workers, starts with this. At the default ``n_ubatch`` it changes no reading.)"""
+        workers, starts with this. With the prefix cache and its micro-batch of 32 it changes no reading.)"""
         self._ll.llama_memory_clear(self._mem, True)
         self._cached.clear()
         self._bank = 0
