@@ -19,6 +19,7 @@ from storyspace.search.baselines import (
     mcts,
     single_pass,
     story_value,
+    tokens_of,
     write_stories,
 )
 from storyspace.search.budget import Budget
@@ -301,3 +302,50 @@ def test_budgeted_search_without_exploration_spends_its_budget_only_when_it_skip
     skipping = search(Tree.new(max_depth=2), CostlyLabels(GOLDEN), uct_cfg(c_explore=0.0, skip_finished=True), seed=0,
                       budget=budget)
     assert skipping.policy_tokens == 60 and skipping.expansions == 3 and skipping.simulations == 3
+
+
+class RefusingWorld(FakeWorld):
+    """As FakeWorld, but a seed divisible by 3 gives meta talk (a refusal) and one divisible by 5
+    an empty passage, as the value marks them."""
+
+    def expand(self, paths, k, seeds):  # noqa: ANN001, ANN201
+        out = super().expand(paths, k, seeds)
+        for group, seed in zip(out, seeds):
+            for j, e in enumerate(group):
+                if seed % 3 == 0:
+                    group[j] = Expansion({"passage": "I'm sorry, but I can't assist with that request."}, -1.0, 0.1,
+                                         {"value": 0.1, "meta": 1.0, "too_short": 0.0}, tokens=COST)
+                elif seed % 5 == 0:
+                    group[j] = Expansion({"passage": ""}, -1.0, 0.0, {"value": 0.0, "meta": 0.0, "too_short": 1.0},
+                                         tokens=COST)
+        return out
+
+
+def test_retries_resample_refusals_and_empty_passages_and_pay_for_them() -> None:
+    budget = Budget(tokens=8 * 4 * COST, depth=4, passage_cost=COST)
+    # seeds where some step is unusable: naive decoding keeps them, retries replace them
+    unusable = lambda story: [e for e in story if e.breakdown.get("meta") or e.breakdown.get("too_short")]  # noqa: E731
+    for seed in range(40):
+        naive = write_stories(RefusingWorld(), 4, 3, seed)
+        world = RefusingWorld()
+        guarded = write_stories(world, 4, 3, seed, retries=3)
+        bad_naive = sum(len(unusable(s)) for s in naive)
+        if not bad_naive:
+            assert [[e.step for e in s] for s in guarded] == [[e.step for e in s] for s in naive]
+            continue
+        # every kept step is usable unless four draws in a row were not (rare with these seeds)
+        assert sum(len(unusable(s)) for s in guarded) < bad_naive
+        # the tokens of discarded draws are paid: the world generated exactly what the stories cost
+        paid = sum(tokens_of(s) for s in guarded)
+        assert paid == world.tokens and paid > sum(tokens_of(s) for s in naive)
+        # usable steps drawn at the first try are the naive ones (same seeds)
+        for s_naive, s_guard in zip(naive, guarded):
+            first_bad = next((d for d, e in enumerate(s_naive) if unusable([e])), len(s_naive))
+            assert [e.step for e in s_guard[:first_bad]] == [e.step for e in s_naive[:first_bad]]
+    run = single_pass(RefusingWorld(), budget, 3, retries=2)
+    assert run.settings == {"retries": 2} and run.policy_tokens == tokens_of(run.expansions)
+    naive_runs = [single_pass(RefusingWorld(), budget, s).expansions for s in range(40)]
+    guarded_runs = [single_pass(RefusingWorld(), budget, s, retries=2).expansions for s in range(40)]
+    assert sum(map(len, map(unusable, guarded_runs))) * 3 < sum(map(len, map(unusable, naive_runs)))
+    assert best_of_n(RefusingWorld(), budget, 3, retries=2).settings["retries"] == 2
+    assert single_pass(RefusingWorld(), budget, 3).settings == {}  # naive decoding: the paper's baseline

@@ -64,9 +64,9 @@ def run_system(
 ) -> SystemRun:
     """Run the system called ``name`` on one premise's step model under ``budget``."""
     if name == "single":
-        return baselines.single_pass(model, budget, seed)
+        return baselines.single_pass(model, budget, seed, cfg.retries)
     if name == "best-of-n":
-        return baselines.best_of_n(model, budget, seed, multiples)
+        return baselines.best_of_n(model, budget, seed, multiples, cfg.retries)
     if name == "beam":
         return baselines.beam(model, budget, seed, beam_k, multiples)
     if name == "mcts":

@@ -57,13 +57,31 @@ def story_seed(seed: int) -> Callable[[int, int], int]:
     return lambda i, d: derive_seed(seed, "story", i, d)
 
 
-def write_stories(model: StepModel, depth: int, n: int, seed: int) -> list[list[Expansion]]:
-    """n single-pass stories written step by step, the n steps of a depth in one model call."""
+def unusable(expansion: Expansion) -> bool:
+    """A passage to sample again (``SearchConfig.retries``): the value marks it as meta talk
+    (refusals included) or too short (fewer than the penalty's ``min_words``)."""
+    b = expansion.breakdown
+    return bool(b.get("meta")) or bool(b.get("too_short")) or not str(expansion.step.get("passage", "")).strip()
+
+
+def write_stories(model: StepModel, depth: int, n: int, seed: int, retries: int = 0) -> list[list[Expansion]]:
+    """n single-pass stories written step by step, the n steps of a depth in one model call;
+    with ``retries``, an unusable passage is sampled again (all of a depth's redos in one call),
+    its discarded tokens added to the kept step's cost."""
     seeds = story_seed(seed)
     paths: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     stories: list[list[Expansion]] = [[] for _ in range(n)]
     for d in range(depth):
         results = model.expand(paths, 1, [seeds(i, d) for i in range(n)])
+        for attempt in range(1, retries + 1):
+            redo = [i for i, group in enumerate(results) if group and unusable(group[0])]
+            if not redo:
+                break
+            again = model.expand([paths[i] for i in redo], 1,
+                                 [derive_seed(seed, "retry", i, d, attempt) for i in redo])
+            for i, group in zip(redo, again):
+                if group:
+                    results[i] = [replace(group[0], tokens=group[0].tokens + results[i][0].tokens)]
         for i, group in enumerate(results):
             if group:
                 paths[i].append(group[0].step)
@@ -71,17 +89,20 @@ def write_stories(model: StepModel, depth: int, n: int, seed: int) -> list[list[
     return stories
 
 
-def single_pass(model: StepModel, budget: Budget, seed: int) -> SystemRun:
-    """One story, one sample per step: spends one unit whatever the budget."""
-    story = write_stories(model, budget.depth, 1, seed)[0]
+def single_pass(model: StepModel, budget: Budget, seed: int, retries: int = 0) -> SystemRun:
+    """One story, one sample per step: spends one unit whatever the budget (more with
+    ``retries``, by what the redone passages cost)."""
+    story = write_stories(model, budget.depth, 1, seed, retries)[0]
     spent = tokens_of(story)
-    return SystemRun(story, {}, {1: curve_point(story, spent)}, spent)
+    settings = {"retries": retries} if retries else {}
+    return SystemRun(story, settings, {1: curve_point(story, spent)}, spent)
 
 
-def best_of_n(model: StepModel, budget: Budget, seed: int, multiples: Sequence[int] = ()) -> SystemRun:
+def best_of_n(model: StepModel, budget: Budget, seed: int, multiples: Sequence[int] = (),
+              retries: int = 0) -> SystemRun:
     """n = budget / unit single-pass stories; the best by story value (ties: the first)."""
     n = max(1, budget.tokens // budget.unit)
-    stories = write_stories(model, budget.depth, n, seed)
+    stories = write_stories(model, budget.depth, n, seed, retries)
     values = [story_value(s) for s in stories]
     best = max(range(n), key=lambda i: (values[i], -i))
     curve = {
@@ -90,6 +111,8 @@ def best_of_n(model: StepModel, budget: Budget, seed: int, multiples: Sequence[i
         if m <= n
     }
     settings = {"n": n, "story_values": [round(v, 6) for v in values], "chosen": best}
+    if retries:
+        settings["retries"] = retries
     return SystemRun(stories[best], settings, curve, sum(tokens_of(s) for s in stories))
 
 

@@ -92,6 +92,12 @@ class SearchConfig:
       ``c_explore`` a budgeted search that keeps returning to its best finished story otherwise
       stops with tokens left (the safety stop after ``IDLE_ROUNDS`` rounds that spend nothing:
       3 of 16 trees at c 0.2 stopped at 1280 of 2048 tokens, issue #15, session 14).
+    - ``retries``: for the searches without a choice among siblings (``single`` and the stories of
+      ``best-of-n``): a passage that the value marks as meta talk (a refusal included) or empty
+      is sampled again with a new seed, up to this many times; the passage kept is the last
+      one drawn, and the tokens of the discarded ones count in the story's cost. 0 (the
+      default) is naive decoding, the paper's single-pass baseline. MCTS and beam choose among
+      siblings by value, which penalises the same passages.
     """
 
     simulations: int = field(default=12, metadata=flag("--simulations", "MCTS simulations (the search budget)"))
@@ -114,6 +120,9 @@ class SearchConfig:
         "--commit-steps", "search one step at a time: commit the best child, re-root, reuse its subtree"))
     skip_finished: bool = field(default=False, metadata=flag(
         "--skip-finished", "selection passes over subtrees that hold only finished stories"))
+    retries: int = field(default=0, metadata=flag(
+        "--retries", "single pass, best-of-n: resample a passage the value marks as meta talk or empty, "
+                     "up to this many times"))
 
 
 def choose(tree: Tree, cfg: SearchConfig) -> None:
