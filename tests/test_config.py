@@ -72,3 +72,21 @@ def test_retired_settings_of_older_files_are_ignored() -> None:
     data = to_dict(ExploreConfig())
     data["models"]["openai"]["backoff_s"] = 0.5  # written by versions before the openai client
     assert from_dict(ExploreConfig, data) == ExploreConfig()
+
+
+def test_the_writer_preset_is_shipped_and_read_by_name(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """``--config writer`` (what ``make run`` and ``make studio`` pass) reads the shipped preset: the
+    1.5B writer on llama.cpp steered by MCTS at about 4 units; a file of that name wins."""
+    from storyspace.config import presets
+
+    assert "writer" in presets()
+    cfg = build_config(read_toml("writer"), {})
+    assert cfg.models.policy_spec == "llamacpp:qwen2.5-coder-1.5b" and cfg.models.reference == "embedded"
+    assert (cfg.search.simulations, cfg.search.children, cfg.search.parallel_leaves) == (4, 4, 1)
+    assert cfg.search.skip_finished and cfg.value.reward_cap == 0.05
+    assert build_config(read_toml("writer"), {"search": {"simulations": 9}}).search.simulations == 9
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "writer").write_text("[search]\nsimulations = 2\n")
+    assert read_toml("writer") == {"search": {"simulations": 2}}
+    with pytest.raises(UserError, match="shipped presets: writer"):
+        read_toml("writter")
