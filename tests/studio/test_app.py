@@ -201,7 +201,16 @@ def test_defects_of_issue_18_stay_fixed(client: TestClient, runs_root: Path) -> 
 
 def test_runs_listing_shows_the_actual_defaults(client: TestClient) -> None:
     got = client.get("/api/runs").json()["defaults"]
-    assert got == {"simulations": 4, "depth": 2, "children": 2, "step_tokens": 24, "seed": 0}
+    assert got == {"simulations": 4, "depth": 2, "children": 2, "step_tokens": 24, "seed": 0, "model": "embedded"}
+
+
+def test_the_writer_preset_is_what_new_runs_of_make_studio_use(tmp_path, worker) -> None:  # noqa: ANN001
+    """``make studio`` passes ``--config writer``: the form shows the preset's writer and settings."""
+    from storyspace.studio.app import Studio, create_app, read_base_config
+
+    studio = Studio(tmp_path, base=read_base_config("writer"), worker=worker)
+    got = TestClient(create_app(studio)).get("/api/runs").json()["defaults"]
+    assert got["model"] == "llamacpp:qwen2.5-coder-1.5b" and got["simulations"] == 4 and got["children"] == 4
 
 
 def two_branches(saved) -> tuple[int, int]:  # noqa: ANN001

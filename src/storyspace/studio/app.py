@@ -269,7 +269,8 @@ def create_app(studio: Studio) -> FastAPI:
     def runs() -> dict[str, Any]:
         cfg = studio.base if studio.base is not None else read_base_config(None)
         defaults = {"simulations": cfg.search.simulations, "depth": cfg.search.depth,
-                    "children": cfg.search.children, "step_tokens": cfg.policy.step_tokens, "seed": cfg.seed}
+                    "children": cfg.search.children, "step_tokens": cfg.policy.step_tokens, "seed": cfg.seed,
+                    "model": cfg.models.policy_spec}
         return {**studio.listing(), "root": studio.root.name or "/", "defaults": defaults}
 
     @app.post("/api/runs")

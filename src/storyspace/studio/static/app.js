@@ -178,6 +178,7 @@ async function showHome() {
   for (const [k, v] of Object.entries(data.defaults || {})) {
     if (form[k]) form[k].placeholder = `${v} (default)`;
   }
+  if (data.defaults && data.defaults.model) form.querySelector(".writer-model").textContent = data.defaults.model;
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = { premise: form.premise.value };
