@@ -7,7 +7,9 @@ Quality: the share of pairs (both orders averaged) a row wins against the refere
 MCTS deep first at 8 units (`results/eval/confirm/p32-47`), with its 95 % bootstrap CI over pairs,
 and its mean 1-10 score as the reader gave it in those pairs. Seconds per story: the mean `wall_s`
 of the eval's stories (`stories/*.json`), measured on this 2-core machine with other jobs beside
-them (so an upper bound), and, for the SmolLM2 rows, of `smol-timing/` (4 premises, alone).
+them (so an upper bound), and, for the SmolLM2 rows, of `smol-timing/` (4 premises, alone), for
+the 1.5B's MCTS (the default) of `q15-mcts4-p40/` (8 premises, alone: `q15-mcts4/` ran beside
+two test runs, 385 s a story).
 """
 
 import glob
@@ -26,7 +28,8 @@ HERE = Path(__file__).parent
 CLAIMS = HERE.parent / "strong" / "claims96"
 REF = "SmolLM2 MCTS 8u"
 
-#: (label, study dir, comparison, side of the row, seconds-per-story source (eval dir, system name))
+#: (label, study dir(s), comparison, side of the row, seconds-per-story source(s) (eval dir, system name));
+#: a row read in several studies (premises split across evals) pools their pairs
 ROWS = [
     ("SmolLM2-135M single", CLAIMS, "mcts@c02s vs single", "b", ("smol-timing", "single")),
     ("SmolLM2-135M best-of-n 8u", CLAIMS, "mcts@c02s vs best-of-n", "b", None),
@@ -38,26 +41,28 @@ ROWS = [
      ("small-single", "single@llamacpp:qwen2.5-coder-0.5b")),
     ("Qwen2.5-Coder-1.5B single", HERE / "study-q15", "single@llamacpp:qwen2.5-coder-1.5b vs mcts", "a",
      ("q15-single", "single@llamacpp:qwen2.5-coder-1.5b")),
-    ("Qwen2.5-Coder-1.5B MCTS 4u", HERE / "study-q15b", "mcts@llamacpp:qwen2.5-coder-1.5b vs mcts", "a",
-     ("q15-mcts4", "mcts@llamacpp:qwen2.5-coder-1.5b")),
+    ("Qwen2.5-Coder-1.5B MCTS 4u (the default)", (HERE / "study-q15b", HERE / "study-q15c"),
+     "mcts@llamacpp:qwen2.5-coder-1.5b vs mcts", "a",
+     [("q15-mcts4-p40", "mcts@llamacpp:qwen2.5-coder-1.5b")]),
 ]
 #: premises of the reference run (the rows from the 96-premise study are cut to them)
 PREMISES = {json.loads(x)["premise"].strip() for x in (HERE.parent / "eval" / "confirm" / "p32-47" / "stories.jsonl")
             .read_text().splitlines()}
 
 
-def quality(study_dir: Path, comparison: str, side: str) -> dict | None:
-    if not (study_dir / "study.json").is_file():
-        return None
-    study = load_study(study_dir)
-    pairs = {p["id"]: p for p in study["pairs"] if comparison_of(p) == comparison and p["premise"].strip() in PREMISES}
+def quality(study_dirs: Path | tuple[Path, ...], comparison: str, side: str) -> dict | None:
     wins: dict[str, list[float]] = {}
     scores: list[float] = []
-    for r in read_ratings(study_dir):
-        if r["pair"] in pairs:
-            wins.setdefault(r["pair"], []).append(1.0 if r["choice"] == side else 0.0)
-            if isinstance(r.get("scores"), dict) and side in r["scores"]:
-                scores.append(float(r["scores"][side]))
+    for k, study_dir in enumerate(study_dirs if isinstance(study_dirs, tuple) else (study_dirs,)):
+        if not (study_dir / "study.json").is_file():
+            continue
+        study = load_study(study_dir)
+        pairs = {p["id"] for p in study["pairs"] if comparison_of(p) == comparison and p["premise"].strip() in PREMISES}
+        for r in read_ratings(study_dir):
+            if r["pair"] in pairs:
+                wins.setdefault(f"{k}:{r['pair']}", []).append(1.0 if r["choice"] == side else 0.0)
+                if isinstance(r.get("scores"), dict) and side in r["scores"]:
+                    scores.append(float(r["scores"][side]))
     if not wins:
         return None
     lo, hi = bootstrap_ci(list(wins.values()))
@@ -65,14 +70,15 @@ def quality(study_dir: Path, comparison: str, side: str) -> dict | None:
             "pairs": len(wins), "score": round(statistics.fmean(scores), 2) if scores else None}
 
 
-def seconds(src: tuple[str, str] | None) -> float | None:
+def seconds(src: tuple[str, str] | list[tuple[str, str]] | None) -> float | None:
     if src is None:
         return None
     walls = []
-    for f in glob.glob(str(HERE / src[0] / "stories" / "*.json")):
-        rec = json.loads(Path(f).read_text())
-        if rec.get("system") == src[1] and isinstance(rec.get("wall_s"), (int, float)):
-            walls.append(rec["wall_s"])
+    for folder, system in src if isinstance(src, list) else [src]:
+        for f in glob.glob(str(HERE / folder / "stories" / "*.json")):
+            rec = json.loads(Path(f).read_text())
+            if rec.get("system") == system and isinstance(rec.get("wall_s"), (int, float)):
+                walls.append(rec["wall_s"])
     return round(statistics.fmean(walls), 1) if walls else None
 
 
