@@ -107,7 +107,7 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
     with page.expect_download() as dl:
         page.click("a.export")
     exported = Path(dl.value.path()).read_text()
-    assert exported.startswith("# Chosen story") and text in exported
+    assert exported.startswith(f"# {PREMISE_START}") and exported.endswith(f"\n\n{text}\n")  # the pinned story
     assert load_run(runs_root / "lighthouse").meta["pinned"] == int(human)
     assert page.errors == []
 
