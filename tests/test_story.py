@@ -1,4 +1,5 @@
-from storyspace.story import PromptConfig, Step, Story, clean_passage, clean_plan, passage_messages, reader_context
+from storyspace.story import (PromptConfig, Step, Story, clean_passage, clean_plan, passage_messages, reader_context,
+                              whole_sentences)
 
 
 def test_clean_passage_cuts_at_last_full_sentence_and_drops_artefacts() -> None:
@@ -12,6 +13,12 @@ def test_clean_passage_keeps_closing_quotes_and_flags_cut_off() -> None:
     c = clean_passage("and then the sea rose without")
     assert c.cut_off and c.text == "and then the sea rose without"
     assert clean_passage("   ").text == "" and not clean_passage("").cut_off
+
+
+def test_whole_sentences_drops_the_cut_off_tail_only() -> None:
+    assert whole_sentences('She froze. "Run!" he said. Then the') == 'She froze. "Run!" he said.'
+    assert whole_sentences("The sea rose (again.) ") == "The sea rose (again.)"
+    assert whole_sentences("and then the sea rose without") == ""
 
 
 def test_clean_plan_is_one_line() -> None:

@@ -224,6 +224,13 @@ def ends_sentence(text: str) -> bool:
     return bool(ends) and ends[-1].end() == len(text.rstrip())
 
 
+def whole_sentences(text: str) -> str:
+    """``text`` up to the end of its last whole sentence (a closing quote or bracket stays with
+    it), the cut-off tail after it dropped; "" when no sentence in it ends."""
+    ends = list(_SENTENCE_END.finditer(text))
+    return text[:ends[-1].end()].rstrip() if ends else ""
+
+
 def clean_plan(raw: str) -> str:
     """A plan is one line of text without artefacts."""
     text = _strip_artefacts(printable(raw))

@@ -14,6 +14,23 @@ PREMISE = "A lighthouse keeper finds a letter addressed to her from the future."
 TINY = {"seed": 0, "search": {"simulations": 4, "depth": 2, "children": 2}, "policy": {"step_tokens": 24}}
 
 
+#: a passage stopped mid-sentence, as the token limit leaves one; its export ends at "midnight."
+CUT_PASSAGE = "The lamp went dark at midnight. Then the letter began to"
+
+
+def cut_off_leaf(run: Path) -> int:
+    """A leaf of the run off its best path (the best leaf if it has no other), its passage made
+    ``CUT_PASSAGE`` in tree.json."""
+    from storyspace.runs import RunDir, load_run
+
+    tree = load_run(run).tree
+    leaves = [n.id for n in tree.nodes if not n.children and n.id]
+    leaf = next((n for n in leaves if n != tree.best_leaf()), tree.best_leaf())
+    tree.nodes[leaf].step["passage"] = CUT_PASSAGE
+    RunDir(run).write_json(RunDir.TREE, tree.to_json())
+    return leaf
+
+
 def tiny_config():  # noqa: ANN201
     from storyspace.config import ExploreConfig, build
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from storyspace.runs import load_run
 from storyspace.study.create import StudyConfig, create_study
-from tests.studio.conftest import PREMISE, tiny_config
+from tests.studio.conftest import CUT_PASSAGE, PREMISE, cut_off_leaf, tiny_config
 
 
 @pytest.fixture
@@ -78,6 +78,48 @@ def test_expand_search_write_pin_export_through_the_api(client: TestClient, runs
     assert client.post("/api/pin", json={"run": "lighthouse", "node": human}).json() == {"pinned": human}
     md = client.get("/api/export", params={"run": "lighthouse"})
     assert "attachment" in md.headers["content-disposition"] and "She folded the letter away." in md.text
+
+
+def test_export_a_branch_or_the_whole_tree_named_after_the_premise(client: TestClient, runs_root: Path) -> None:
+    """Issue #46, item 5: the chosen story by default, any branch (``node``), the whole tree
+    (``scope=tree``); the premise is the title and the file name; a passage cut mid-sentence ends
+    on its last whole sentence in the export, and the run is left as it was."""
+    leaf = cut_off_leaf(runs_root / "lighthouse")
+    tree = load_run(runs_root / "lighthouse").tree
+    before = {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()}
+    stem = "a-lighthouse-keeper-finds-a-letter-addressed-to-her-from-the"
+
+    branch = client.get("/api/export", params={"run": "lighthouse", "node": leaf})
+    assert branch.status_code == 200 and branch.headers["content-type"].startswith("text/markdown")
+    assert branch.headers["content-disposition"] == f'attachment; filename="{stem}-node-{leaf}.md"'
+    assert branch.text.startswith(f"# {PREMISE}\n\n")
+    assert branch.text.endswith("\n\nThe lamp went dark at midnight.\n")  # the cut-off tail dropped
+    assert " ".join(tree.nodes[tree.path(leaf)[1]].step["passage"].split()[:5]) in branch.text  # the opening
+
+    chosen = client.get("/api/export", params={"run": "lighthouse"})
+    assert chosen.headers["content-disposition"] == f'attachment; filename="{stem}.md"'
+    assert chosen.text.startswith(f"# {PREMISE}\n\n") and "Best story" not in chosen.text
+
+    whole = client.get("/api/export", params={"run": "lighthouse", "scope": "tree"})
+    assert whole.headers["content-disposition"] == f'attachment; filename="{stem}-tree.md"'
+    ends = [n.id for n in tree.nodes if not n.children]
+    assert whole.text.count("\n## Branch ") == len(ends)
+    assert all(f"(node {n}" in whole.text for n in ends) and "The lamp went dark at midnight.\n" in whole.text
+    assert CUT_PASSAGE not in branch.text + chosen.text + whole.text
+    assert {p.name: p.read_bytes() for p in (runs_root / "lighthouse").iterdir()} == before
+
+
+def test_bad_export_requests_get_one_line_errors(client: TestClient) -> None:
+    for node in (-1, 999, 10**30):
+        assert f"no node {node} in this run" in one_line_error(
+            client.get("/api/export", params={"run": "lighthouse", "node": node}), 400)
+    assert "premise" in one_line_error(client.get("/api/export", params={"run": "lighthouse", "node": 0}), 400)
+    for bad in ("x", "", "1e3", "true"):
+        assert "node" in one_line_error(client.get("/api/export", params={"run": "lighthouse", "node": bad}), 422)
+    assert "not both" in one_line_error(
+        client.get("/api/export", params={"run": "lighthouse", "node": 1, "scope": "tree"}), 400)
+    assert "scope" in one_line_error(client.get("/api/export", params={"run": "lighthouse", "scope": "all"}), 422)
+    assert "no run" in one_line_error(client.get("/api/export", params={"run": "nothing-here", "node": 1}), 404)
 
 
 def test_paths_outside_the_folder_are_refused(client: TestClient, runs_root: Path, tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
     with page.expect_download() as dl:
         page.click("a.export")
     exported = Path(dl.value.path()).read_text()
-    assert exported.startswith("# Chosen story") and text in exported
+    assert exported.startswith(f"# {PREMISE_START}") and exported.endswith(f"\n\n{text}\n")  # the pinned story
     assert load_run(runs_root / "lighthouse").meta["pinned"] == int(human)
     assert page.errors == []
 
@@ -373,4 +373,44 @@ def test_progress_follows_its_job_and_never_claims_0_s_left(served: str, desk, r
     assert percents == sorted(percents), percents  # never goes down
     assert seen[-1][1] == "done" and page.get_attribute(".node-panel", "data-node") == str(other)
     assert page.input_value(".actions .own") == text  # the redrawn tree left the box alone
+    assert page.errors == []
+
+
+def test_an_exported_branch_ends_on_a_whole_sentence(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46, item 5, at 1366x768: "Export this branch" in the node panel downloads the path to
+    the node as Markdown titled and named after the premise; its last passage, stopped
+    mid-sentence by the token limit, ends on its last whole sentence, and the run keeps its text.
+    The run view offers the whole tree next to the chosen story."""
+    from storyspace.runs import RunDir, load_run
+    from storyspace.story import ends_sentence
+    from tests.studio.conftest import CUT_PASSAGE, PREMISE, cut_off_leaf
+
+    page = desk
+    run = runs_root / "lighthouse"
+    leaf = cut_off_leaf(run)
+    stored = (run / RunDir.TREE).read_bytes()
+    stem = "a-lighthouse-keeper-finds-a-letter-addressed-to-her-from-the"
+    page.goto(served + "/#/run/lighthouse")
+    open_node(page, leaf)
+    box = page.locator("button.export-branch").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, f"export is below the fold: {box}"
+    with page.expect_download() as dl:
+        page.click("button.export-branch")
+    assert dl.value.suggested_filename == f"{stem}-node-{leaf}.md"
+    exported = Path(dl.value.path()).read_text()
+    assert exported.splitlines()[0] == f"# {PREMISE}"
+    assert ends_sentence(exported.rstrip()) and exported.endswith("\n\nThe lamp went dark at midnight.\n")
+    assert load_run(run).tree.nodes[leaf].step["passage"] == CUT_PASSAGE
+    assert (run / RunDir.TREE).read_bytes() == stored
+
+    assert page.text_content("a.export-tree") == "export whole tree"
+    with page.expect_download() as dl:
+        page.click("a.export-tree")
+    assert dl.value.suggested_filename == f"{stem}-tree.md"
+    assert Path(dl.value.path()).read_text().count("\n## Branch ") == sum(
+        1 for n in load_run(run).tree.nodes if not n.children)
+    open_node(page, 0)
+    assert page.locator("button.export-branch").is_disabled()  # the premise alone is no branch
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "export.png"))
     assert page.errors == []

@@ -9,7 +9,7 @@ import pytest
 
 from storyspace.errors import UserError
 from storyspace.runs import RunBusy, RunDir, load_run
-from storyspace.studio import edits
+from storyspace.studio import edits, export
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +68,9 @@ def test_a_persons_passage_is_valued_marked_and_exported_when_pinned(runs_root: 
         edits.pin(saved, node.id)
     saved = load_run(path)
     assert saved.meta["pinned"] == node.id and edits.chosen_node(saved) == node.id
-    md = edits.export_markdown(saved)
-    assert md.startswith("# Chosen story") and text in md
-    assert (path / RunDir.PINNED).read_text() == md
+    md = export.export_run(saved).text  # the export is the pinned story, under the premise
+    assert md.startswith(f"# {saved.premise}\n") and md.endswith(f"\n\n{text}\n")
+    assert text in (path / RunDir.PINNED).read_text()
     with edits.editing(path) as saved, pytest.raises(UserError, match="empty"):
         edits.add_human_step(saved, world_of(pool, saved), 0, " \n ")
 

@@ -14,7 +14,7 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi import HTTPException as FastAPIHTTPException
@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from storyspace.errors import UserError
 from storyspace.runs import RunBusy, RunDir, load_run, premise_slug
-from storyspace.studio import edits
+from storyspace.studio import edits, export
 from storyspace.studio.jobs import Models, Worker
 from storyspace.study.create import STUDY, add_pair, load_study
 from storyspace.study.ratings import append_rating, clean_rater, layout, next_pair, read_ratings
@@ -387,11 +387,12 @@ def create_app(studio: Studio) -> FastAPI:
         return {"pinned": body.node}
 
     @app.get("/api/export")
-    def export(run: str) -> PlainTextResponse:
-        saved = load_run(studio.run_path(run))
-        name = premise_slug(saved.premise) + ".md"
-        return PlainTextResponse(edits.export_markdown(saved), media_type="text/markdown; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    def export_run(run: str, node: int | None = None, scope: Literal["chosen", "tree"] = "chosen") -> PlainTextResponse:
+        """The chosen story, the branch ending at ``node``, or (``scope=tree``) every branch, as a
+        Markdown download named after the premise."""
+        got = export.export_run(load_run(studio.run_path(run)), node, scope == "tree")
+        return PlainTextResponse(got.text, media_type="text/markdown; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{got.name}"'})
 
     def shown(job: Any) -> dict[str, Any]:
         """A job as the page sees it: its error and note without the studio's folder."""

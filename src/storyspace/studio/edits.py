@@ -2,7 +2,8 @@
 person wrote, pin a path. Each one is a read-modify-write of the run directory as its one writer
 (``RunDir.writer``): the run is read again under the lock, changed, and written with the same
 atomic writes as ``explore`` (tree.json, story.md, tree.html, then run.json), so that a run changed
-from two tabs, or by the studio while ``explore --resume`` runs, is never corrupted.
+from two tabs, or by the studio while ``explore --resume`` runs, is never corrupted. (The export,
+which changes nothing, is ``studio.export``.)
 
 The model work goes through a ``StoryWorld`` (``parts.world(premise)``), exactly as in a search.
 """
@@ -171,13 +172,6 @@ def chosen_node(saved: SavedRun) -> int:
     if isinstance(pinned, int) and not isinstance(pinned, bool) and 0 < pinned < len(saved.tree.nodes):
         return pinned
     return saved.tree.best_leaf()
-
-
-def export_markdown(saved: SavedRun) -> str:
-    """The chosen story (pinned, else the best path) as Markdown."""
-    node = chosen_node(saved)
-    title = "Chosen story" if saved.meta.get("pinned") == node else "Best story"
-    return story_at(saved, node).markdown(title)
 
 
 def node_detail(saved: SavedRun, node: int) -> dict[str, Any]:

@@ -43,6 +43,33 @@ function template(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
 }
 
+// An export is fetched, so that an error is a toast (the page stays), and saved under the clean
+// file name the server gives it (the premise's first words).
+async function download(url) {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) {
+      let data = null;
+      try { data = await res.json(); } catch (e) { data = null; }
+      throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+    }
+    const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
+    const a = el("a");
+    a.href = URL.createObjectURL(await res.blob());
+    a.download = name ? name[1] : "story.md";
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  } catch (e) {
+    toast(`the export failed: ${e.message}`, true);
+  }
+}
+
+function exportUrl(run, extra) {
+  return `/api/export?run=${encodeURIComponent(run)}${extra || ""}`;
+}
+
 // -- jobs --------------------------------------------------------------------------------------
 // Every job the page follows has its own entry in the tray (outside the view, so it outlives a
 // page change), named by what it works on: its progress is that job's, whatever node is open.
@@ -412,7 +439,11 @@ async function showRun(run) {
   let data = null;
   const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload, compare));
   const compare = { from: null }; // the node "Compare with another node…" was pressed on
-  page.querySelector(".export").href = `/api/export?run=${encodeURIComponent(run)}`;
+  for (const [cls, extra] of [[".export", ""], [".export-tree", "&scope=tree"]]) {
+    const link = page.querySelector(cls);
+    link.href = exportUrl(run, extra);
+    link.addEventListener("click", (ev) => { ev.preventDefault(); download(link.href); });
+  }
 
   const key = page.querySelector(".colour-key");
   function drawKey() {
@@ -483,6 +514,7 @@ async function showNode(run, id, panel, reload, compare) {
   const actions = panel.querySelector(".actions");
   for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
   panel.querySelector(".pin").disabled = n.id === 0;
+  panel.querySelector(".export-branch").disabled = n.id === 0; // the premise alone is no branch
   const own = actions.querySelector(".own");
   const draft = readDraft(run, id);
   if (own.value !== draft) own.value = draft; // the same text is left alone: the caret stays put
@@ -547,6 +579,7 @@ async function showNode(run, id, panel, reload, compare) {
     toast(`node ${id} kept: click another node, then "Compare #${id} with this node"`);
   });
   on(".compare-with", () => showCompare(run, compare.from, id));
+  on(".export-branch", () => download(exportUrl(run, `&node=${id}`)));
   on(".pin", async () => {
     try {
       await api("POST", "/api/pin", { run, node: id });
