@@ -19,6 +19,7 @@ def test_round_trip_through_plain_data() -> None:
     "data, message",
     [
         ({"search": {"simulations": 0}}, "search.simulations must be positive"),
+        ({"search": {"retries": -1}}, "search.retries must be >= 0"),
         ({"search": {"simulations": "many"}}, "must be of type int"),
         ({"search": {"final": "longest"}}, "search.final must be visits or story"),
         ({"search": {"bogus": 1}}, "unknown setting 'bogus'"),

@@ -224,6 +224,8 @@ def validate_search(s: SearchConfig) -> None:
         raise UserError(f"search.backup must be path_mean or leaf, got {s.backup!r}")
     if s.rollout_depth < 0:
         raise UserError(f"search.rollout_depth must be >= 0, got {s.rollout_depth}")
+    if s.retries < 0:
+        raise UserError(f"search.retries must be >= 0, got {s.retries}")
     if s.selection not in ("uct", "puct"):
         raise UserError(f"search.selection must be uct or puct, got {s.selection!r}")
     if s.final not in ("visits", "story"):
