@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from storyspace.config import build_config  # noqa: E402
 from storyspace.models.llamacpp import LlamaCppConfig, LlamaCppModel, cores  # noqa: E402
-from storyspace.models.registry import named_gguf_path, parse_spec  # noqa: E402
+from storyspace.models.registry import NAMED_GGUF, named_gguf_path, parse_spec  # noqa: E402
 from storyspace.story import Story, passage_messages  # noqa: E402
 
 PREMISE = "A lighthouse keeper finds a message in a bottle addressed to her, dated fifty years in the future."
@@ -38,8 +38,7 @@ def gguf(model: str) -> Path:
     if model.endswith(".gguf") and not model.startswith("llamacpp:"):
         return Path(model)
     spec = parse_spec(model)
-    return named_gguf_path(spec.target) if spec.target in ("embedded", "gemma3-270m", "qwen2.5-coder-0.5b",
-                                                           "qwen2.5-coder-1.5b") else Path(spec.target)
+    return named_gguf_path(spec.target) if spec.target in NAMED_GGUF else Path(spec.target)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -160,21 +161,19 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _preset_files() -> Any:
+    return resources.files("storyspace.data.presets")
+
+
 def presets() -> list[str]:
     """The names of the shipped settings files (``--config NAME``): ``data/presets/NAME.toml``."""
-    from importlib import resources
-
-    return sorted(f.name[: -len(".toml")] for f in resources.files("storyspace.data.presets").iterdir()
-                  if f.name.endswith(".toml"))
+    return sorted(f.name[: -len(".toml")] for f in _preset_files().iterdir() if f.name.endswith(".toml"))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML settings file; a name without a file of that name is a shipped preset (``writer``)."""
     if not Path(path).exists() and str(path) in presets():
-        from importlib import resources
-
-        text = resources.files("storyspace.data.presets").joinpath(f"{path}.toml").read_text(encoding="utf-8")
-        return tomllib.loads(text)
+        return tomllib.loads(_preset_files().joinpath(f"{path}.toml").read_text(encoding="utf-8"))
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
