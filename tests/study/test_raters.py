@@ -247,3 +247,16 @@ def test_random_sibling_pairs_ignore_the_values_and_are_seeded(tmp_path: Path) -
         again = create_study([run], tmp_path / f"t{seed}", StudyConfig(pairing="random", seed=seed))["pairs"][0]
         assert (again["a"]["node"], again["b"]["node"]) == (pair["a"]["node"], pair["b"]["node"])
     assert len(seen) > 1  # not always the same two
+
+
+def test_all_sibling_pairs_take_every_two_children_with_sides_drawn(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run")
+    sides = set()
+    for seed in range(6):
+        study = create_study([run], tmp_path / f"s{seed}", StudyConfig(pairing="all", pairs=0, min_margin=0.9, seed=seed))
+        nodes = [(p["a"]["node"], p["b"]["node"]) for p in study["pairs"]]
+        assert study["available"] == 3 and len(nodes) == 3  # 3 children: every two of them, the values ignored
+        assert {frozenset(n) for n in nodes} == {frozenset(x) for x in ((1, 2), (1, 3), (2, 3))}
+        assert all(p["depth"] == 1 and p["context"] == [] and p["kind"] == "siblings" for p in study["pairs"])
+        sides.update(nodes)
+    assert len(sides) > 3  # the sides are drawn, not always the lower node first

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from storyspace.cli import main
+from storyspace.errors import UserError
 from storyspace.corpus import human_stories
 from storyspace.contrast import CORRUPTIONS
 from storyspace.story import PromptConfig
@@ -64,3 +65,70 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     # the output is not overwritten without --force
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--quiet"]) == 2
     assert "exists (use --force" in capsys.readouterr().err
+    # with studies of sibling pairs: their passages are read once each, kept beside the HANNA readings
+    studies = [sibling_study(tmp_path, s["prompt"].strip(), [("a", "a"), ("b", "b"), ("a", "b")])[0]
+               for s in human_stories()[:2]]
+    args = ["fit-value", "--readings", str(readings), "--out", str(out), "--step-tokens", "32", "--contrast-words", "60",
+            "--folds", "2", "--stories", "2", "--study", *map(str, studies), "--force", "--quiet"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "| siblings:reader |" in text and "sibling labels: 6 pairs rated, 4 the same way by every showing, 2 tied" in text
+    made = json.loads(out.read_text())["made_by"]
+    assert made["pairs"]["siblings"] == 4 and made["studies"]["labels"]["split"] == 2
+    assert set(made["studies"]["shipped_value_agreement"]) == {"cap 0", "cap 0.05"}
+    saved = [json.loads(line) for line in readings.read_text().splitlines()[1:]]
+    passages = [it for it in saved if it["kind"] == "passage"]
+    assert len(passages) == 6 and all(-1.0 <= it["readings"][0]["premise_sim"] <= 1.0 for it in passages)
+    assert {it["readings"][0]["so_far"].strip() for it in passages} == {s["prompt"].strip() for s in human_stories()[:2]}
+    before = readings.read_text()
+    assert main(args) == 0  # again: nothing left to read, the file unchanged
+    assert readings.read_text() == before and "siblings:reader" in capsys.readouterr().out
+    assert main([*args[:-3], str(tmp_path / "nope"), "--force", "--quiet"]) == 2  # a study that is not there
+    assert "nope" in capsys.readouterr().err
+
+
+def sibling_study(tmp_path, premise: str, votes: list[tuple[str, str]]):  # noqa: ANN001, ANN201
+    """A study of every two siblings of a hand-made run of ``premise`` (3 children: 3 pairs),
+    rated by two raters, one per showing: ``votes[k]`` = (first rater's choice, second's)."""
+    from storyspace.study.create import StudyConfig, create_study
+    from storyspace.study.ratings import append_rating
+    from tests.test_bad_input import write_run
+
+    slug = "".join(c for c in premise[:12] if c.isalnum())
+    run = write_run(tmp_path / f"run-{slug}", premise=premise)
+    d = tmp_path / f"study-{slug}"
+    study = create_study([run], d, StudyConfig(pairing="all", pairs=0, both_orders=True))
+    for pair, (x, y) in zip(study["pairs"], votes):
+        append_rating(study, d, "reader-1", pair["id"], x, "a", kind="llm")
+        append_rating(study, d, "reader-2", pair["id"], y, "b", kind="llm")
+    return d, study
+
+
+def test_sibling_labels_become_weighted_pairs_and_ties_drop(tmp_path) -> None:  # noqa: ANN001
+    from storyspace.study.labels import sibling_labels
+    from storyspace.value.fit_data import FeatureSettings, features_of, passage_key, premise_groups, sibling_fit_pairs
+
+    premise = human_stories()[5]["prompt"].strip()
+    d, study = sibling_study(tmp_path, premise, [("a", "a"), ("a", "b"), ("b", "b")])
+    labels = sibling_labels(d)
+    assert [lab["votes"] for lab in labels] == [[2, 0], [1, 1], [0, 2]]
+    assert labels[0]["a"] == study["pairs"][0]["a"]["text"] and labels[0]["context"] == []
+    # fake readings, one per distinct passage: the fit needs only their features
+    texts = {t for lab in labels for t in (lab["a"], lab["b"])}
+    items = [{"kind": "passage", "id": passage_key(premise, [], t),
+              "readings": [{"passage": t, "so_far": premise + "\n", "ctx": [-len(t) / 10, -1.0], "neutral": [-3.0, -2.5],
+                            "cut_off": False, "story": "", "premise_sim": 0.3}]} for t in texts]
+    settings = FeatureSettings(load_calibration("auto", "embedded"), ValueConfig())
+    pairs, counts = sibling_fit_pairs(items, labels, settings, weight=0.5)
+    assert counts == {"labelled": 3, "unanimous": 2, "split": 1}
+    assert len(pairs) == 2 and all(p.kind == "siblings" and p.weight == 0.5 for p in pairs)
+    assert {p.groups for p in pairs} == {(premise_groups()[premise],)} == {("5",)}  # folds group by HANNA prompt
+    # the winner is the side the votes chose: pair 1 went to its side a, pair 3 to its side b
+    feats = {it["id"]: features_of(it["readings"], settings)[0] for it in items}
+    assert pairs[0].better[0] == feats[passage_key(premise, [], labels[0]["a"])] != pairs[0].worse[0]
+    assert pairs[1].better[0] == feats[passage_key(premise, [], labels[2]["b"])] != pairs[1].worse[0]
+    with pytest.raises(UserError, match="no reading"):
+        sibling_fit_pairs(items[:1], labels, settings)
+    empty, _ = sibling_study(tmp_path / "e", premise, [])
+    with pytest.raises(UserError, match="no rated sibling pair"):
+        sibling_labels(empty)

@@ -460,8 +460,9 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.value.coherence import MiniLMEmbedder
     from storyspace.value.fit_data import (FeatureSettings, add_recalls, add_similarities, dump_items,
                                            hanna_cross_validated, hanna_markdown, human_quantiles, load_items,
-                                           make_pairs, read_items)
-    from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES
+                                           make_pairs, read_items, read_passages, sibling_fit_pairs)
+    from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES, SHIPPED_WEIGHTS, load_weights
+    from storyspace.study.labels import sibling_labels
     from storyspace.value.config import ValueConfig
     from storyspace.value.model import load_calibration
 
@@ -473,16 +474,23 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     reader = str(parse_spec(models.reference))
     # the readings need no weights (the fit makes them): the product form reads and features alike
     settings_ = FeatureSettings(load_calibration(value.calibration, reader), value)
+    labels = [lab for d in args.study for lab in sibling_labels(d)]  # first: a bad study fails before any reading
     saved = args.readings is not None and args.readings.is_file()
     items = load_items(args.readings, reader, cfg) if saved else None
     pool = ModelPool(options=models.options())  # loads a model on first use only
     with Display(args.quiet) as display:
         if items is None:
-            vm = value_model(pool, models.reference, settings_.cfg, PromptConfig())
             stories = human_stories()[: cfg.stories or None]
-            items = read_items(vm, stories, cfg.step_tokens, cfg.contrast_words, cfg.seed,
+            items = read_items(value_model(pool, models.reference, settings_.cfg, PromptConfig()), stories,
+                               cfg.step_tokens, cfg.contrast_words, cfg.seed,
                                on_item=lambda i, n: display.update("reading", i, n))
         filled = 0
+        if labels:  # the labelled siblings' passages, each read once after its story so far
+            new = read_passages(value_model(pool, models.reference, settings_.cfg, PromptConfig()), labels,
+                                {it["id"] for it in items if it["kind"] == "passage"},
+                                on_item=lambda i, n: display.update("reading sibling passages", i, n))
+            items += new
+            filled += len(new)
         missing = any(r.get("premise_sim") is None for it in items for r in it["readings"])
         if missing and (not saved or any(f in EMBEDDED_FEATURES for f in cfg.feature_list)):
             # MiniLM similarities: a cheap second look (~1 min), kept in the readings file once made
@@ -496,18 +504,35 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
         if args.readings is not None and (filled or not saved):
             atomic_write(args.readings, dump_items(items, reader, cfg))
         pairs = make_pairs(items, settings_, cfg)
+        siblings, label_counts = sibling_fit_pairs(items, labels, settings_, cfg.study_weight)
+        pairs += siblings
         cv = fitting.cross_validate(pairs, cfg, on_fold=lambda i, n: display.update("cross-validation", i, n))
         display.update("cross-validation: HANNA criteria", 0, 1)
         per_criterion = hanna_cross_validated(items, settings_, pairs, cfg)
         model = replace(fitting.fit(pairs, cfg), human=human_quantiles(items, settings_, cfg.feature_list))
     in_sample = fitting.pair_agreement(model, pairs)
+    shipped: dict[str, float] = {}
+    if siblings and reader in SHIPPED_WEIGHTS:  # today's value on the same pairs: the baseline (never fitted on them)
+        today = load_weights("auto", reader)
+        for cap in (0.0, 0.05):
+            shipped[f"cap {cap:g}"] = round(fitting.pair_agreement(today.with_cap(cap), siblings)["siblings"]["agreement"], 4)
     made = {"command": "storyspace fit-value " + " ".join(sys.argv[2:]), "reader": reader,
             "date": datetime.now().strftime("%Y-%m-%d"), "settings": asdict(cfg), "calibration": value.calibration,
             "pairs": {k: v["pairs"] for k, v in in_sample.items() if ":" not in k},
             "cross_validation": cv, "hanna_criteria_cv": per_criterion, "in_sample": in_sample}
+    if labels:
+        made["studies"] = {"dirs": [str(d) for d in args.study], "labels": label_counts,
+                           "shipped_value_agreement": shipped}
     atomic_write(args.out, json.dumps({**model.as_dict(), "made_by": made}, indent=1) + "\n")
     weights = ", ".join(f"{f} {w:+.3f}" for f, w in zip(model.features, model.weights))
-    _out(fitting.cv_markdown(cv, in_sample) + "\n" + hanna_markdown(per_criterion) + f"\nweights (per SD): {weights}; bias {model.bias:+.3f}\nwrote {args.out}")
+    said = ""
+    if labels:
+        c = label_counts
+        said = (f"\nsibling labels: {c['labelled']} pairs rated, {c['unanimous']} the same way by every showing,"
+                f" {c['split']} tied (dropped)" + "".join(f"; the shipped value ({k}) agrees on {v:.3f}"
+                                                          for k, v in shipped.items()) + "\n")
+    _out(fitting.cv_markdown(cv, in_sample) + "\n" + hanna_markdown(per_criterion) + said
+         + f"\nweights (per SD): {weights}; bias {model.bias:+.3f}\nwrote {args.out}")
     return 0
 
 

@@ -166,6 +166,8 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", type=Path, required=True, metavar="FILE", help="weights JSON to write (--value-weights)")
         p.add_argument("--readings", type=Path, metavar="FILE",
                        help="the reader's readings: used when the file exists, written when not")
+        p.add_argument("--study", type=Path, nargs="+", default=[], metavar="STUDY_DIR",
+                       help="also fit on these studies' rated sibling pairs (study create --pairing random|all)")
         p.add_argument("--force", action="store_true", help="replace --out if it exists")
         p.add_argument("--quiet", **quiet)
     elif command == "studio":

@@ -6,7 +6,9 @@ Two sources:
   far, then the two candidate next passages. ``pairing = "extremes"``: of each node, the highest-
   and the lowest-valued child, when their step values differ by at least ``min_margin``;
   ``"random"``: of each node, two children drawn at random (the choice the search makes between
-  siblings, not chosen by value), at every depth.
+  siblings, not chosen by value), at every depth; ``"all"``: every two children of each node,
+  sides drawn at random (the most labels per passage written: a value fitted on the reader's
+  choices between siblings, issue #44).
 - eval directories (their stories.jsonl): two *systems'* whole stories of one premise. Stories
   are matched across the evals by premise text; ``DIR@TAG`` renames that eval's systems to
   ``system@TAG`` and ``DIR@TAG=SYS[,SYS]`` only those (an MCTS run with other settings beside
@@ -61,8 +63,8 @@ class StudyConfig:
     focus: str = field(default="", metadata=flag("--focus", "compare this system (side a) against each of --systems only",
                                                  metavar="SYSTEM"))
     pairing: str = field(default="extremes", metadata=flag(
-        "--pairing", "siblings of explore runs: highest vs lowest valued, or two drawn at random",
-        choices=("extremes", "random")))
+        "--pairing", "siblings of explore runs: highest vs lowest valued, two drawn at random, or every two",
+        choices=("extremes", "random", "all")))
     comparisons: str = field(default="", metadata=flag(
         "--comparisons", "exactly these comparisons, side a first: 'X vs Y; Z vs Y' (instead of --systems/--focus)",
         metavar="'X vs Y; ...'"))
@@ -72,8 +74,8 @@ class StudyConfig:
 def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None, pairing: str = "extremes",
                   rng: random.Random | None = None) -> list[dict[str, Any]]:
     """Per node with two or more children: its highest- against its lowest-valued child
-    (``extremes``, when they differ by ``min_margin``), or two of them drawn with ``rng``
-    (``random``); ``chat_prompt``: the policy's chat template, for a prefill-style run's prompts."""
+    (``extremes``, when they differ by ``min_margin``), two of them drawn with ``rng``
+    (``random``), or every two of them, sides drawn with ``rng`` (``all``); ``chat_prompt``: the policy's chat template, for a prefill-style run's prompts."""
     run_dir = saved.run.path
     tree = saved.tree
     rng = rng or random.Random(0)
@@ -82,21 +84,24 @@ def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None, p
         kids = [tree.nodes[c] for c in node.children if tree.nodes[c].step.get("passage")]
         if len(kids) < 2:
             continue
-        if pairing == "random":
-            hi, lo = rng.sample(kids, 2)
-            if hi.step["passage"] == lo.step["passage"]:
-                continue
+        if pairing == "all":
+            chosen = [tuple(rng.sample(two, 2)) for two in itertools.combinations(kids, 2)]
+        elif pairing == "random":
+            chosen = [tuple(rng.sample(kids, 2))]
         else:
             hi = max(kids, key=lambda n: (n.value, -n.id))
             lo = min(kids, key=lambda n: (n.value, n.id))
-            if hi.value - lo.value < min_margin or hi.step["passage"] == lo.step["passage"]:
-                continue
+            chosen = [(hi, lo)] if hi.value - lo.value >= min_margin else []
+        chosen = [(x, y) for x, y in chosen if x.step["passage"] != y.step["passage"]]
+        if not chosen:
+            continue
         story = Story.from_steps(saved.premise, tree.steps(node.id))
-        side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}", "node": n.id,
-                 "scores": {"value": round(n.value, 6), "q": round(n.q, 6)}} for n in (hi, lo)]
         prompt, lead = preference_prompt(story, saved.config.prompts, chat_prompt)
-        out.append({"kind": "siblings", "premise": saved.premise, "context": [s.passage for s in story.steps],
-                    "depth": node.depth + 1, "prompt": prompt, "lead": lead, "a": side[0], "b": side[1]})
+        for x, y in chosen:
+            side = [{"text": n.step["passage"], "source": f"{run_dir} node {n.id}", "node": n.id,
+                     "scores": {"value": round(n.value, 6), "q": round(n.q, 6)}} for n in (x, y)]
+            out.append({"kind": "siblings", "premise": saved.premise, "context": [s.passage for s in story.steps],
+                        "depth": node.depth + 1, "prompt": prompt, "lead": lead, "a": side[0], "b": side[1]})
     return out
 
 

@@ -6,7 +6,10 @@ Training pairs, all from the shipped HANNA human stories (96 prompts):
   generators fixed before any fitting), story value = mean step value;
 - ``step``: the true next step against each corrupted next step, given the story so far;
 - ``hanna``: two human stories of different prompts whose mean human rating (the criteria of
-  ``FitConfig.criteria``) differs by at least ``min_gap``.
+  ``FitConfig.criteria``) differs by at least ``min_gap``;
+- ``siblings`` (with ``fit-value --study``): two passages the policy wrote after the same story so
+  far, the one a reader chose above the other (``fit_data.sibling_fit_pairs``), weighted
+  ``study_weight``; grouped by the premise's HANNA prompt.
 
 The objective is Bradley-Terry on exactly what the value model outputs: P(a above b) =
 sigmoid(temperature * (V(a) - V(b))), V the mean over steps of sigmoid(score) * penalty, with an
@@ -41,7 +44,9 @@ class FitConfig:
     - ``step_tokens``, ``contrast_words``: how stories are cut into steps and how much of each
       the contrast pairs read (as ``validate-value``).
     - ``stories``: read only the first N HANNA human stories (0: all 96), for a slow reader's
-      comparison on a subset; the shipped weights read all."""
+      comparison on a subset; the shipped weights read all.
+    - ``study_weight``: weight of a sibling pair a reader chose the same way in both orders
+      (``fit-value --study``), relative to a contrast pair."""
 
     features: str = field(default=",".join(DEFAULT_FEATURES), metadata=flag(
         "--features", "comma-separated features of the learned value"))
@@ -57,6 +62,8 @@ class FitConfig:
     contrast_words: int = field(default=160, metadata=flag(
         "--contrast-words", "the contrast pairs read each story's opening: whole sentences up to this many words"))
     stories: int = field(default=0, metadata=flag("--stories", "read only the first N HANNA human stories (0: all)"))
+    study_weight: float = field(default=1.0, metadata=flag(
+        "--study-weight", "weight of a sibling pair of --study (read the same way in both orders)"))
 
     @property
     def feature_list(self) -> tuple[str, ...]:
@@ -193,8 +200,8 @@ def check_fit(cfg: FitConfig) -> None:
     check_features(cfg.feature_list)
     if cfg.folds < 2:
         raise UserError("--folds must be at least 2")
-    if cfg.l2 < 0 or cfg.temperature <= 0 or cfg.hanna_weight < 0 or cfg.min_gap < 0:
-        raise UserError("--l2, --hanna-weight and --min-gap must be >= 0 and --temperature > 0")
+    if cfg.l2 < 0 or cfg.temperature <= 0 or cfg.hanna_weight < 0 or cfg.min_gap < 0 or cfg.study_weight < 0:
+        raise UserError("--l2, --hanna-weight, --study-weight and --min-gap must be >= 0 and --temperature > 0")
     if cfg.step_tokens < 1 or cfg.contrast_words < 1:
         raise UserError("--step-tokens and --contrast-words must be positive")
     if cfg.stories < 0 or 0 < cfg.stories < cfg.folds:

@@ -3,10 +3,16 @@
 Reading is the slow part (the reference reader over every story, corruption and step case);
 features and pairs are pure functions of the readings, so a fit can be re-run with other
 features or settings from a saved ``readings.jsonl`` without the reader.
+
+Sibling labels (``study.labels``: a reader's choices between two passages the policy wrote after
+the same story so far) add ``passage`` items: one reading per distinct (premise, story so far,
+passage), keyed by a hash of the three, read once and kept in the same file beside the HANNA
+items; the labels themselves are read fresh from their studies on every fit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -102,7 +108,7 @@ def add_recalls(items: Sequence[dict[str, Any]], reader: Any, prompts: Any,
         rs = it["readings"]
         premise = premise_of(rs[0])
         passages = [r["passage"] for r in rs]
-        if it["kind"] == "step":
+        if it["kind"] in ("step", "passage"):
             so_far = Story(premise, (Step(rs[0]["story"]),) if rs[0].get("story") else ())
             got = premise_recalls(reader, prompts, premise, passages, False, so_far, baselines)
         else:
@@ -157,7 +163,7 @@ def make_pairs(items: Sequence[dict[str, Any]], vm_like: Any, cfg: FitConfig) ->
                 pairs.append(Pair((str(it["id"]),), "step", version, [feats[0]], [f]))
         elif it["kind"] == "story":
             stories[(str(it["id"]), it["version"])] = features_of(it["readings"], vm_like)
-        else:
+        elif it["kind"] == "hanna":
             hanna.append(it)
     for (sid, version), feats in stories.items():
         if version != "original" and (sid, "original") in stories:
@@ -170,6 +176,68 @@ def make_pairs(items: Sequence[dict[str, Any]], vm_like: Any, cfg: FitConfig) ->
             better, worse = ((fa, fb) if ra > rb else (fb, fa))
             pairs.append(Pair((ia, ib), "hanna", "rating", better, worse, cfg.hanna_weight))
     return pairs
+
+
+def passage_key(premise: str, context: Sequence[str], passage: str) -> str:
+    """The id of a ``passage`` item: which passage, after which story so far, of which premise."""
+    return "s" + hashlib.sha256(json.dumps([premise.strip(), list(context), passage]).encode()).hexdigest()[:16]
+
+
+def read_passages(vm: ValueModel, labels: Sequence[dict[str, Any]], have: set[str],
+                  on_item: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """``passage`` items for the labels' passages not in ``have`` (item ids): the passages of one
+    story state are read in one call, as the search reads a node's children."""
+    states: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for lab in labels:
+        for text in (lab["a"], lab["b"]):
+            key = passage_key(lab["premise"], lab["context"], text)
+            if key not in have:
+                have.add(key)
+                states.setdefault((lab["premise"].strip(), tuple(lab["context"])), []).append(text)
+    items = []
+    for i, ((premise, context), texts) in enumerate(states.items()):
+        if on_item is not None:
+            on_item(i, len(states))
+        story = Story(premise, tuple(Step(p) for p in context))
+        readings = vm.read(story, texts, [not ends_sentence(t) for t in texts])
+        items += [{"kind": "passage", "id": passage_key(premise, context, t), "readings": [asdict(r)]}
+                  for t, r in zip(texts, readings)]
+    if on_item is not None:
+        on_item(len(states), len(states))
+    return items
+
+
+def premise_groups() -> dict[str, str]:
+    """A shipped premise's text -> its HANNA id, the fold group of its HANNA story, contrast pairs
+    and sibling labels alike (a premise is never split between training and test)."""
+    from storyspace.corpus import human_stories
+
+    return {row["prompt"].strip(): str(row["id"]) for row in human_stories()}
+
+
+def sibling_fit_pairs(items: Sequence[dict[str, Any]], labels: Sequence[dict[str, Any]], vm_like: Any,
+                      weight: float = 1.0) -> tuple[list[Pair], dict[str, int]]:
+    """Bradley-Terry pairs of the labels (kind ``siblings``, corruption ``reader``): the side with
+    more votes above the other, weighted ``weight`` x |margin| / votes (a pair read the same way
+    in both orders weighs ``weight``; a tied one is dropped). Returns the pairs and the counts
+    ``labelled``, ``unanimous``, ``split`` (tied, dropped)."""
+    feats = {it["id"]: features_of(it["readings"], vm_like)[0] for it in items if it["kind"] == "passage"}
+    groups = premise_groups()
+    pairs, counts = [], {"labelled": 0, "unanimous": 0, "split": 0}
+    for lab in labels:
+        na, nb = (int(x) for x in lab["votes"])
+        counts["labelled"] += 1
+        if na == nb:
+            counts["split"] += 1
+            continue
+        counts["unanimous"] += int(min(na, nb) == 0)
+        win, lose = (lab["a"], lab["b"]) if na > nb else (lab["b"], lab["a"])
+        fa, fb = (feats.get(passage_key(lab["premise"], lab["context"], t)) for t in (win, lose))
+        if fa is None or fb is None:
+            raise UserError(f"no reading of label {lab['id']}'s passages: read them first (read_passages)")
+        group = groups.get(lab["premise"].strip(), lab["premise"].strip())
+        pairs.append(Pair((group,), "siblings", "reader", [fa], [fb], weight * abs(na - nb) / (na + nb)))
+    return pairs, counts
 
 
 #: HANNA's six criteria, in its order
