@@ -76,18 +76,21 @@ class StoryWorld:
         """The exact text the policy is conditioned on for the next passage of ``story``."""
         return policy_prompt(story, self.prompts, self.policy.chat_prompt, plan)
 
-    def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[Proposal]]:
-        """k proposals per story; all stories in one batched call."""
+    def propose(self, stories: Sequence[Story], k: int, seeds: Sequence[int], instruction: str = "") -> list[list[Proposal]]:
+        """k proposals per story; all stories in one batched call. ``instruction``: what should
+        happen next, said by a person (the studio): it takes the place of a plan in every prompt
+        (no plan is sampled) and is kept as the step's plan."""
         cfg = self.cfg
-        if not cfg.plan:
-            prompts = [self.policy_prompt(s) for s in stories]
+        if instruction or not cfg.plan:
+            prompts = [self.policy_prompt(s, instruction) for s in stories]
             samples = self.policy.sample(prompts, k, cfg.step_tokens, cfg.temperature, seeds, cfg.top_p)
             out = []
             for group in samples:
                 row = []
                 for smp in group:
                     clean = clean_passage(smp.text)
-                    row.append(Proposal(Step(passage=clean.text), smp.mean_logprob, clean.cut_off, len(smp.logprobs)))
+                    row.append(Proposal(Step(passage=clean.text, plan=instruction), smp.mean_logprob, clean.cut_off,
+                                        len(smp.logprobs)))
                 out.append(row)
             return out
         plan_prompts = [self.policy.chat_prompt(plan_messages(s, self.prompts)) for s in stories]
@@ -112,12 +115,15 @@ class StoryWorld:
             out.append(row)
         return out
 
-    def expand(self, paths: Sequence[Sequence[dict[str, Any]]], k: int, seeds: Sequence[int]) -> list[list[Expansion]]:
-        return self.expand_stories([self.story(p) for p in paths], k, seeds)
+    def expand(self, paths: Sequence[Sequence[dict[str, Any]]], k: int, seeds: Sequence[int],
+               instruction: str = "") -> list[list[Expansion]]:
+        return self.expand_stories([self.story(p) for p in paths], k, seeds, instruction)
 
-    def expand_stories(self, stories: Sequence[Story], k: int, seeds: Sequence[int]) -> list[list[Expansion]]:
-        """k valued next steps for each story (stories may have different premises)."""
-        proposals = self.propose(stories, k, seeds)
+    def expand_stories(self, stories: Sequence[Story], k: int, seeds: Sequence[int],
+                       instruction: str = "") -> list[list[Expansion]]:
+        """k valued next steps for each story (stories may have different premises), following a
+        person's ``instruction`` when one is given (``propose``)."""
+        proposals = self.propose(stories, k, seeds, instruction)
         out = []
         for story, row in zip(stories, proposals):
             breakdowns = self.value_model.evaluate(story, [p.step.passage for p in row], [p.cut_off for p in row])

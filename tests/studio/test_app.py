@@ -140,6 +140,13 @@ def test_bad_requests_get_one_line_errors_and_nothing_is_changed(client: TestCli
     one_line_error(client.post("/api/expand", content=b"not json", headers={"content-type": "application/json"}), 422)
     one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 0, "k": 0}), 422)
     one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": "x"}), 422)
+    one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 0, "instruction": "x" * 301}), 422)
+    one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 0, "instruction": ["x"]}), 422)
+    assert "premise is not a passage" in one_line_error(
+        client.post("/api/revise", json={"run": "lighthouse", "node": 0, "passage": "x"}), 400)
+    assert "empty" in one_line_error(client.post("/api/revise", json={"run": "lighthouse", "node": 1, "passage": " "}), 400)
+    assert "no node 999" in one_line_error(client.post("/api/hide", json={"run": "lighthouse", "node": 999}), 400)
+    one_line_error(client.post("/api/hide", json={"run": "lighthouse", "node": 1, "hidden": "yes"}), 422)
     assert "no node 999" in one_line_error(client.post("/api/expand", json={"run": "lighthouse", "node": 999}), 400)
     assert "finished story" in one_line_error(client.post("/api/write", json={"run": "lighthouse", "node": leaf,
                                                                             "passage": "More."}), 400)

@@ -89,8 +89,16 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
 
     before = count_nodes(page)
     page.fill(".actions .k", "2")
+    page.fill(".actions .instruction", "A storm cuts the power.")  # what happens next, told to the policy
     page.click("button.expand")
     page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {before + 2}")
+    new = load_run(runs_root / "lighthouse").tree.nodes[-1]
+    assert new.step["instruction"] == new.step["plan"] == "A storm cuts the power."
+    page.click(f"svg.tree .node[data-node='{new.id}']")
+    page.wait_for_selector(f".node-panel[data-node='{new.id}'] .node-body:not([hidden])")
+    assert page.text_content(".node-panel .plan") == "you asked: A storm cuts the power."
+    page.click(f"svg.tree .node[data-node='{node}']")  # back to the node (the new ones end the story)
+    page.wait_for_selector(f".node-panel[data-node='{node}'] .node-body:not([hidden])")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     text = "The letter was in her own handwriting, dated forty years on."
@@ -413,4 +421,50 @@ def test_an_exported_branch_ends_on_a_whole_sentence(served: str, desk, runs_roo
     assert page.locator("button.export-branch").is_disabled()  # the premise alone is no branch
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "export.png"))
+    assert page.errors == []
+
+
+def test_a_rewrite_keeps_the_original_and_a_hidden_branch_comes_back(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46 item 2: a passage rewritten in place is a new branch beside the original (its
+    draft kept over a reload until saved); a hidden branch leaves the drawn tree, stays on disk
+    and is shown again on request."""
+    from storyspace.runs import load_run
+
+    page = desk
+    before = load_run(runs_root / "lighthouse")
+    node = before.tree.best_path()[1]
+    original = before.tree.nodes[node].step["passage"]
+    page.goto(served + "/#/run/lighthouse")
+    open_node(page, node)
+    page.click(".rewrite-box summary")
+    assert page.input_value(".rewrite") == original
+    mine = "The letter was warm, as if someone had just finished writing it."
+    page.fill(".rewrite", mine)
+    page.reload()  # the draft outlives a reload
+    open_node(page, node)
+    page.click(".rewrite-box summary")
+    assert page.input_value(".rewrite") == mine
+    nodes = len(before.tree.nodes)
+    page.click("button.save-rewrite")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {nodes + 1}")
+    after = load_run(runs_root / "lighthouse")
+    new = after.tree.nodes[-1]
+    assert new.step["passage"] == mine and new.step["revises"] == str(node) and new.parent == before.tree.nodes[node].parent
+    assert after.tree.nodes[node].step["passage"] == original  # the original kept
+    assert drafts(page) == []
+    page.wait_for_selector(f"svg.tree rect.node[data-node='{new.id}']")  # a person's passage: square
+
+    open_node(page, new.id)
+    page.click("button.hide-branch")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {nodes}")
+    assert load_run(runs_root / "lighthouse").tree.nodes[new.id].step["hidden"] == "yes"  # kept on disk
+    assert page.text_content(".hidden-count") == "1"
+    page.check("input.show-hidden")
+    page.wait_for_selector(f"svg.tree .node.hidden-branch[data-node='{new.id}']")
+    open_node(page, new.id)
+    page.click("button.hide-branch")  # now "Show this branch again"
+    page.wait_for_function("document.querySelector('.show-hidden-box').hidden")
+    assert "hidden" not in load_run(runs_root / "lighthouse").tree.nodes[new.id].step
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "rewrite.png"))
     assert page.errors == []

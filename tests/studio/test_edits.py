@@ -40,6 +40,81 @@ def test_expand_adds_k_valued_children_and_saves_them(runs_root: Path, pool) -> 
     assert len(set(texts)) == 4
 
 
+class Recording:
+    """The real policy, with every prompt it is asked to continue kept."""
+
+    def __init__(self, policy) -> None:  # noqa: ANN001
+        self.policy, self.prompts = policy, []
+
+    def sample(self, prompts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        self.prompts += list(prompts)
+        return self.policy.sample(prompts, *args, **kwargs)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.policy, name)
+
+
+def test_an_instruction_reaches_the_policys_prompt_and_is_kept(runs_root: Path, pool) -> None:  # noqa: ANN001
+    path = runs_root / "lighthouse"
+    asked = "  The   keeper burns the letter\x07 without reading it. "
+    with edits.editing(path) as saved:
+        world = world_of(pool, saved)
+        world.policy = Recording(world.policy)
+        edit = edits.expand_node(saved, world, 0, 2, asked)
+    assert world.policy.prompts and all("What happens next: The keeper burns the letter without reading it." in p
+                                        for p in world.policy.prompts)
+    again = load_run(path)
+    for n in edit.added:
+        step = again.tree.nodes[n].step
+        assert step["instruction"] == step["plan"] == "The keeper burns the letter without reading it."
+    assert edits.node_detail(again, edit.added[0])["instruction"].startswith("The keeper burns")
+    with edits.editing(path) as saved:  # without one the prompt has no such line and nothing is kept
+        world = world_of(pool, saved)
+        world.policy = Recording(world.policy)
+        plain = edits.expand_node(saved, world, 0, 1)
+    assert not any("What happens next" in p for p in world.policy.prompts)
+    assert "instruction" not in load_run(path).tree.nodes[plain.added[0]].step
+    with pytest.raises(UserError, match="instruction is too long"), edits.editing(path) as saved:
+        edits.expand_node(saved, world_of(pool, saved), 0, 1, "x" * 301)
+
+
+def test_a_rewrite_is_a_new_sibling_and_the_original_stays(runs_root: Path, pool) -> None:  # noqa: ANN001
+    path = runs_root / "lighthouse"
+    before = load_run(path)
+    node = before.tree.best_path()[1]
+    original = dict(before.tree.nodes[node].step)
+    kids = list(before.tree.nodes[node].children)
+    with edits.editing(path) as saved:
+        edit = edits.revise(saved, world_of(pool, saved), node, "  She read the letter twice,\nthen\tburned it.  ")
+    after = load_run(path)
+    (new,) = edit.added
+    assert edit.kind == "revise" and after.tree.nodes[new].parent == before.tree.nodes[node].parent
+    step = after.tree.nodes[new].step
+    assert step == {"plan": "", "passage": "She read the letter twice, then burned it.", "author": "human", "revises": str(node)}
+    assert "value" in after.tree.nodes[new].breakdown
+    assert after.tree.nodes[node].step == original and after.tree.nodes[node].children == kids  # the original kept
+    assert edits.node_detail(after, new)["revises"] == node and after.meta["edits"][-1]["kind"] == "revise"
+    with pytest.raises(UserError, match="premise is not a passage"), edits.editing(path) as saved:
+        edits.revise(saved, world_of(pool, saved), 0, "text")
+
+
+def test_a_hidden_branch_is_kept_and_shown_again(runs_root: Path) -> None:
+    path = runs_root / "lighthouse"
+    node = load_run(path).tree.best_path()[1]
+    nodes = len(load_run(path).tree.nodes)
+    with edits.editing(path) as saved:
+        edits.set_hidden(saved, node, True)
+    saved = load_run(path)
+    assert len(saved.tree.nodes) == nodes and saved.tree.nodes[node].step["hidden"] == "yes"
+    assert [n["hidden"] for n in edits.tree_summary(saved)["nodes"]].count(True) == 1
+    with edits.editing(path) as saved:
+        edits.set_hidden(saved, node, False)
+    assert "hidden" not in load_run(path).tree.nodes[node].step
+    assert [e["kind"] for e in load_run(path).meta["edits"][-2:]] == ["hide", "show"]
+    with pytest.raises(UserError, match="premise"), edits.editing(path) as saved:
+        edits.set_hidden(saved, 0, True)
+
+
 def test_search_under_a_node_grows_only_its_subtree(runs_root: Path, pool) -> None:  # noqa: ANN001
     path = runs_root / "lighthouse"
     rounds = []

@@ -58,6 +58,7 @@ class NodeAction(BaseModel):
 
 class Expand(NodeAction):
     k: int = Field(default=3, ge=1, le=8, strict=True)
+    instruction: str = Field(default="", max_length=edits.MAX_INSTRUCTION_CHARS)
 
 
 class Search(NodeAction):
@@ -66,6 +67,10 @@ class Search(NodeAction):
 
 class Write(NodeAction):
     passage: str = Field(min_length=1, max_length=edits.MAX_PASSAGE_CHARS)
+
+
+class Hide(NodeAction):
+    hidden: bool = Field(default=True, strict=True)
 
 
 class Compare(BaseModel):
@@ -322,9 +327,11 @@ def create_app(studio: Studio) -> FastAPI:
     def node(run: str, id: int) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
         return edits.node_detail(load_run(studio.run_path(run)), id)
 
-    def queue_edit(kind: str, body: NodeAction, action: Any) -> dict[str, Any]:
+    def queue_edit(kind: str, body: NodeAction, action: Any, open_only: bool = True) -> dict[str, Any]:
         path = studio.run_path(body.run)
-        edits.check_node(load_run(path).tree, body.node)  # answer a bad node at once, not in the job
+        edits.check_node(load_run(path).tree, body.node, open_only)  # answer a bad node at once, not in the job
+        if isinstance(body, Expand):
+            edits.clean_instruction(body.instruction)
 
         def work(models: Models, progress: Any) -> dict[str, Any]:
             with edits.editing(path, wait_s=30.0) as saved:
@@ -340,7 +347,7 @@ def create_app(studio: Studio) -> FastAPI:
             tokens = body.k * (saved.config.policy.step_tokens
                                + (saved.config.policy.plan_tokens if saved.config.policy.plan else 0))
             with studio.worker.speed.estimating(progress, tokens, f"writing {body.k} passage(s)"):
-                edit = edits.expand_node(saved, world, body.node, body.k)
+                edit = edits.expand_node(saved, world, body.node, body.k, body.instruction)
             studio.worker.speed.add(edit.tokens, edit.model_s)
             return edit
 
@@ -377,6 +384,21 @@ def create_app(studio: Studio) -> FastAPI:
     def write(body: Write) -> dict[str, Any]:
         edits.clean_human_passage(body.passage)  # an empty passage is answered at once
         return queue_edit("write", body, lambda s, w, _p: edits.add_human_step(s, w, body.node, body.passage))
+
+    @app.post("/api/revise")
+    def revise(body: Write) -> dict[str, Any]:
+        edits.clean_human_passage(body.passage)
+        edits.check_revisable(load_run(studio.run_path(body.run)).tree, body.node)
+        return queue_edit("revise", body, lambda s, w, _p: edits.revise(s, w, body.node, body.passage),
+                          open_only=False)
+
+    @app.post("/api/hide")
+    def hide(body: Hide) -> dict[str, Any]:
+        path = studio.run_path(body.run)
+        edits.check_revisable(load_run(path).tree, body.node)
+        with edits.editing(path) as saved:
+            edits.set_hidden(saved, body.node, body.hidden)
+        return {"node": body.node, "hidden": body.hidden}
 
     @app.post("/api/pin")
     def pin(body: NodeAction) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Changes to a saved run, made from the studio: expand a node, search under it, add a passage a
-person wrote, pin a path. Each one is a read-modify-write of the run directory as its one writer
+"""Changes to a saved run, made from the studio: expand a node (optionally told what happens
+next), search under it, add a passage a person wrote, rewrite a passage (a new sibling; the
+original kept), hide a branch from view, pin a path. Each one is a read-modify-write of the run directory as its one writer
 (``RunDir.writer``): the run is read again under the lock, changed, and written with the same
 atomic writes as ``explore`` (tree.json, story.md, tree.html, then run.json), so that a run changed
 from two tabs, or by the studio while ``explore --resume`` runs, is never corrupted. (The export,
@@ -32,6 +33,8 @@ HUMAN = "human"
 WAIT_S = 2.0
 #: the longest passage a person may add (characters)
 MAX_PASSAGE_CHARS = 4000
+#: the longest "what happens next" instruction of an expansion (characters)
+MAX_INSTRUCTION_CHARS = 300
 
 
 @dataclass
@@ -77,19 +80,32 @@ def story_at(saved: SavedRun, node: int) -> Story:
     return Story.from_steps(saved.premise, saved.tree.steps(node))
 
 
-def expand_node(saved: SavedRun, world: StoryWorld, node: int, k: int) -> Edit:
+def clean_instruction(text: str) -> str:
+    """A writer's "what happens next" as one line of printable text (empty: none)."""
+    text = " ".join(printable(text or "").split())
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise UserError(f"the instruction is too long ({len(text)} characters; at most {MAX_INSTRUCTION_CHARS})")
+    return text
+
+
+def expand_node(saved: SavedRun, world: StoryWorld, node: int, k: int, instruction: str = "") -> Edit:
     """k new children of ``node`` from the policy, valued and backed up as a search would (its
-    seed differs from every earlier expansion of the node)."""
+    seed differs from every earlier expansion of the node). ``instruction``: what the writer wants
+    to happen next: it goes into the policy's prompt (``StoryWorld.propose``) and is kept as each
+    new passage's plan."""
     tree, cfg = saved.tree, saved.config
     check_node(tree, node)
     if k < 1:
         raise UserError("expand needs k >= 1 children")
+    instruction = clean_instruction(instruction)
     before = tree.policy_tokens
     seed = derive_seed(cfg.seed, "studio-expand", node, len(tree.nodes[node].children))
     started = time.perf_counter()
-    results = world.expand([tree.steps(node)], k, [seed])
+    results = world.expand([tree.steps(node)], k, [seed], instruction)
     model_s = time.perf_counter() - started
     added = apply_expansions(tree, world, [node], results, replace(cfg.search, children=k), cfg.seed)
+    for i in added if instruction else ():
+        tree.nodes[i].step["instruction"] = instruction  # the plan is the writer's: say so
     edit = Edit("expand", node, added, model_s, tree.policy_tokens - before)
     save(saved, tree, edit, edit.tokens)
     return edit
@@ -131,9 +147,10 @@ def clean_human_passage(text: str) -> tuple[str, bool]:
     return text, clean_passage(text).text != text
 
 
-def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> Edit:
+def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str, revises: int | None = None) -> Edit:
     """A passage a person wrote after ``node``: valued by the value model like any proposal,
-    added as a child marked ``author = "human"`` and backed up once with its value."""
+    added as a child marked ``author = "human"`` and backed up once with its value; ``revises``:
+    the node whose passage it rewrites (a sibling, kept as it was)."""
     tree = saved.tree
     check_node(tree, node)
     passage, cut_off = clean_human_passage(text)
@@ -142,10 +159,42 @@ def add_human_step(saved: SavedRun, world: StoryWorld, node: int, text: str) -> 
     breakdown = world.value_model.evaluate(story, [passage], [cut_off])[0]
     model_s = time.perf_counter() - started
     step = {"plan": "", "passage": passage, "author": HUMAN}
+    if revises is not None:
+        step["revises"] = str(revises)  # a step holds texts only (``search.tree``)
     child = tree.add_child(node, step, 0.0, float(breakdown["value"]), breakdown)
     backup(tree, child.id, child.value, saved.config.search.backup)  # visited once, as a new child is
-    edit = Edit("write", node, [child.id], model_s)
+    edit = Edit("write" if revises is None else "revise", node, [child.id], model_s)
     save(saved, tree, edit)
+    return edit
+
+
+def check_revisable(tree: Tree, node: int) -> None:
+    """A passage that can be rewritten: a node below the premise (one-line error if not)."""
+    check_node(tree, node, open_only=False)
+    if node == 0:
+        raise UserError("the premise is not a passage: rewrite a node below it")
+
+
+def revise(saved: SavedRun, world: StoryWorld, node: int, text: str) -> Edit:
+    """An edit in place of ``node``'s passage: the new text becomes a sibling of ``node`` written
+    by a person (``revises`` = node), valued like any passage; the original and everything below
+    it stay as they were. Continuing from a cursor inside a passage is this with the text up to
+    the cursor, then an expansion of the new node."""
+    check_revisable(saved.tree, node)
+    return add_human_step(saved, world, saved.tree.nodes[node].parent, text, revises=node)
+
+
+def set_hidden(saved: SavedRun, node: int, hidden: bool) -> Edit:
+    """Hide the branch at ``node`` from the tree the page draws (or show it again): a mark in the
+    node's step; nothing is deleted, and the search still sees the branch."""
+    check_revisable(saved.tree, node)
+    step = saved.tree.nodes[node].step
+    if hidden:
+        step["hidden"] = "yes"  # a step holds texts only
+    else:
+        step.pop("hidden", None)
+    edit = Edit("hide" if hidden else "show", node, [])
+    save(saved, saved.tree, edit)
     return edit
 
 
@@ -190,7 +239,10 @@ def node_detail(saved: SavedRun, node: int) -> dict[str, Any]:
                    "author": str(tree.nodes[i].step.get("author", "policy"))} for i in path[1:]],
         "passage": str(n.step.get("passage", "")),
         "plan": str(n.step.get("plan", "") or ""),
+        "instruction": str(n.step.get("instruction", "") or ""),
         "author": str(n.step.get("author", "policy")),
+        "revises": int(n.step["revises"]) if str(n.step.get("revises", "")).isdigit() else None,
+        "hidden": bool(n.step.get("hidden")),
         "value": n.value,
         "breakdown": {k: v for k, v in n.breakdown.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
         "visits": n.visits,
@@ -251,7 +303,8 @@ def tree_summary(saved: SavedRun) -> dict[str, Any]:
     tree = saved.tree
     nodes = [{"id": n.id, "parent": n.parent, "depth": n.depth, "value": round(n.value, 6), "q": round(n.q, 6),
               "visits": n.visits, "author": str(n.step.get("author", "policy")),
-              "label": str(n.step.get("passage", ""))[:80]} for n in tree.nodes]
+              "hidden": bool(n.step.get("hidden")), "label": str(n.step.get("passage", ""))[:80]}
+             for n in tree.nodes]
     return {"premise": saved.premise, "status": saved.meta.get("status", ""), "max_depth": tree.max_depth,
             "simulations": tree.simulations, "best_path": tree.best_path(), "pinned": saved.meta.get("pinned"),
             "nodes": nodes}

@@ -284,6 +284,21 @@ function layout(nodes, mode) {
   return { pos, leaves };
 }
 
+// The nodes of hidden branches: each node marked hidden and everything below it.
+function hiddenSet(nodes) {
+  const kids = new Map(nodes.map((n) => [n.id, []]));
+  for (const n of nodes) if (n.parent !== null) kids.get(n.parent).push(n.id);
+  const out = new Set();
+  const stack = nodes.filter((n) => n.hidden).map((n) => n.id);
+  while (stack.length) {
+    const id = stack.pop();
+    if (out.has(id)) continue;
+    out.add(id);
+    stack.push(...kids.get(id));
+  }
+  return out;
+}
+
 function pathSet(nodes, last) {
   const out = new Set();
   const parent = new Map(nodes.map((n) => [n.id, n.parent]));
@@ -354,8 +369,9 @@ class TreeView {
     this.apply();
   }
 
-  draw(data, by, mode) {
-    const nodes = data.nodes;
+  draw(data, by, mode, showHidden) {
+    const gone = hiddenSet(data.nodes);
+    const nodes = showHidden ? data.nodes : data.nodes.filter((n) => !gone.has(n.id));
     const parents = new Set(nodes.map((n) => n.parent));
     const leafCount = nodes.filter((n) => !parents.has(n.id)).length;
     const chosen = mode === "auto" || !mode ? (leafCount > 60 ? "radial" : "tree") : mode;
@@ -395,7 +411,8 @@ class TreeView {
       const fill = n.id === 0 ? "#999" : colour(t);
       shape.setAttribute("fill", fill);
       shape.style.setProperty("--fill", fill);
-      shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : "") + (this.fresh.has(n.id) ? " new" : ""));
+      shape.setAttribute("class", "node" + (n.id === this.selected ? " selected" : "") + (this.fresh.has(n.id) ? " new" : "")
+        + (gone.has(n.id) ? " hidden-branch" : ""));
       const onPath = n.id !== 0 && (best.has(n.id) || pinned.has(n.id));
       if (n.id !== 0 && (labelAll || onPath)) {
         const text = document.createElementNS(SVGNS, "text");
@@ -436,6 +453,7 @@ async function showRun(run) {
   const svg = page.querySelector("svg.tree");
   const colourBy = page.querySelector("select.colour");
   const layoutBy = page.querySelector("select.layout");
+  const showHidden = page.querySelector("input.show-hidden");
   let data = null;
   const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload, compare));
   const compare = { from: null }; // the node "Compare with another node…" was pressed on
@@ -458,7 +476,10 @@ async function showRun(run) {
     data = await api("GET", `/api/tree?run=${encodeURIComponent(run)}`);
     page.querySelector(".premise").textContent = data.premise;
     tree.fresh = new Set(added || []);
-    tree.draw(data, colourBy.value, layoutBy.value);
+    const hiddenCount = data.nodes.filter((n) => n.hidden).length;
+    page.querySelector(".show-hidden-box").hidden = hiddenCount === 0;
+    page.querySelector(".hidden-count").textContent = String(hiddenCount);
+    draw();
     drawKey();
     if (!keepView) tree.fit();
     else tree.apply();
@@ -466,8 +487,10 @@ async function showRun(run) {
     document.body.dataset.treeRendered = String(data.nodes.length);
     if (window.performance && performance.mark) performance.mark("tree-rendered");
   }
-  colourBy.addEventListener("change", () => { tree.draw(data, colourBy.value, layoutBy.value); drawKey(); });
-  layoutBy.addEventListener("change", () => { tree.draw(data, colourBy.value, layoutBy.value); tree.fit(); });
+  const draw = () => tree.draw(data, colourBy.value, layoutBy.value, showHidden.checked);
+  colourBy.addEventListener("change", () => { draw(); drawKey(); });
+  layoutBy.addEventListener("change", () => { draw(); tree.fit(); });
+  showHidden.addEventListener("change", () => { draw(); tree.fit(); });
   page.querySelector("button.fit").addEventListener("click", () => tree.fit());
   await reload(false);
 }
@@ -504,7 +527,8 @@ async function showNode(run, id, panel, reload, compare) {
     body.append(tr);
   }
   panel.querySelector(".why").textContent = n.id === 0 ? "" : whyLine(n);
-  panel.querySelector(".plan").textContent = n.plan ? `plan: ${n.plan}` : "";
+  panel.querySelector(".plan").textContent = n.instruction ? `you asked: ${n.instruction}`
+    : n.plan ? `the policy's plan: ${n.plan}` : "";
   const passage = panel.querySelector(".passage");
   passage.textContent = n.id === 0 ? `Premise: ${n.premise}` : n.passage;
   passage.classList.toggle("human", n.author === "human");
@@ -515,6 +539,15 @@ async function showNode(run, id, panel, reload, compare) {
   for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
   panel.querySelector(".pin").disabled = n.id === 0;
   panel.querySelector(".export-branch").disabled = n.id === 0; // the premise alone is no branch
+  const rewriteBox = panel.querySelector(".rewrite-box");
+  rewriteBox.hidden = n.id === 0;
+  const rewrite = rewriteBox.querySelector(".rewrite");
+  const rewriteKey = `rewrite:${id}`; // its own draft, apart from the new-passage box
+  const rewriteDraft = readDraft(run, rewriteKey) || n.passage;
+  if (rewrite.value !== rewriteDraft) rewrite.value = rewriteDraft;
+  rewrite.oninput = () => keepDraft(run, rewriteKey, rewrite.value === n.passage ? "" : rewrite.value);
+  panel.querySelector(".hide-branch").textContent = n.hidden ? "Show this branch again" : "Hide this branch";
+  panel.querySelector(".hide-branch").disabled = n.id === 0;
   const own = actions.querySelector(".own");
   const draft = readDraft(run, id);
   if (own.value !== draft) own.value = draft; // the same text is left alone: the caret stays put
@@ -541,7 +574,7 @@ async function showNode(run, id, panel, reload, compare) {
     for (const b of actions.querySelectorAll("button")) b.disabled = true;
     try {
       const got = await api("POST", url, body);
-      await track(got.job, (job) => { if (onSaved) onSaved(); return shown(job, what); },
+      await track(got.job, (job) => { if (onSaved) onSaved(job); return shown(job, what); },
         `#/run/${encodeURIComponent(run)}`);
     } catch (e) {
       toast(e.message, true);
@@ -557,7 +590,8 @@ async function showNode(run, id, panel, reload, compare) {
     old.replaceWith(fresh);
     fresh.addEventListener("click", fn);
   };
-  on(".expand", () => queued("/api/expand", { run, node: id, k: Number(actions.querySelector(".k").value) }, "expanded"));
+  on(".expand", () => queued("/api/expand", { run, node: id, k: Number(actions.querySelector(".k").value),
+    instruction: actions.querySelector(".instruction").value }, "expanded"));
   on(".search", () => queued("/api/search", { run, node: id, simulations: Number(actions.querySelector(".n").value) },
     "searched"));
   on(".write", () => {
@@ -580,6 +614,40 @@ async function showNode(run, id, panel, reload, compare) {
   });
   on(".compare-with", () => showCompare(run, compare.from, id));
   on(".export-branch", () => download(exportUrl(run, `&node=${id}`)));
+  on(".hide-branch", async () => {
+    try {
+      await api("POST", "/api/hide", { run, node: id, hidden: !n.hidden });
+      await reload(true);
+      toast(n.hidden ? `branch ${id} shown again` : `branch ${id} hidden (kept on disk; "show hidden branches" brings it back)`);
+      if (panel.dataset.node === String(id)) await showNode(run, id, panel, reload, compare);
+    } catch (e) {
+      toast(e.message, true);
+    }
+  });
+  // a rewrite is a new sibling; its draft is cleared once saved, and only if it is still that text
+  const saveRewrite = (text, then) => queued("/api/revise", { run, node: id, passage: text },
+    "your version was valued and added beside the original", (job) => {
+      if (readDraft(run, rewriteKey) === rewrite.value) keepDraft(run, rewriteKey, "");
+      if (then) then(job);
+    });
+  const swap = (cls, fn) => {
+    const old = rewriteBox.querySelector(cls);
+    const fresh = old.cloneNode(true);
+    old.replaceWith(fresh);
+    fresh.addEventListener("click", fn);
+  };
+  swap(".save-rewrite", () => saveRewrite(rewrite.value));
+  rewriteBox.querySelector(".continue-cursor").disabled = n.finished; // nothing can follow a finished story
+  swap(".continue-cursor", async () => {
+    const head = rewrite.value.slice(0, rewrite.selectionStart).trim();
+    if (!head) { toast("put the cursor after the words to keep, then continue", true); return; }
+    let made = null;
+    const ok = await saveRewrite(head, (job) => { made = ((job.result && job.result.added) || [])[0]; });
+    if (ok && made !== undefined && made !== null) {
+      await queued("/api/expand", { run, node: made, k: Number(actions.querySelector(".k").value),
+        instruction: actions.querySelector(".instruction").value }, "continued from the cursor");
+    }
+  });
   on(".pin", async () => {
     try {
       await api("POST", "/api/pin", { run, node: id });
