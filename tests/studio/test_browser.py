@@ -74,6 +74,7 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
     from storyspace.runs import load_run
 
     page.goto(served + "/")
+    assert "type a premise" in page.text_content(".intro")  # the home page says what to do first
     page.click("tr[data-run='lighthouse']")
     page.wait_for_selector("svg.tree .node[data-node='1']")
     saved = load_run(runs_root / "lighthouse")
@@ -83,6 +84,10 @@ def test_open_click_expand_write_pin_export(served: str, page, runs_root: Path) 
     page.wait_for_selector(f".node-panel[data-node='{node}'] .node-body:not([hidden])")
     page.click(".value-breakdown summary")  # collapsed until the writer asks for it
     page.wait_for_selector(".node-body:not([hidden]) .breakdown tr[data-key='value']")
+    # every number shown has its meaning as a tooltip on its name
+    untitled = page.evaluate("""() => [...document.querySelectorAll('.node-panel .stats .term, .breakdown tr')]
+        .filter((e) => !(e.matches('.term') ? e : e.querySelector('.term')).title).map((e) => e.textContent)""")
+    assert untitled == [] and page.locator(".node-panel .stats .term").count() == 5
     shown = page.text_content(".breakdown tr[data-key='value'] td:last-child")
     assert float(shown) == pytest.approx(saved.tree.nodes[node].value, abs=0.0006)
     assert page.text_content(".node-panel .passage") == saved.tree.nodes[node].step["passage"]

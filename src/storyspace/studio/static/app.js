@@ -35,6 +35,46 @@ function toast(message, isError) {
   toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 8000 : 3000);
 }
 
+// What every number the studio shows means, in plain words (a tooltip on its name).
+const GLOSSARY = {
+  depth: "How many passages into the story this node is (the premise is 0).",
+  visits: "How many times the search went through this node: the more visits, the more the search trusted it.",
+  Q: "The mean value the search found in the story below this node (0 to 1): where it expects the better stories.",
+  value: "This passage's own value from the value model (0 to 1): high when it is surprising but coherent, " +
+    "low when it is repetitive, off-topic or broken.",
+  prior: "How natural the writer model found this passage: its mean log-probability per token (nearer 0 = more expected).",
+  "story value": "The mean value of a story's passages (0 to 1).",
+  "step values": "Each passage's own value, in story order (0 to 1).",
+  surprisal: "How unexpected the passage was to the reader model after the story so far (nats per token; higher = more surprising).",
+  surprisal_z: "Surprisal measured against human stories: 0 is a typical human passage, below 0 more predictable.",
+  surprisal_neutral: "Surprisal of the passage with no premise and no story before it.",
+  surprisal_sd: "How much the surprisal varies from word to word in the passage.",
+  pmi: "How much the premise and the story so far make the passage likelier (nats per token): does it follow on?",
+  curiosity: "The reward for moderate surprise (0 to 1): highest for passages about as surprising as good human prose.",
+  coherence: "How well the passage follows from the story so far (0 to 1), from the PMI.",
+  coherence_raw: "The coherence signal before it is mapped to 0-1.",
+  predictable: "Share of the passage's tokens the reader guessed with probability at least one half.",
+  log_words: "The passage's length: log of 1 + its number of words.",
+  repetition: "How much the passage repeats itself (0 = not at all).",
+  copying: "How much of the passage copies the story so far or the premise (0 = nothing).",
+  cut_off: "1 when the passage stops mid-sentence.",
+  too_short: "1 when the passage is too short to count as a step.",
+  meta: "1 when the passage talks about writing the story instead of telling it.",
+  meta_before: "1 when the story before this passage already had such talk.",
+  repeated_sentences: "Sentences that repeat earlier ones.",
+  word_loop: "1 when the passage loops on the same words.",
+  penalty: "The factor the value is multiplied by for degenerate text (1 = no penalty, lower = penalised).",
+  premise_sim: "How close the passage is to the premise in meaning (cosine of sentence embeddings, -1 to 1).",
+  premise_recall: "How much likelier the story makes the premise (does it stay on the prompt?).",
+};
+
+// The name of a number, with its meaning as a tooltip.
+function term(name, shown) {
+  const span = el("span", shown === undefined ? name : shown, "term");
+  if (GLOSSARY[name]) span.title = GLOSSARY[name];
+  return span;
+}
+
 function fmt(x) {
   return typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(3)) : String(x);
 }
@@ -516,14 +556,17 @@ async function showNode(run, id, panel, reload, compare) {
   panel.querySelector(".pick-hint").hidden = true;
   panel.dataset.node = String(id);
   panel.querySelector(".node-id").textContent = `#${n.id}${n.author === "human" ? " (written by a person)" : ""}`;
-  panel.querySelector(".stats").textContent =
-    `depth ${n.depth} · visits ${n.visits} · Q ${fmt(n.q)} · value ${fmt(n.value)} · prior ${fmt(n.prior)}`;
+  const stats = [["depth", n.depth], ["visits", n.visits], ["Q", n.q], ["value", n.value], ["prior", n.prior]];
+  panel.querySelector(".stats").replaceChildren(...stats.flatMap(([k, v], i) =>
+    [...(i ? [" · "] : []), term(k), ` ${fmt(v)}`]));
   const body = panel.querySelector(".breakdown tbody");
   body.replaceChildren();
   for (const [k, v] of Object.entries(n.breakdown)) {
     const tr = el("tr");
     tr.dataset.key = k;
-    tr.append(el("td", k), el("td", fmt(v)));
+    const name = el("td");
+    name.append(term(k));
+    tr.append(name, el("td", fmt(v)));
     body.append(tr);
   }
   panel.querySelector(".why").textContent = n.id === 0 ? "" : whyLine(n);
@@ -676,8 +719,8 @@ async function showCompare(run, a, b) {
     const art = box.querySelector(`.side${cls}`);
     art.dataset.node = side.node;
     art.querySelector("h3").textContent = `Node #${side.node}`;
-    art.querySelector(".values").textContent = `story value ${fmt(side.story_value)} · Q ${fmt(side.q)} · ` +
-      `step values ${side.step_values.map(fmt).join(", ")}`;
+    art.querySelector(".values").replaceChildren(term("story value"), ` ${fmt(side.story_value)} · `, term("Q"),
+      ` ${fmt(side.q)} · `, term("step values"), ` ${side.step_values.map(fmt).join(", ")}`);
     art.querySelector(".text").replaceChildren(
       ...side.passages.map((t, i) => el("p", t, side.authors[i] === "human" ? "human" : "")));
   }
