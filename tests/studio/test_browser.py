@@ -473,3 +473,34 @@ def test_a_rewrite_keeps_the_original_and_a_hidden_branch_comes_back(served: str
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rewrite.png"))
     assert page.errors == []
+
+
+def test_reading_mode_shows_the_branch_as_prose_and_switches_versions(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46 item 1: the branch as continuous prose; arrows choose a passage and switch it to
+    another version written at that point; the versions' first words and the value in words beside."""
+    from storyspace.runs import load_run
+
+    page = desk
+    tree = load_run(runs_root / "lighthouse").tree
+    path = tree.best_path()
+    page.goto(served + f"/#/read/lighthouse/{path[-1]}")
+    page.wait_for_selector(".prose .passage.chosen")
+    texts = page.locator(".prose .passage").all_text_contents()
+    assert texts == [tree.nodes[i].step["passage"] for i in path[1:]]
+    assert page.get_attribute(".alternatives", "data-node") == str(path[-1])
+    page.keyboard.press("ArrowUp")  # the passage before
+    page.wait_for_selector(f".alternatives[data-node='{path[-2]}']")
+    parent = tree.nodes[path[-2]].parent
+    versions = tree.nodes[parent].children
+    assert page.locator(".alternatives .alts li").count() == len(versions) >= 2
+    assert "versions here" in page.text_content(".verdict") and "%" in page.text_content(".verdict")
+    page.keyboard.press("ArrowRight")  # another version of it, read in place
+    other = versions[(versions.index(path[-2]) + 1) % len(versions)]
+    page.wait_for_selector(f".alternatives[data-node='{other}']")
+    assert page.text_content(".prose .passage.chosen") == tree.nodes[other].step["passage"]
+    assert page.locator(".prose .passage").all_text_contents()[: len(path) - 2] == texts[: len(path) - 2]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "reading.png"))
+    page.click("a.back")
+    page.wait_for_selector("svg.tree .node[data-node='1']")
+    assert page.errors == []

@@ -582,6 +582,7 @@ async function showNode(run, id, panel, reload, compare) {
   for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
   panel.querySelector(".pin").disabled = n.id === 0;
   panel.querySelector(".export-branch").disabled = n.id === 0; // the premise alone is no branch
+  panel.querySelector(".read-branch").disabled = n.id === 0;
   const rewriteBox = panel.querySelector(".rewrite-box");
   rewriteBox.hidden = n.id === 0;
   const rewrite = rewriteBox.querySelector(".rewrite");
@@ -657,6 +658,7 @@ async function showNode(run, id, panel, reload, compare) {
   });
   on(".compare-with", () => showCompare(run, compare.from, id));
   on(".export-branch", () => download(exportUrl(run, `&node=${id}`)));
+  on(".read-branch", () => { location.hash = `#/read/${encodeURIComponent(run)}/${id}`; });
   on(".hide-branch", async () => {
     try {
       await api("POST", "/api/hide", { run, node: id, hidden: !n.hidden });
@@ -700,6 +702,96 @@ async function showNode(run, id, panel, reload, compare) {
       toast(e.message, true);
     }
   });
+}
+
+// -- reading mode: the branch as prose, a version of any passage switched in place -----------------
+const ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"];
+
+// Where the value model puts a passage, in words: among the versions written at its point, and
+// among all the passages of the tree.
+function valueInWords(n, versions, all) {
+  const rank = 1 + versions.filter((v) => v.value > n.value).length;
+  const place = versions.length < 2 ? "the only version written here"
+    : rank === 1 ? `the value model's favourite of the ${versions.length} versions here`
+    : `the value model's ${ORDINALS[rank] || `#${rank}`} choice of the ${versions.length} versions here`;
+  const below = all.filter((v) => v.value < n.value).length;
+  return `${place}; valued above ${Math.round((100 * below) / Math.max(1, all.length))} % of the tree's passages.`;
+}
+
+async function showRead(run, start) {
+  const page = template("tpl-read");
+  view.replaceChildren(page);
+  page.querySelector(".back").href = `#/run/${encodeURIComponent(run)}`;
+  const data = await api("GET", `/api/tree?run=${encodeURIComponent(run)}`);
+  page.querySelector(".premise").textContent = data.premise;
+  const gone = hiddenSet(data.nodes);
+  const byId = new Map(data.nodes.map((n) => [n.id, n]));
+  const kids = new Map(data.nodes.map((n) => [n.id, []]));
+  for (const n of data.nodes) if (n.parent !== null && !gone.has(n.id)) kids.get(n.parent).push(n.id);
+  const passages = data.nodes.filter((n) => n.id !== 0 && !gone.has(n.id));
+  // below a node the story follows the search's favourite: most visits, then the higher Q
+  const favourite = (ids) => [...ids].sort((a, b) => (byId.get(b).visits - byId.get(a).visits)
+    || (byId.get(b).q - byId.get(a).q) || a - b)[0];
+  const down = (id) => { while (kids.get(id).length) id = favourite(kids.get(id)); return id; };
+  if (!passages.length) {
+    page.querySelector(".passages").replaceChildren(el("p", "This run has no passage yet.", "hint"));
+    return;
+  }
+  let chosen = byId.has(start) && start !== 0 && !gone.has(start) ? start : favourite(kids.get(0));
+  let leaf = down(chosen);
+  let steps = [];
+
+  async function render() {
+    const got = await api("GET", `/api/node?run=${encodeURIComponent(run)}&id=${leaf}`);
+    steps = got.steps;
+    const box = page.querySelector(".passages");
+    box.replaceChildren();
+    for (const s of steps) {
+      const p = el("p", s.passage, "passage" + (s.author === "human" ? " human" : "") + (s.id === chosen ? " chosen" : ""));
+      p.dataset.node = String(s.id);
+      p.tabIndex = 0;
+      p.addEventListener("click", () => { chosen = s.id; render(); });
+      box.append(p);
+    }
+    const n = byId.get(chosen);
+    const versions = kids.get(n.parent).map((id) => byId.get(id));
+    const at = versions.findIndex((v) => v.id === chosen);
+    const aside = page.querySelector(".alternatives");
+    aside.dataset.node = String(chosen);
+    aside.querySelector(".where").textContent =
+      `Passage ${n.depth}: version ${at + 1} of ${versions.length}`;
+    aside.querySelector(".verdict").replaceChildren(term("value", "Value"), `: ${valueInWords(n, versions, passages)}`);
+    aside.querySelector(".alts").replaceChildren(...versions.map((v) => {
+      const li = el("li", firstWords(v.label, 9), v.id === chosen ? "current" : "");
+      li.dataset.node = String(v.id);
+      li.addEventListener("click", () => pick(v.id));
+      return li;
+    }));
+    aside.querySelector(".prev").disabled = versions.length < 2;
+    aside.querySelector(".next").disabled = versions.length < 2;
+    box.querySelector(".chosen").scrollIntoView({ block: "nearest" });
+  }
+  function pick(id) { chosen = id; leaf = down(id); return render(); }
+  function turn(step) {
+    const versions = kids.get(byId.get(chosen).parent);
+    const at = versions.indexOf(chosen);
+    return pick(versions[(at + step + versions.length) % versions.length]);
+  }
+  function move(step) {
+    const at = steps.findIndex((s) => s.id === chosen);
+    const to = steps[at + step];
+    if (to) { chosen = to.id; render(); }
+  }
+  page.querySelector(".prev").addEventListener("click", () => turn(-1));
+  page.querySelector(".next").addEventListener("click", () => turn(1));
+  const keys = (e) => {
+    if (!page.isConnected) { document.removeEventListener("keydown", keys); return; }
+    if (e.target.closest && e.target.closest("input, textarea, select")) return;
+    const act = { ArrowLeft: () => turn(-1), ArrowRight: () => turn(1), ArrowUp: () => move(-1), ArrowDown: () => move(1) }[e.key];
+    if (act) { e.preventDefault(); act(); }
+  };
+  document.addEventListener("keydown", keys);
+  await render();
 }
 
 // -- two branches side by side ---------------------------------------------------------------------
@@ -802,6 +894,10 @@ async function route() {
   const h = location.hash || "#/";
   try {
     if (h.startsWith("#/run/")) await showRun(decodeURIComponent(h.slice(6)));
+    else if (h.startsWith("#/read/")) {
+      const rest = h.slice(7), cut = rest.lastIndexOf("/");
+      await showRead(decodeURIComponent(rest.slice(0, cut)), Number(rest.slice(cut + 1)));
+    }
     else if (h.startsWith("#/study/")) await showStudy(decodeURIComponent(h.slice(8)));
     else await showHome();
   } catch (e) {
