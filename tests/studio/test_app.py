@@ -155,6 +155,7 @@ def test_bad_requests_get_one_line_errors_and_nothing_is_changed(client: TestCli
     one_line_error(client.post("/api/pin", json={"run": "lighthouse", "node": 0}), 400)
     one_line_error(client.get("/api/node", params={"run": "lighthouse", "id": -1}), 400)
     one_line_error(client.get("/api/jobs/99999"), 404)
+    one_line_error(client.post("/api/jobs/99999/cancel"), 404)
     one_line_error(client.delete("/api/tree", params={"run": "lighthouse"}), 405)
     one_line_error(client.post("/api/runs", json={"premise": "   "}), 400)
     one_line_error(client.post("/api/runs", json={"premise": "x", "simulations": 0}), 422)

@@ -504,3 +504,30 @@ def test_reading_mode_shows_the_branch_as_prose_and_switches_versions(served: st
     page.click("a.back")
     page.wait_for_selector("svg.tree .node[data-node='1']")
     assert page.errors == []
+
+
+def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46 item 3: one job per run - while a search runs, the run's action buttons wait
+    (another node's too); the tray's cancel stops it after the simulation under way, the nodes
+    found so far are saved and drawn, and the buttons wake up."""
+    from storyspace.runs import load_run
+
+    page = desk
+    nodes = len(load_run(runs_root / "lighthouse").tree.nodes)
+    page.goto(served + "/#/run/lighthouse")
+    open_node(page, 0)
+    page.fill(".actions .n", "200")
+    page.click("button.search")
+    page.wait_for_selector("#jobs .job[data-status='running'] .cancel:not([hidden])")
+    other = load_run(runs_root / "lighthouse").tree.nodes[0].children[0]
+    open_node(page, other)  # another node of the same run: its buttons wait too
+    assert page.is_visible(".busy-note") and page.is_disabled("button.search")
+    page.wait_for_function("document.querySelector('#jobs .job .note').textContent.includes('simulations')")
+    page.click("#jobs .job .cancel")
+    page.wait_for_selector("#jobs .job[data-status='cancelled']")
+    assert "stopped on request after" in page.text_content("#jobs .job .note")
+    saved = load_run(runs_root / "lighthouse")
+    assert nodes < len(saved.tree.nodes) and saved.meta["edits"][-1]["kind"] == "search"
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {len(saved.tree.nodes)}")
+    page.wait_for_function("!document.querySelector('button.search').disabled")
+    assert page.is_hidden(".busy-note") and page.errors == []

@@ -115,6 +115,21 @@ def test_a_hidden_branch_is_kept_and_shown_again(runs_root: Path) -> None:
         edits.set_hidden(saved, 0, True)
 
 
+def test_a_cancelled_search_keeps_the_simulations_it_finished(runs_root: Path, pool) -> None:  # noqa: ANN001
+    from storyspace.studio.jobs import Cancelled
+
+    path = runs_root / "lighthouse"
+    nodes = len(load_run(path).tree.nodes)
+
+    def stop(done: int, total: int) -> None:
+        raise Cancelled("asked to stop")
+
+    with pytest.raises(Cancelled, match=r"after [1-4] of 5 simulations"), edits.editing(path) as saved:
+        edits.search_under(saved, world_of(pool, saved), 0, 5, on_round=stop)
+    after = load_run(path)
+    assert len(after.tree.nodes) > nodes and after.meta["edits"][-1]["kind"] == "search"  # what it found is saved
+
+
 def test_search_under_a_node_grows_only_its_subtree(runs_root: Path, pool) -> None:  # noqa: ANN001
     path = runs_root / "lighthouse"
     rounds = []

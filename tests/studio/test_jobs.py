@@ -71,3 +71,53 @@ def test_a_job_answers_its_time_left_as_it_stands_never_under_a_second() -> None
         gate.set()
         worker.close()
     assert job.status == "done" and job.as_dict()["left"] is None and job.as_dict()["elapsed"] == round(job.seconds, 1)
+
+
+def wait_for(job, statuses: tuple[str, ...], timeout: float = 10.0) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while job.status not in statuses:
+        assert time.monotonic() < end, f"job {job.id} still {job.status}"
+        time.sleep(0.01)
+
+
+def test_one_job_per_run_and_cancel_while_queued_or_between_simulations() -> None:
+    import pytest
+
+    from storyspace.errors import UserError
+    from storyspace.runs import RunBusy
+
+    worker = Worker(Models(pool=object()))
+    go, reached, ran = threading.Event(), [], []
+
+    def search(_models, progress):  # noqa: ANN001, ANN202 - a search reporting each of 100 simulations
+        for i in range(1, 101):
+            go.wait(5)
+            reached.append(i)
+            progress(i, 100, f"searching: {i}/100 simulations")
+        return {"added": reached[:]}
+
+    try:
+        first = worker.submit("search", "run-a", 3, search)
+        with pytest.raises(RunBusy, match="run-a has a job already"):
+            worker.submit("expand", "run-a", 4, lambda m, p: ran.append("never"))
+        queued = worker.submit("expand", "run-b", 1, lambda m, p: ran.append("expand"))
+        assert queued.as_dict()["cancellable"] and worker.cancel(queued).cancel_requested
+        wait_for(first, ("running",))
+        assert worker.cancel(first).as_dict()["cancel_requested"] is True
+        with pytest.raises(UserError, match="being stopped"):
+            worker.cancel(first)
+        go.set()
+        wait_for(first, ("cancelled",))
+        assert reached == [1] and first.note == "stopped on request after 1 of 100" and first.result is None
+        wait_for(queued, ("cancelled",))
+        assert queued.note == "cancelled before it began" and ran == []  # never begun
+        again = worker.submit("expand", "run-a", 4, lambda m, p: time.sleep(0.3) or {"added": [9]})  # the run is free
+        wait_for(again, ("running",))
+        with pytest.raises(UserError, match="one model call"):
+            worker.cancel(again)
+        wait_for(again, ("done",))
+        assert again.result == {"added": [9]} and not again.as_dict()["cancellable"]
+        with pytest.raises(UserError, match="it has ended"):
+            worker.cancel(again)
+    finally:
+        worker.close()

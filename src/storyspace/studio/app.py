@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from storyspace.errors import UserError
 from storyspace.runs import RunBusy, RunDir, load_run, premise_slug
 from storyspace.studio import edits, export
-from storyspace.studio.jobs import Models, Worker
+from storyspace.studio.jobs import Cancelled, Models, Worker
 from storyspace.study.create import STUDY, add_pair, load_study
 from storyspace.study.ratings import append_rating, clean_rater, layout, next_pair, read_ratings
 
@@ -311,6 +311,13 @@ def create_app(studio: Studio) -> FastAPI:
             explorer = Explorer(models.pool(cfg), on_progress=lambda p: paced(p.simulations, p.target))
             try:
                 result = explorer.start(premise, cfg, out)
+            except Cancelled:  # raised after a simulation was saved: the run is kept, marked stopped
+                with edits.editing(out, wait_s=30.0) as saved:
+                    saved.meta["status"] = "stopped"
+                    saved.run.write_json(RunDir.RUN, saved.meta)
+                    sims = saved.tree.simulations
+                raise Cancelled(f"stopped on request after {sims} of {cfg.search.simulations} simulations; the run"
+                                f" keeps them (storyspace explore --resume continues it)") from None
             finally:
                 studio.reserved.discard(out)
             return {"run": rel, "nodes": len(result.tree.nodes)}
@@ -421,6 +428,13 @@ def create_app(studio: Studio) -> FastAPI:
         out = job.as_dict()
         out["error"], out["note"] = studio.public(out["error"]), studio.public(out["note"])
         return out
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    def cancel_job(job_id: int) -> dict[str, Any]:
+        job = studio.worker.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return shown(studio.worker.cancel(job))
 
     @app.get("/api/jobs")
     def jobs() -> dict[str, Any]:

@@ -25,6 +25,7 @@ from storyspace.search.mcts import apply_expansions, backup, choose, expand, sel
 from storyspace.search.tree import Tree
 from storyspace.seeding import derive_seed
 from storyspace.story import Story, clean_passage, preference_prompt, printable
+from storyspace.studio.jobs import Cancelled
 from storyspace.world import StoryWorld
 
 #: the step payload's mark of a passage a person wrote
@@ -119,21 +120,30 @@ def search_under(
     on_round: Callable[[int, int], None] | None = None,
 ) -> Edit:
     """``simulations`` more MCTS simulations whose selection starts at ``node`` (the run's own
-    search settings); saved after every round, so a stopped studio keeps what was searched."""
+    search settings), saved at the end; a job cancelled meanwhile (``on_round`` raises
+    ``Cancelled``) stops after its round, saves what was searched, and says so."""
     tree, cfg = saved.tree, saved.config
     check_node(tree, node)
     if simulations < 1:
         raise UserError("search needs at least 1 simulation")
     first, before, done = len(tree.nodes), tree.policy_tokens, 0
+    stopped: Cancelled | None = None
     while done < simulations:
         leaves, to_expand = select_round(tree, cfg.search, min(cfg.search.parallel_leaves, simulations - done), node)
         expand(tree, world, to_expand, cfg.search, derive_seed(cfg.seed, "studio-search", node, tree.simulations))
         tree.simulations += len(leaves)
         done += len(leaves)
         if on_round is not None:
-            on_round(done, simulations)
+            try:
+                on_round(done, simulations)
+            except Cancelled as exc:  # asked to stop: what was searched so far is kept
+                stopped = exc
+                break
     edit = Edit("search", node, list(range(first, len(tree.nodes))), tokens=tree.policy_tokens - before)
     save(saved, tree, edit, edit.tokens)
+    if stopped is not None:
+        raise Cancelled(f"stopped on request after {done} of {simulations} simulations; their"
+                        f" {len(edit.added)} new node(s) are saved")
     return edit
 
 

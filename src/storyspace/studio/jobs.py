@@ -7,6 +7,11 @@ Progress says what the worker does and, where it can, how long it still expects 
 runs out shows as none (the page then says how long the job has run) instead of "0 s left".
 Models are loaded on the worker's first job that needs them and kept (a ``ModelPool`` per model
 options), so a second expansion costs only the model call.
+
+A run has one job at a time (a second is refused while the first is queued or running). A job
+can be cancelled while it waits, and a search or a new run while it runs: the progress callback
+raises ``Cancelled`` at the next simulation it reports, after that simulation was saved; an
+expansion or a passage is one model call and runs to its end once begun.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from storyspace.errors import BackendError, UserError
+from storyspace.runs import RunBusy
+
+
+class Cancelled(Exception):
+    """Raised in a job's progress callback once the job was asked to stop (in the worker thread
+    only): the work ends after what it had saved."""
+
+
+#: jobs that can be stopped while they run (between simulations); an expansion or a person's
+#: passage is one model call
+STOPPABLE = ("search", "explore")
 
 
 class Models:
@@ -116,7 +132,8 @@ class Job:
     run: str
     node: int | None
     work: Work = field(repr=False)
-    status: str = "queued"  # queued, running, done, failed
+    status: str = "queued"  # queued, running, done, failed, cancelled
+    cancel_requested: bool = False
     done: int = 0
     total: int = 0
     note: str = ""
@@ -141,8 +158,17 @@ class Job:
             return round(time.monotonic() - self.started, 1)
         return round(self.seconds, 1)
 
+    def cancellable(self) -> bool:
+        """Whether a cancel can still take effect: while queued, or a search or new run running."""
+        return not self.cancel_requested and (self.status == "queued"
+                                              or (self.status == "running" and self.kind in STOPPABLE))
+
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "run": self.run, "node": self.node, "status": self.status,
+                "cancellable": self.cancellable(), "cancel_requested": self.cancel_requested,
                 "done": self.done, "total": self.total, "note": self.note, "error": self.error,
                 "result": self.result, "seconds": round(self.seconds, 3), "left": self.left(),
                 "elapsed": self.elapsed()}
@@ -162,7 +188,11 @@ class Worker:
         self._thread.start()
 
     def submit(self, kind: str, run: str, node: int | None, work: Work) -> Job:
+        """Queue a job; a run that has one queued or running is refused (``RunBusy``, one line)."""
         with self._lock:
+            other = next((j for j in self._jobs.values() if j.run == run and j.active()), None)
+            if other is not None:
+                raise RunBusy(f"{run} has a job already ({other.kind}, {other.status}): wait for it or cancel it")
             job = Job(id=next(self._ids), kind=kind, run=run, node=node, work=work)
             self._jobs[job.id] = job
         self._queue.put(job)
@@ -170,6 +200,17 @@ class Worker:
 
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
+
+    def cancel(self, job: Job) -> Job:
+        """Ask ``job`` to stop (one-line ``UserError`` when it cannot: finished, or one model call
+        already running)."""
+        with self._lock:
+            if not job.cancellable():
+                why = ("it has ended" if not job.active() else "it is being stopped" if job.cancel_requested
+                       else f"a running {job.kind} is one model call: it cannot be stopped midway")
+                raise UserError(f"job {job.id} cannot be cancelled: {why}")
+            job.cancel_requested = True
+        return job
 
     def jobs(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda j: j.id)
@@ -186,18 +227,26 @@ class Worker:
             job = self._queue.get()
             if job is None:
                 return
-            job.started = time.monotonic()
-            job.status = "running"
+            with self._lock:
+                if job.cancel_requested:  # cancelled while it waited: never begun
+                    job.status, job.note = "cancelled", "cancelled before it began"
+                    continue
+                job.started = time.monotonic()
+                job.status = "running"
             started = time.perf_counter()
 
             def progress(done: int, total: int, note: str = "", left: float | None = None, job: Job = job) -> None:
                 job.done, job.total, job.note = done, total, note
                 job.ends = None if left is None else time.monotonic() + left
+                if job.cancel_requested and threading.current_thread() is self._thread:
+                    raise Cancelled(f"stopped on request after {done} of {total}")
 
             status = "failed"
             try:
                 job.result = job.work(self.models, progress)
                 status = "done"
+            except Cancelled as exc:
+                job.note, status = " ".join(str(exc).split()), "cancelled"
             except (UserError, BackendError) as exc:
                 job.error = " ".join(str(exc).split())
             except Exception as exc:  # noqa: BLE001 - a job's failure is shown on the page, the worker goes on

@@ -117,6 +117,10 @@ const tray = document.getElementById("jobs");
 let typed = 0; // counts the writer's keystrokes: a finished job never takes the page from under them
 document.addEventListener("input", () => { typed += 1; });
 
+// The runs that have a job queued or running (one job per run: the server refuses a second).
+const activeRuns = new Map();
+function busyRun(run) { return (activeRuns.get(run) || 0) > 0; }
+
 function jobName(job) {
   if (job.kind === "explore") return `new run ${job.run}`;
   return job.node === null ? `${job.kind} in ${job.run}` : `${job.kind} at #${job.node} of ${job.run}`;
@@ -133,10 +137,14 @@ function drawJob(entry, job) {
   entry.classList.toggle("indeterminate", !timed && (job.status === "running" || job.status === "queued"));
   entry.querySelector(".bar").style.width = `${timed ? shown : 100}%`;
   const note = entry.querySelector(".note");
-  if (job.status === "queued") note.textContent = "waiting for the model (another job runs)";
+  const cancel = entry.querySelector(".cancel");
+  cancel.hidden = !job.cancellable;
+  if (job.status === "queued") note.textContent = job.cancel_requested ? "cancelling…" : "waiting for the model (another job runs)";
   else if (job.status === "running") {
-    note.textContent = `${job.note || "working"}, ` +
-      (timed ? `about ${Math.round(job.left)} s left` : `${Math.round(job.elapsed)} s so far`);
+    note.textContent = job.cancel_requested ? `stopping after the current simulation (${Math.round(job.elapsed)} s so far)`
+      : `${job.note || "working"}, ` + (timed ? `about ${Math.round(job.left)} s left` : `${Math.round(job.elapsed)} s so far`);
+  } else if (job.status === "cancelled") {
+    note.textContent = job.note || "cancelled";
   } else {
     note.textContent = job.status === "failed" ? `failed: ${job.error}` : `done in ${Math.round(job.elapsed)} s`;
   }
@@ -168,6 +176,20 @@ async function track(job, show, href) {
   entry.querySelector(".job-name").textContent = jobName(job);
   tray.append(entry);
   let cur = job;
+  entry.querySelector(".cancel").addEventListener("click", async (ev) => {
+    ev.target.disabled = true;
+    try {
+      cur = await api("POST", `/api/jobs/${cur.id}/cancel`);
+      drawJob(entry, cur);
+    } catch (e) {
+      toast(e.message, true);
+    }
+  });
+  activeRuns.set(job.run, (activeRuns.get(job.run) || 0) + 1);
+  const ended = () => {
+    activeRuns.set(job.run, Math.max(0, (activeRuns.get(job.run) || 1) - 1));
+    window.dispatchEvent(new CustomEvent("job-ended", { detail: cur }));
+  };
   try {
     while (cur.status === "queued" || cur.status === "running") {
       drawJob(entry, cur);
@@ -175,10 +197,16 @@ async function track(job, show, href) {
       cur = await api("GET", `/api/jobs/${cur.id}`);
     }
   } catch (e) {
+    ended();
     notice(entry, `Lost track of the job: ${e.message}`, href, "open the run");
     throw e;
   }
   drawJob(entry, cur);
+  ended();
+  if (cur.status === "cancelled") {
+    notice(entry, `The ${cur.kind} was cancelled.`, href, cur.kind === "explore" ? "open the run" : `open ${cur.run}`);
+    throw new Error(cur.note || "cancelled");
+  }
   if (cur.status === "failed") {
     notice(entry, `The ${cur.kind} failed.`, null);
     throw new Error(cur.error || "the job failed");
@@ -532,6 +560,22 @@ async function showRun(run) {
   layoutBy.addEventListener("change", () => { draw(); tree.fit(); });
   showHidden.addEventListener("change", () => { draw(); tree.fit(); });
   page.querySelector("button.fit").addEventListener("click", () => tree.fit());
+  // a job of this run ended: a cancelled search kept what it found; the open node's buttons wake up
+  const onEnded = async (ev) => {
+    if (!page.isConnected) { window.removeEventListener("job-ended", onEnded); return; }
+    const job = ev.detail;
+    if (job.run !== run) return;
+    try {
+      if (job.status !== "done") await reload(true);
+      const open = panel.dataset.node;
+      if (open !== undefined && !panel.querySelector(".node-body").hidden) {
+        await showNode(run, Number(open), panel, reload, compare);
+      }
+    } catch (e) {
+      toast(e.message, true);
+    }
+  };
+  window.addEventListener("job-ended", onEnded);
   await reload(false);
 }
 
@@ -579,7 +623,9 @@ async function showNode(run, id, panel, reload, compare) {
   story.replaceChildren(el("p", `Premise: ${n.premise}`));
   for (const s of n.steps) story.append(el("p", s.passage, s.author === "human" ? "human" : ""));
   const actions = panel.querySelector(".actions");
-  for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished;
+  const busy = busyRun(run);
+  panel.querySelector(".busy-note").hidden = !busy;
+  for (const b of actions.querySelectorAll(".expand, .search, .write")) b.disabled = n.finished || busy;
   panel.querySelector(".pin").disabled = n.id === 0;
   panel.querySelector(".export-branch").disabled = n.id === 0; // the premise alone is no branch
   panel.querySelector(".read-branch").disabled = n.id === 0;
@@ -591,7 +637,7 @@ async function showNode(run, id, panel, reload, compare) {
   if (rewrite.value !== rewriteDraft) rewrite.value = rewriteDraft;
   rewrite.oninput = () => keepDraft(run, rewriteKey, rewrite.value === n.passage ? "" : rewrite.value);
   panel.querySelector(".hide-branch").textContent = n.hidden ? "Show this branch again" : "Hide this branch";
-  panel.querySelector(".hide-branch").disabled = n.id === 0;
+  panel.querySelector(".hide-branch").disabled = n.id === 0 || busy;
   const own = actions.querySelector(".own");
   const draft = readDraft(run, id);
   if (own.value !== draft) own.value = draft; // the same text is left alone: the caret stays put
@@ -682,7 +728,8 @@ async function showNode(run, id, panel, reload, compare) {
     fresh.addEventListener("click", fn);
   };
   swap(".save-rewrite", () => saveRewrite(rewrite.value));
-  rewriteBox.querySelector(".continue-cursor").disabled = n.finished; // nothing can follow a finished story
+  rewriteBox.querySelector(".continue-cursor").disabled = n.finished || busy; // nothing can follow a finished story
+  rewriteBox.querySelector(".save-rewrite").disabled = busy;
   swap(".continue-cursor", async () => {
     const head = rewrite.value.slice(0, rewrite.selectionStart).trim();
     if (!head) { toast("put the cursor after the words to keep, then continue", true); return; }
