@@ -531,3 +531,85 @@ def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(ser
     page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {len(saved.tree.nodes)}")
     page.wait_for_function("!document.querySelector('button.search').disabled")
     assert page.is_hidden(".busy-note") and page.errors == []
+
+
+def balanced_run(path: Path, width: int = 5, depth: int = 3) -> int:
+    """A finished-looking run whose every node below depth ``depth`` has ``width`` children
+    (1 + 5 + 25 + 125 = 156 nodes), each passage a distinct sentence; returns the node count."""
+    from storyspace.config import ExploreConfig, build, to_dict
+    from storyspace.search.tree import Tree
+    from tests.studio.conftest import PREMISE
+
+    cfg = build(ExploreConfig(), None, {"search": {"depth": depth, "children": width}})
+    tree = Tree.new(depth, {"premise": PREMISE})
+    frontier = [0]
+    for level in range(1, depth + 1):
+        nxt = []
+        for parent in frontier:
+            for k in range(width):
+                value = ((parent * 7 + k * 3) % 10) / 10
+                text = f"Passage {len(tree.nodes)} at step {level}: the keeper tries door {k + 1} of the tower."
+                node = tree.add_child(parent, {"plan": "", "passage": text}, -1.0, value, {"value": value})
+                for a in tree.path(node.id):
+                    tree.nodes[a].visits += 1
+                    tree.nodes[a].total += value
+                nxt.append(node.id)
+        frontier = nxt
+    tree.simulations = len(tree.nodes)
+    path.mkdir(parents=True)
+    meta = {"command": "explore", "premise": PREMISE, "seed": 0, "config": to_dict(cfg), "status": "finished",
+            "budget": {"nodes": len(tree.nodes)}, "timings": {"sessions": [], "wall_s": 0.0}}
+    (path / "run.json").write_text(json.dumps(meta))
+    (path / "tree.json").write_text(json.dumps(tree.to_json()))
+    return len(tree.nodes)
+
+
+def visible_labels(page) -> list[str]:  # noqa: ANN001
+    return page.evaluate("""() => [...document.querySelectorAll('svg.tree .label')]
+        .filter((t) => getComputedStyle(t).display !== 'none').map((t) => t.dataset.node)""")
+
+
+def test_labels_stay_readable_at_fit_on_a_150_node_tree(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
+    """Issue #46 item 4: at fit a 156-node tree shows every drawn node's label (the open branch,
+    its alternatives at each step, other subtrees folded as +N); a label opens its node and the
+    drawn branch follows it; the open node's mark differs from the new nodes' mark; "whole tree"
+    draws all 156."""
+    from storyspace.runs import load_run
+
+    page = desk
+    total = balanced_run(runs_root / "big")
+    page.goto(served + "/#/run/big")
+    page.wait_for_function(f"document.body.dataset.treeRendered === '{total}'")
+    drawn = count_nodes(page)
+    assert drawn < total and int(page.get_attribute("svg.tree", "data-folded")) > 0
+    assert page.get_attribute("svg.tree", "class").split().count("zoomed-out") == 0  # fit keeps labels
+    labels = visible_labels(page)
+    assert len(labels) == drawn - 1  # every node but the premise
+    tree = load_run(runs_root / "big").tree
+    folded = page.locator("svg.tree .label.folded").first
+    target = int(folded.get_attribute("data-node"))
+
+    def below(n: int) -> int:
+        return sum(1 + below(c) for c in tree.nodes[n].children)
+
+    assert folded.text_content().endswith(f"(+{below(target)})")
+    folded.click()  # the label opens its node, and the drawn branch now goes through it
+    page.wait_for_selector(f".node-panel[data-node='{target}'] .node-body:not([hidden])")
+    for child in tree.nodes[target].children:
+        page.wait_for_selector(f"svg.tree .node[data-node='{child}']")
+    assert page.get_attribute(f"svg.tree .node[data-node='{target}']", "class").split().count("selected") == 1
+    assert len(visible_labels(page)) == count_nodes(page) - 1
+    selected = page.evaluate("getComputedStyle(document.querySelector('svg.tree .node.selected')).stroke")
+    page.click(".controls .whole-box")  # the whole tree
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {total}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tree_156_nodes_whole.png"))
+    page.click(".controls .whole-box")
+    page.wait_for_function(f"document.querySelectorAll('svg.tree .node').length === {drawn} || "
+                           f"document.querySelectorAll('svg.tree .node').length < {total}")
+    page.screenshot(path=str(ARTIFACTS / "tree_156_nodes_folded.png"))
+    new = page.evaluate("""() => { const s = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
+        s.setAttribute('class', 'node new'); document.querySelector('svg.tree .nodes').append(s);
+        return getComputedStyle(s).stroke; }""")
+    assert selected != new  # the open node and a new node are marked apart
+    assert page.errors == []

@@ -304,6 +304,10 @@ async function showHome() {
 const STOPS = [[68, 1, 84], [33, 145, 140], [253, 231, 37]]; // viridis: low, middle, high
 const LABEL_ZOOM = 0.75; // below this zoom only the best and pinned paths are labelled
 const LABEL_ALL_MAX = 400; // larger trees label only those paths (a 2,000-node tree renders fast)
+// A tree of more nodes is drawn around one branch (the open node's, else the best): the branch,
+// the alternatives at each of its steps, and every other subtree folded into its top node (+N),
+// so that "fit" keeps every label readable; "whole tree" draws everything.
+const FOLD_OVER = 50;
 const KEY_NAMES = { q: "Q (mean value found below the node)", value: "value (the passage's own step value)" };
 
 function firstWords(text, n) {
@@ -386,7 +390,7 @@ class TreeView {
     this.pos = new Map();
     let drag = null;
     svg.addEventListener("pointerdown", (e) => {
-      if (e.target.classList.contains("node")) return;
+      if (["node", "hit", "label"].some((c) => e.target.classList.contains(c))) return;
       drag = { x: e.clientX, y: e.clientY, tx: this.t.x, ty: this.t.y };
       svg.setPointerCapture(e.pointerId);
     });
@@ -438,8 +442,30 @@ class TreeView {
   }
 
   draw(data, by, mode, showHidden) {
+    this.last = [data, by, mode, showHidden];
     const gone = hiddenSet(data.nodes);
-    const nodes = showHidden ? data.nodes : data.nodes.filter((n) => !gone.has(n.id));
+    let nodes = showHidden ? data.nodes : data.nodes.filter((n) => !gone.has(n.id));
+    const folded = new Map(); // a drawn node -> the passages folded under it
+    this.folding = !this.whole && nodes.length > FOLD_OVER;
+    if (this.folding) {
+      const ids = new Set(nodes.map((n) => n.id));
+      const focus = this.selected !== null && ids.has(this.selected) ? this.selected
+        : data.best_path.filter((id) => ids.has(id)).pop();
+      const branch = pathSet(nodes, focus);
+      const keep = new Set(branch);
+      for (const n of nodes) if (branch.has(n.parent)) keep.add(n.id);
+      const kids = new Map(nodes.map((n) => [n.id, []]));
+      for (const n of nodes) if (n.parent !== null && ids.has(n.parent)) kids.get(n.parent).push(n.id);
+      for (const id of keep) {
+        if (branch.has(id)) continue;
+        let count = 0;
+        const stack = [...kids.get(id)];
+        while (stack.length) { count += 1; stack.push(...kids.get(stack.pop())); }
+        if (count) folded.set(id, count);
+      }
+      nodes = nodes.filter((n) => keep.has(n.id));
+    }
+    this.svg.dataset.folded = String(folded.size);
     const parents = new Set(nodes.map((n) => n.parent));
     const leafCount = nodes.filter((n) => !parents.has(n.id)).length;
     const chosen = mode === "auto" || !mode ? (leafCount > 60 ? "radial" : "tree") : mode;
@@ -450,6 +476,7 @@ class TreeView {
     const vals = nodes.filter((n) => n.id !== 0).map((n) => n[by]);
     const lo = Math.min(...vals), hi = Math.max(...vals);
     const edges = document.createDocumentFragment(), circles = document.createDocumentFragment();
+    const hits = document.createDocumentFragment();
     const labels = document.createDocumentFragment();
     const labelAll = nodes.length <= LABEL_ALL_MAX;
     this.pos = pos;
@@ -486,10 +513,19 @@ class TreeView {
         const text = document.createElementNS(SVGNS, "text");
         text.setAttribute("x", x + r + 3);
         text.setAttribute("y", y + 4);
-        text.setAttribute("class", "label" + (onPath ? " path" : ""));
+        text.setAttribute("class", "label" + (onPath ? " path" : "") + (folded.has(n.id) ? " folded" : ""));
         text.dataset.node = n.id;
-        text.textContent = firstWords(n.label, onPath ? 7 : 4);
+        text.textContent = firstWords(n.label, onPath ? 7 : 4) + (folded.has(n.id) ? ` (+${folded.get(n.id)})` : "");
+        text.addEventListener("click", () => this.pick(n.id)); // a label opens its node too
         labels.append(text);
+      }
+      if (labelAll) { // a target larger than the smallest nodes
+        const hit = document.createElementNS(SVGNS, "circle");
+        hit.setAttribute("cx", x); hit.setAttribute("cy", y); hit.setAttribute("r", Math.max(r, 9));
+        hit.setAttribute("class", "hit");
+        hit.dataset.node = n.id;
+        hit.addEventListener("click", () => this.pick(n.id));
+        hits.append(hit);
       }
       shape.dataset.node = n.id;
       const title = document.createElementNS(SVGNS, "title");
@@ -499,6 +535,7 @@ class TreeView {
       circles.append(shape);
     }
     this.g.querySelector(".edges").replaceChildren(edges);
+    circles.prepend(hits); // under the nodes: a node's own shape still takes its clicks
     circles.append(labels);
     this.g.querySelector(".nodes").replaceChildren(circles);
     this.key = { by, lo, hi };
@@ -510,6 +547,10 @@ class TreeView {
     const shape = this.g.querySelector(`.node[data-node="${id}"]`);
     if (shape) shape.classList.add("selected");
     this.selected = id;
+    if (this.folding && this.last) { // the drawn branch follows the open node
+      this.draw(...this.last);
+      this.fit();
+    }
     this.onPick(id);
   }
 }
@@ -522,6 +563,7 @@ async function showRun(run) {
   const colourBy = page.querySelector("select.colour");
   const layoutBy = page.querySelector("select.layout");
   const showHidden = page.querySelector("input.show-hidden");
+  const whole = page.querySelector("input.whole");
   let data = null;
   const tree = new TreeView(svg, (id) => showNode(run, id, panel, reload, compare));
   const compare = { from: null }; // the node "Compare with another node…" was pressed on
@@ -547,6 +589,7 @@ async function showRun(run) {
     const hiddenCount = data.nodes.filter((n) => n.hidden).length;
     page.querySelector(".show-hidden-box").hidden = hiddenCount === 0;
     page.querySelector(".hidden-count").textContent = String(hiddenCount);
+    page.querySelector(".whole-box").hidden = data.nodes.length <= FOLD_OVER;
     draw();
     drawKey();
     if (!keepView) tree.fit();
@@ -555,10 +598,11 @@ async function showRun(run) {
     document.body.dataset.treeRendered = String(data.nodes.length);
     if (window.performance && performance.mark) performance.mark("tree-rendered");
   }
-  const draw = () => tree.draw(data, colourBy.value, layoutBy.value, showHidden.checked);
+  const draw = () => { tree.whole = whole.checked; tree.draw(data, colourBy.value, layoutBy.value, showHidden.checked); };
   colourBy.addEventListener("change", () => { draw(); drawKey(); });
   layoutBy.addEventListener("change", () => { draw(); tree.fit(); });
   showHidden.addEventListener("change", () => { draw(); tree.fit(); });
+  whole.addEventListener("change", () => { draw(); tree.fit(); });
   page.querySelector("button.fit").addEventListener("click", () => tree.fit());
   // a job of this run ended: a cancelled search kept what it found; the open node's buttons wake up
   const onEnded = async (ev) => {
