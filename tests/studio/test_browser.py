@@ -498,7 +498,9 @@ def test_reading_mode_shows_the_branch_as_prose_and_switches_versions(served: st
     other = versions[(versions.index(path[-2]) + 1) % len(versions)]
     page.wait_for_selector(f".alternatives[data-node='{other}']")
     assert page.text_content(".prose .passage.chosen") == tree.nodes[other].step["passage"]
-    assert page.locator(".prose .passage").all_text_contents()[: len(path) - 2] == texts[: len(path) - 2]
+    at = tree.nodes[other].depth - 1  # the passages before the switched one stay
+    assert page.locator(".prose .passage").all_text_contents()[:at] == texts[:at]
+    assert page.locator(".prose .passage").nth(at).get_attribute("data-node") == str(other)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "reading.png"))
     page.click("a.back")
@@ -513,7 +515,15 @@ def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(ser
     from storyspace.runs import load_run
 
     page = desk
-    nodes = len(load_run(runs_root / "lighthouse").tree.nodes)
+    run = runs_root / "lighthouse"
+    for name, key in (("tree.json", None), ("run.json", "config")):  # deeper: every simulation writes passages
+        data = json.loads((run / name).read_text())
+        if key is None:
+            data["max_depth"], data["chosen"] = 6, None  # its stories are no longer finished
+        else:
+            data[key]["search"]["depth"] = 6
+        (run / name).write_text(json.dumps(data))
+    nodes = len(load_run(run).tree.nodes)
     page.goto(served + "/#/run/lighthouse")
     open_node(page, 0)
     page.fill(".actions .n", "200")
