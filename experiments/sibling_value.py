@@ -137,17 +137,14 @@ def fit_main(path: Path, l2: float, folds: int, pca: int) -> None:
         wins = (np.sign(s[a] - s[b]) == np.where(y > 0, 1, -1)).astype(float) + 0.5 * (s[a] == s[b])
         return float(wins.mean()), [float(wins[fold == k].mean()) for k in range(folds)]
 
-    def cv(x_all: np.ndarray, reduce: int = 0) -> tuple[float, list[float]]:
+    def cv(*parts: tuple[np.ndarray, int]) -> tuple[float, list[float]]:
+        """Held-out agreement of a linear score on the parts side by side, each standardised on
+        the training fold (and reduced to its first k principal components where k > 0)."""
         wins, per = [], []
         for k in range(folds):
             tr, te = fold != k, fold == k
             used = np.unique(np.concatenate([a[tr], b[tr]]))
-            mean, sd = x_all[used].mean(0), x_all[used].std(0) + 1e-6
-            z = (x_all - mean) / sd
-            if reduce:
-                _, _, vt = np.linalg.svd(z[used], full_matrices=False)
-                z = z @ vt[:reduce].T
-                z /= z[used].std(0) + 1e-6
+            z = np.concatenate([standardised(x, used, keep) for x, keep in parts], 1)
             w = logistic(z[a[tr]] - z[b[tr]], y[tr], l2)
             s = z @ w
             got = ((s[a[te]] - s[b[te]] > 0) == (y[te] > 0)).astype(float)
@@ -156,12 +153,12 @@ def fit_main(path: Path, l2: float, folds: int, pca: int) -> None:
         return float(np.mean(wins)), per
 
     rows = [("today's value (the search's own, no fit)", today())]
-    rows.append(("today's features, refitted", cv(feats)))
+    rows.append(("today's features, refitted", cv((feats, 0))))
     for i, layer in enumerate(meta["layers"]):
-        rows.append((f"reader hidden L{layer} (PCA {pca})", cv(hidden[:, i], pca)))
+        rows.append((f"reader hidden L{layer} (PCA {pca})", cv((hidden[:, i], pca))))
     best = max(range(len(meta["layers"])), key=lambda i: rows[2 + i][1][0])
     rows.append((f"today's features + hidden L{meta['layers'][best]} (PCA {pca})",
-                 cv_concat(feats, hidden[:, best], pca, a, b, y, fold, folds, l2)))
+                 cv((feats, 0), (hidden[:, best], pca))))
     unanimous = sum(1 for p in pairs if min(p["votes"]) == 0)
     print(f"# Sibling pairs: which value orders them as the blind reader does\n")
     print(f"{len(meta['pairs'])} labelled pairs over {len(premises)} premises ({len(set(a) | set(b))} passages); "
@@ -172,24 +169,15 @@ def fit_main(path: Path, l2: float, folds: int, pca: int) -> None:
         print(f"| {name} | {mean:.3f} | {statistics.stdev(per):.3f} |")
 
 
-def cv_concat(feats, hid, pca, a, b, y, fold, folds, l2):  # noqa: ANN001, ANN201
-    """Features beside the hidden states' first ``pca`` components (each fitted on the training fold)."""
-    wins, per = [], []
-    for k in range(folds):
-        tr, te = fold != k, fold == k
-        used = np.unique(np.concatenate([a[tr], b[tr]]))
-        zf = (feats - feats[used].mean(0)) / (feats[used].std(0) + 1e-6)
-        zh = (hid - hid[used].mean(0)) / (hid[used].std(0) + 1e-6)
-        _, _, vt = np.linalg.svd(zh[used], full_matrices=False)
-        zh = zh @ vt[:pca].T
-        zh /= zh[used].std(0) + 1e-6
-        z = np.concatenate([zf, zh], 1)
-        w = logistic(z[a[tr]] - z[b[tr]], y[tr], l2)
-        s = z @ w
-        got = ((s[a[te]] - s[b[te]] > 0) == (y[te] > 0)).astype(float)
-        wins += list(got)
-        per.append(float(got.mean()))
-    return float(np.mean(wins)), per
+def standardised(x: np.ndarray, used: np.ndarray, keep: int = 0) -> np.ndarray:
+    """``x`` standardised on the rows ``used`` (a training fold), then its first ``keep``
+    principal components over those rows, standardised again (all of it when ``keep`` is 0)."""
+    z = (x - x[used].mean(0)) / (x[used].std(0) + 1e-6)
+    if keep:
+        _, _, vt = np.linalg.svd(z[used], full_matrices=False)
+        z = z @ vt[:keep].T
+        z /= z[used].std(0) + 1e-6
+    return z
 
 
 def main() -> None:
