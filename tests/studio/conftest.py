@@ -31,6 +31,20 @@ def cut_off_leaf(run: Path) -> int:
     return leaf
 
 
+def deepen(run: Path, depth: int = 6) -> None:
+    """Make the saved tiny run ``depth`` steps deep (tree.json and run.json), so its stories are
+    no longer finished and every further simulation writes new passages."""
+    import json
+
+    for name, key in (("tree.json", None), ("run.json", "config")):
+        data = json.loads((run / name).read_text())
+        if key is None:
+            data["max_depth"], data["chosen"] = depth, None
+        else:
+            data[key]["search"]["depth"] = depth
+        (run / name).write_text(json.dumps(data))
+
+
 def tiny_config():  # noqa: ANN201
     from storyspace.config import ExploreConfig, build
 

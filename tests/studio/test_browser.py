@@ -513,16 +513,11 @@ def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(ser
     (another node's too); the tray's cancel stops it after the simulation under way, the nodes
     found so far are saved and drawn, and the buttons wake up."""
     from storyspace.runs import load_run
+    from tests.studio.conftest import deepen
 
     page = desk
     run = runs_root / "lighthouse"
-    for name, key in (("tree.json", None), ("run.json", "config")):  # deeper: every simulation writes passages
-        data = json.loads((run / name).read_text())
-        if key is None:
-            data["max_depth"], data["chosen"] = 6, None  # its stories are no longer finished
-        else:
-            data[key]["search"]["depth"] = 6
-        (run / name).write_text(json.dumps(data))
+    deepen(run)  # deeper: every simulation writes passages
     nodes = len(load_run(run).tree.nodes)
     page.goto(served + "/#/run/lighthouse")
     open_node(page, 0)

@@ -117,8 +117,10 @@ def test_a_hidden_branch_is_kept_and_shown_again(runs_root: Path) -> None:
 
 def test_a_cancelled_search_keeps_the_simulations_it_finished(runs_root: Path, pool) -> None:  # noqa: ANN001
     from storyspace.studio.jobs import Cancelled
+    from tests.studio.conftest import deepen
 
     path = runs_root / "lighthouse"
+    deepen(path)  # the tiny run is saturated at depth 2: deeper, every simulation adds a node
     nodes = len(load_run(path).tree.nodes)
 
     def stop(done: int, total: int) -> None:
