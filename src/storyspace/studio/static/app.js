@@ -806,6 +806,7 @@ function valueInWords(n, versions, all) {
     : rank === 1 ? `the value model's favourite of the ${versions.length} versions here`
     : `the value model's ${ORDINALS[rank] || `#${rank}`} choice of the ${versions.length} versions here`;
   const below = all.filter((v) => v.value < n.value).length;
+  if (below === 0) return `${place}; the tree's lowest-valued passage${all.length > 1 ? "" : " (its only one)"}.`;
   return `${place}; valued above ${Math.round((100 * below) / Math.max(1, all.length))} % of the tree's passages.`;
 }
 
