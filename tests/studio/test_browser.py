@@ -36,7 +36,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
-    ctx = browser.new_context(viewport={"width": 1400, "height": 850}, accept_downloads=True)
+    """A page at 1366x768 (a writer's laptop screen) that accepts downloads and fails on dialogs."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     pg = ctx.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
@@ -510,7 +511,7 @@ def test_reading_mode_shows_the_branch_as_prose_and_switches_versions(served: st
 
 def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
     """Issue #46 item 3: one job per run - while a search runs, the run's action buttons wait
-    (another node's too); the tray's cancel stops it after the simulation under way, the nodes
+    (another node's too); the header's jobs button counts it and shows or hides the tray; the tray's cancel stops it after the simulation under way, the nodes
     found so far are saved and drawn, and the buttons wake up."""
     from storyspace.runs import load_run
     from tests.studio.conftest import deepen
@@ -528,8 +529,13 @@ def test_a_running_search_is_cancelled_from_the_tray_and_keeps_what_it_found(ser
     open_node(page, other)  # another node of the same run: its buttons wait too
     assert page.is_visible(".busy-note") and page.is_disabled("button.search")
     page.wait_for_function("document.querySelector('#jobs .job .note').textContent.includes('simulations')")
+    assert page.text_content("header #jobs-toggle") == "jobs: 1 running"  # the header names the job list
+    page.click("#jobs-toggle")  # which hides the tray and shows it again
+    assert page.is_hidden("#jobs") and page.get_attribute("#jobs-toggle", "aria-expanded") == "false"
+    page.click("#jobs-toggle")
     page.click("#jobs .job .cancel")
     page.wait_for_selector("#jobs .job[data-status='cancelled']")
+    page.wait_for_function("document.querySelector('#jobs-toggle').textContent === 'jobs: 1 finished'")
     assert "stopped on request after" in page.text_content("#jobs .job .note")
     saved = load_run(runs_root / "lighthouse")
     assert nodes < len(saved.tree.nodes) and saved.meta["edits"][-1]["kind"] == "search"

@@ -117,6 +117,23 @@ const tray = document.getElementById("jobs");
 let typed = 0; // counts the writer's keystrokes: a finished job never takes the page from under them
 document.addEventListener("input", () => { typed += 1; });
 
+// The header's jobs button: how many of the tray's jobs run or wait, and how many finished
+// notices wait to be read; it shows or hides the tray (a new job always shows it).
+const jobsToggle = document.getElementById("jobs-toggle");
+function countJobs() {
+  const entries = [...tray.querySelectorAll(".job")];
+  const live = entries.filter((e) => e.dataset.status === "running" || e.dataset.status === "queued").length;
+  const ended = entries.length - live;
+  const parts = [live ? `${live} running` : "", ended ? `${ended} finished` : ""].filter(Boolean);
+  jobsToggle.textContent = `jobs: ${parts.join(", ") || "none"}`;
+  jobsToggle.classList.toggle("busy", live > 0);
+}
+jobsToggle.addEventListener("click", () => {
+  tray.hidden = !tray.hidden;
+  jobsToggle.setAttribute("aria-expanded", String(!tray.hidden));
+});
+new MutationObserver(countJobs).observe(tray, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-status"] });
+
 // The runs that have a job queued or running (one job per run: the server refuses a second).
 const activeRuns = new Map();
 function busyRun(run) { return (activeRuns.get(run) || 0) > 0; }
@@ -174,7 +191,10 @@ async function track(job, show, href) {
   const entry = template("tpl-job");
   entry.dataset.job = String(job.id);
   entry.querySelector(".job-name").textContent = jobName(job);
+  entry.dataset.status = job.status;
   tray.append(entry);
+  tray.hidden = false;
+  jobsToggle.setAttribute("aria-expanded", "true");
   let cur = job;
   entry.querySelector(".cancel").addEventListener("click", async (ev) => {
     ev.target.disabled = true;
