@@ -427,7 +427,7 @@ def test_an_exported_branch_ends_on_a_whole_sentence(served: str, desk, runs_roo
     assert page.locator("button.export-branch").is_disabled()  # the premise alone is no branch
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "export.png"))
-    assert page.errors == []
+    assert overlapping_labels(page) == [] and page.errors == []
 
 
 def test_a_rewrite_keeps_the_original_and_a_hidden_branch_comes_back(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
@@ -473,7 +473,7 @@ def test_a_rewrite_keeps_the_original_and_a_hidden_branch_comes_back(served: str
     assert "hidden" not in load_run(runs_root / "lighthouse").tree.nodes[new.id].step
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rewrite.png"))
-    assert page.errors == []
+    assert overlapping_labels(page) == [] and page.errors == []
 
 
 def test_reading_mode_shows_the_branch_as_prose_and_switches_versions(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
@@ -580,6 +580,20 @@ def visible_labels(page) -> list[str]:  # noqa: ANN001
         .filter((t) => getComputedStyle(t).display !== 'none').map((t) => t.dataset.node)""")
 
 
+def overlapping_labels(page) -> list[list[str]]:  # noqa: ANN001
+    """The pairs of shown labels whose boxes on the screen overlap by more than a pixel each way."""
+    return page.evaluate("""() => { const shown = [...document.querySelectorAll('svg.tree .label')]
+        .filter((t) => getComputedStyle(t).display !== 'none').map((t) => [t.dataset.node, t.getBoundingClientRect()]);
+      const out = [];
+      for (let i = 0; i < shown.length; i++) for (let j = i + 1; j < shown.length; j++) {
+        const [a, ra] = shown[i], [b, rb] = shown[j];
+        const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (w > 1 && h > 1) out.push([a, b]);
+      }
+      return out; }""")
+
+
 def test_labels_stay_readable_at_fit_on_a_150_node_tree(served: str, desk, runs_root: Path) -> None:  # noqa: ANN001
     """Issue #46 item 4: at fit a 156-node tree shows every drawn node's label (the open branch,
     its alternatives at each step, other subtrees folded as +N); a label opens its node and the
@@ -596,6 +610,7 @@ def test_labels_stay_readable_at_fit_on_a_150_node_tree(served: str, desk, runs_
     assert page.get_attribute("svg.tree", "class").split().count("zoomed-out") == 0  # fit keeps labels
     labels = visible_labels(page)
     assert len(labels) == drawn - 1  # every node but the premise
+    assert overlapping_labels(page) == []  # and no two of them overlap
     tree = load_run(runs_root / "big").tree
     folded = page.locator("svg.tree .label.folded").first
     target = int(folded.get_attribute("data-node"))

@@ -335,6 +335,19 @@ function firstWords(text, n) {
   return words.slice(0, n).join(" ") + (words.length > n ? " …" : "");
 }
 
+// Shorten a drawn label to `room` SVG units: its words cut (ending "…"), its suffix kept. A label
+// not shown (display none) measures 0 and is left whole.
+function fitLabel(text, words, suffix, room) {
+  if (text.getComputedTextLength() <= room) return;
+  let lo = 0, hi = words.length; // the longest cut that fits: lo characters
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    text.textContent = words.slice(0, mid).trimEnd() + "…" + suffix;
+    if (text.getComputedTextLength() <= room) lo = mid; else hi = mid - 1;
+  }
+  text.textContent = (lo ? words.slice(0, lo).replace(/\s*…?$/, "").trimEnd() : "") + "…" + suffix;
+}
+
 function colour(t) {
   t = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0));
   const [a, b, u] = t < 0.5 ? [STOPS[0], STOPS[1], t * 2] : [STOPS[1], STOPS[2], (t - 0.5) * 2];
@@ -344,6 +357,8 @@ function colour(t) {
 // Leaves in depth-first order, each parent at the middle of its first and last child. "tree": depth
 // to the right, leaves one below the other (small trees read best so); "radial": depth outwards,
 // leaves around the circle, so that a tree of thousands of nodes keeps a round, landscape shape.
+const COLUMN = 200; // the tree layout's distance between depths, in SVG units
+
 function layout(nodes, mode) {
   const kids = new Map(nodes.map((n) => [n.id, []]));
   for (const n of nodes) if (n.parent !== null) kids.get(n.parent).push(n.id);
@@ -369,8 +384,9 @@ function layout(nodes, mode) {
     if (mode === "radial") {
       const a = (2 * Math.PI * (s + 0.5)) / Math.max(1, leaves);
       pos.set(n.id, [n.depth * ring * Math.cos(a), n.depth * ring * Math.sin(a)]);
-    } else {
-      pos.set(n.id, [n.depth * 200, s * 16]);
+    } else { // a whole row: an inner node's floored mid-slot lies within its own leaves' rows, so no
+      // two nodes of a column share a row or sit half a row apart (their labels never overlap)
+      pos.set(n.id, [n.depth * COLUMN, Math.floor(s) * 16]);
     }
   }
   return { pos, leaves };
@@ -499,6 +515,10 @@ class TreeView {
     const hits = document.createDocumentFragment();
     const labels = document.createDocumentFragment();
     const labelAll = nodes.length <= LABEL_ALL_MAX;
+    const radius = (n) => (n.id === 0 ? 7 : 3 + 1.6 * Math.sqrt(n.visits));
+    const widest = new Map(); // a drawn node's largest child's radius (its label must stop short of it)
+    for (const n of nodes) if (n.parent !== null) widest.set(n.parent, Math.max(widest.get(n.parent) || 0, radius(n)));
+    const capped = []; // [label, its words, its suffix, the width it may take]
     this.pos = pos;
     for (const n of nodes) {
       const [x, y] = pos.get(n.id);
@@ -514,7 +534,7 @@ class TreeView {
         line.setAttribute("class", cls);
         edges.append(line);
       }
-      const r = n.id === 0 ? 7 : 3 + 1.6 * Math.sqrt(n.visits);
+      const r = radius(n);
       const shape = document.createElementNS(SVGNS, n.author === "human" ? "rect" : "circle");
       if (n.author === "human") {
         shape.setAttribute("x", x - r); shape.setAttribute("y", y - r);
@@ -535,7 +555,10 @@ class TreeView {
         text.setAttribute("y", y + 4);
         text.setAttribute("class", "label" + (onPath ? " path" : "") + (folded.has(n.id) ? " folded" : ""));
         text.dataset.node = n.id;
-        text.textContent = firstWords(n.label, onPath ? 7 : 4) + (folded.has(n.id) ? ` (+${folded.get(n.id)})` : "");
+        const words = firstWords(n.label, onPath ? 7 : 4), suffix = folded.has(n.id) ? ` (+${folded.get(n.id)})` : "";
+        text.textContent = words + suffix;
+        // in the tree layout a node's first row holds a child too: its label ends before that child
+        if (chosen !== "radial" && widest.has(n.id)) capped.push([text, words, suffix, COLUMN - r - 3 - widest.get(n.id) - 6]);
         text.addEventListener("click", () => this.pick(n.id)); // a label opens its node too
         labels.append(text);
       }
@@ -558,6 +581,7 @@ class TreeView {
     circles.prepend(hits); // under the nodes: a node's own shape still takes its clicks
     circles.append(labels);
     this.g.querySelector(".nodes").replaceChildren(circles);
+    for (const [text, words, suffix, room] of capped) fitLabel(text, words, suffix, room);
     this.key = { by, lo, hi };
     this.svg.dataset.nodes = String(nodes.length);
   }
