@@ -354,11 +354,12 @@ function colour(t) {
   return `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * u)).join(",")})`;
 }
 
-// Leaves in depth-first order, each parent at the middle of its first and last child. "tree": depth
-// to the right, leaves one below the other (small trees read best so); "radial": depth outwards,
-// leaves around the circle, so that a tree of thousands of nodes keeps a round, landscape shape.
 const COLUMN = 200; // the tree layout's distance between depths, in SVG units
 
+// Leaves in depth-first order, each parent at the middle of its first and last child (in "tree",
+// on the whole row at or above that middle). "tree": depth to the right, leaves one below the other
+// (small trees read best so); "radial": depth outwards, leaves around the circle, so that a tree of
+// thousands of nodes keeps a round, landscape shape.
 function layout(nodes, mode) {
   const kids = new Map(nodes.map((n) => [n.id, []]));
   for (const n of nodes) if (n.parent !== null) kids.get(n.parent).push(n.id);
