@@ -7,6 +7,17 @@ prompt. A measurement, not part of the value model.
     .venv/bin/python experiments/reward_model.py cv rm_pairs.json --out rm_cv.json --train-pairs 256
     .venv/bin/python experiments/reward_model.py table rm_cv.json > results/value/reward_model.md
 
+Issue #44 (sibling passages read blind): the same model on the policy's own sibling pairs instead,
+
+    .venv/bin/python experiments/reward_model.py siblings STUDY_DIR... --out rm_siblings.json
+    .venv/bin/python experiments/reward_model.py cv rm_siblings.json --out rm_siblings_cv.json --train-pairs 512
+    .venv/bin/python experiments/reward_model.py table rm_siblings_cv.json
+
+where a text is the premise and the story so far (``prompt``) and one passage (``completion``), a
+pair is two siblings whose two blind readings agree (the one both chose is ``better``), and the
+folds go by premise; the table then gives the held-out agreement of the reward model beside the
+value the search used on the same pairs.
+
 Data (``experiments/hidden_head.py``'s, so the figures compare): the 96 HANNA human stories and, of
 ``../shared/data/hanna``'s LLM stories, the first ``--llm-prompts`` prompts' stories of
 ``--generators`` of the six generators. Texts are ``Writing prompt: P\\n\\nStory:\\n`` + the text:
@@ -130,6 +141,82 @@ def data_main(out: Path, generators: int, llm_prompts: int) -> None:
           f"({time.time() - t0:.0f} s) -> {out}", file=sys.stderr)
 
 
+def siblings_main(studies: list[Path], out: Path) -> None:
+    """The rated sibling pairs of ``studies`` as this script's data: texts keyed by their tree node,
+    a pair where both blind readings agree, grouped by premise."""
+    from storyspace.study.labels import sibling_labels
+
+    trees: dict[str, list] = {}
+    texts: dict[str, dict] = {}
+    pairs: list[dict] = []
+    premises: dict[str, int] = {}
+    split = 0
+    for d in studies:
+        by_id = {p["id"]: p for p in json.loads((d / "study.json").read_text())["pairs"]}
+        for lab in sibling_labels(d):
+            if min(lab["votes"]) != 0:
+                split += 1
+                continue
+            pair = by_id[lab["id"].rsplit(":", 1)[1]]
+            group = premises.setdefault(lab["premise"].strip(), len(premises))
+            keys = []
+            for side in "ab":
+                source = pair[side]["source"]
+                run, _, node = source.rpartition(" node ")
+                if run not in trees:
+                    trees[run] = json.loads((Path(run) / "tree.json").read_text())["nodes"]
+                n = trees[run][int(node)]
+                if source not in texts:
+                    prompt = HEADER.format(premise=lab["premise"].strip()) + "".join(c + "\n\n" for c in lab["context"])
+                    texts[source] = {"prompt": prompt, "completion": n["step"]["passage"], "source": "writer",
+                                     "group": group, "penalty": float(n["breakdown"].get("penalty", 1.0)),
+                                     "value": float(n["breakdown"]["value"])}
+                keys.append(source)
+            better, worse = keys if lab["votes"][0] > lab["votes"][1] else keys[::-1]
+            pairs.append({"kind": "siblings", "type": "reader", "source": "writer", "groups": [group],
+                          "better": better, "worse": worse})
+    out.write_text(json.dumps({"texts": texts, "pairs": pairs, "ratings": {},
+                               "settings": {"studies": [str(d) for d in studies], "split": split}}))
+    print(f"{len(texts)} passages, {len(pairs)} pairs whose two readings agree ({split} split, left out), "
+          f"{len(premises)} premises -> {out}", file=sys.stderr)
+
+
+def siblings_table(path: Path, done: dict, data: dict) -> None:
+    texts, pairs = data["texts"], data["pairs"]
+    fold = folds_of([g for p in pairs for g in p["groups"]], 5)
+    raw: dict[str, float] = {}
+    for info in done["folds"].values():
+        raw.update(info["scores"])
+    variants = {
+        "the value the search used (no fit)": {k: t["value"] for k, t in texts.items()},
+        "reward model": raw,
+        "reward model x penalty": {k: texts[k]["penalty"] / (1.0 + math.exp(-max(-60.0, min(60.0, v))))
+                                   for k, v in raw.items()},
+    }
+    folds = sorted(done["folds"], key=int)
+    tr = [done["folds"][f] for f in folds]
+    args = done["args"]
+    print("# Issue #44, item 2: a LoRA reward model on the policy's own sibling pairs (cross-validated)\n")
+    print(f"Commands: `.venv/bin/python experiments/reward_model.py siblings {' '.join(data['settings']['studies'])} "
+          f"--out {args['data']}`, then `cv {args['data']} --out {path.name} --train-pairs {args['train_pairs']} "
+          f"--batch-size {args['batch_size']} --epochs {args['epochs']} --learning-rate {args['learning_rate']} "
+          f"--lora-layers {args['lora_layers']} --max-length {args['max_length']} --threads {args['threads']}`, "
+          f"then `table {path.name}`.\n")
+    print(f"{len(texts)} passages, {len(pairs)} pairs whose two blind readings agree "
+          f"({data['settings']['split']} split pairs left out); folds done: {len(folds)} of 5 (by premise). "
+          f"Per fold: {tr[0]['train_pairs']} training pairs, {statistics.fmean(t['train_s'] for t in tr) / 60:.1f} min "
+          f"training, {statistics.fmean(t['score_s'] for t in tr) / 60:.1f} min scoring; final training loss "
+          + ", ".join(f"{t['loss']:.3f}" for t in tr) + ".\n")
+    print("| variant | held-out agreement with the reader | per fold |\n|---|---|---|")
+    for name, values in variants.items():
+        per = []
+        for f in folds:
+            test = [p for p in pairs if str(fold[p["groups"][0]]) == f]
+            per.append(agreement(values, test)["siblings"])
+        total = sum(a * n for a, n in per) / sum(n for _, n in per)
+        print(f"| {name} | {total:.3f} ({sum(n for _, n in per)} pairs) | " + ", ".join(f"{a:.3f}" for a, _ in per) + " |")
+
+
 # -- model -----------------------------------------------------------------------------------------
 def encode(tok, item: dict, max_length: int) -> list[int]:  # noqa: ANN001
     """The prompt kept whole (its start cut if it alone would fill the window), the completion cut
@@ -199,16 +286,20 @@ def score(model, tok, seqs: list[list[int]], batch: int = 16) -> list[float]:  #
     return out
 
 
+KINDS = ("story", "step", "hanna", "siblings")
+
+
 def sample(pairs: list[dict], n: int, seed: int) -> list[dict]:
-    """``n`` pairs in equal thirds from story, step and HANNA pairs (the rest from the others when a
-    kind has fewer)."""
+    """``n`` pairs in equal shares from the kinds present (story, step and HANNA pairs; or sibling
+    pairs), the rest from the others when a kind has fewer."""
     rng = random.Random(seed)
-    by_kind = {k: [p for p in pairs if p["kind"] == k] for k in ("story", "step", "hanna")}
+    kinds = [k for k in KINDS if any(p["kind"] == k for p in pairs)]
+    by_kind = {k: [p for p in pairs if p["kind"] == k] for k in kinds}
     for v in by_kind.values():
         rng.shuffle(v)
-    share = {k: min(len(v), n // 3) for k, v in by_kind.items()}
+    share = {k: min(len(v), n // len(kinds)) for k, v in by_kind.items()}
     left = n - sum(share.values())
-    for k in ("story", "step", "hanna"):
+    for k in kinds:
         extra = min(left, len(by_kind[k]) - share[k])
         share[k] += extra
         left -= extra
@@ -262,7 +353,7 @@ def cv_main(path: Path, out: Path, args: argparse.Namespace) -> None:
         scores = score(model, tok, [encode(tok, texts[k], args.max_length) for k in test_keys])
         info["score_s"] = time.time() - t1
         info["scores"] = dict(zip(test_keys, scores))
-        info["train_pairs"] = {k: sum(p["kind"] == k for p in chosen) for k in ("story", "step", "hanna")}
+        info["train_pairs"] = {k: sum(p["kind"] == k for p in chosen) for k in KINDS if any(p["kind"] == k for p in chosen)}
         done["folds"][str(f)] = info
         out.write_text(json.dumps(done, default=str))
         print(f"fold {f}: {len(rows)} pairs trained in {info['train_s']:.0f} s, {len(test_keys)} texts scored in "
@@ -303,6 +394,9 @@ def table_main(path: Path) -> None:
     args = done["args"]
     data = json.loads((path.parent / args["data"]).read_text()) if (path.parent / args["data"]).exists() else \
         json.loads(Path(args["data"]).read_text())
+    if data["pairs"] and all(p["kind"] == "siblings" for p in data["pairs"]):
+        siblings_table(path, done, data)
+        return
     texts, pairs = data["texts"], data["pairs"]
     fold = folds_of([g for p in pairs for g in p["groups"]], 5)
     raw: dict[str, float] = {}
@@ -368,6 +462,9 @@ def main() -> None:
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--generators", type=int, default=2, help="LLM generators (of 6, in name order)")
     d.add_argument("--llm-prompts", type=int, default=32, help="LLM stories of the prompts with id below this")
+    sb = sub.add_parser("siblings")
+    sb.add_argument("studies", nargs="+", type=Path)
+    sb.add_argument("--out", type=Path, required=True)
     for name in ("speed", "cv"):
         p = sub.add_parser(name)
         p.add_argument("data", type=Path)
@@ -388,6 +485,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "data":
         data_main(args.out, args.generators, args.llm_prompts)
+    elif args.cmd == "siblings":
+        siblings_main(args.studies, args.out)
     elif args.cmd == "speed":
         speed_main(args.data, args)
     elif args.cmd == "cv":

@@ -159,6 +159,11 @@ def fit_main(path: Path, l2: float, folds: int, pca: int) -> None:
     best = max(range(len(meta["layers"])), key=lambda i: rows[2 + i][1][0])
     rows.append((f"today's features + hidden L{meta['layers'][best]} (PCA {pca})",
                  cv((feats, 0), (hidden[:, best], pca))))
+    value = data["today"].astype(np.float64)[:, None]
+    rows.append((f"today's value + features + hidden L{meta['layers'][best]} (PCA {pca})",
+                 cv((value, 0), (feats, 0), (hidden[:, best], pca))))
+    rows.append((f"today's features + hidden of every layer (PCA {pca} each)",
+                 cv((feats, 0), *[(hidden[:, i], pca) for i in range(len(meta["layers"]))])))
     unanimous = sum(1 for p in pairs if min(p["votes"]) == 0)
     print(f"# Sibling pairs: which value orders them as the blind reader does\n")
     print(f"{len(meta['pairs'])} labelled pairs over {len(premises)} premises ({len(set(a) | set(b))} passages); "
