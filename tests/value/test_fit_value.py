@@ -27,6 +27,12 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     assert kinds.count("hanna") == 2 and kinds.count("story") == 2 * (1 + len(CORRUPTIONS)) and "step" in kinds
     pairs = make_pairs(items, vm, cfg)
     assert {p.corruption for p in pairs if p.kind == "story"} == set(CORRUPTIONS)
+    # a reading resumed after its first items reads the rest alike, and hands each new item on
+    begun: list = []
+    assert read_items(vm, human_stories()[:2], cfg.step_tokens, cfg.contrast_words, cfg.seed, done=items[:3],
+                      on_read=begun.append) == items and begun == items[3:]
+    with pytest.raises(UserError, match="not of these stories"):
+        read_items(vm, human_stories()[1:3], cfg.step_tokens, cfg.contrast_words, cfg.seed, done=items[:3])
     readings = tmp_path / "readings.jsonl"
     readings.write_text(dump_items(items, "embedded", cfg))
     out = tmp_path / "w.json"
@@ -62,6 +68,21 @@ def test_fit_value_from_real_readings(embedded, tmp_path, capsys) -> None:  # no
     assert with_recall.reads_recall
     b = with_recall.evaluate_story("A cat learns to read.", ["The cat opened the book and read it aloud."], [False])[0]
     assert b["value"] == pytest.approx(with_recall.weights.value(b), abs=1e-5) and "premise_recall" in b
+    # a fit killed while reading resumes from the readings kept so far (a line cut by the kill dropped)
+    resumed, partial = tmp_path / "resumed.jsonl", tmp_path / "resumed.jsonl.partial"
+    partial.write_text(dump_items(items[:4], "embedded", cfg) + '{"kind": "st')
+    small = ["--step-tokens", "32", "--contrast-words", "60", "--folds", "2", "--stories", "2"]
+    assert main(["fit-value", "--readings", str(resumed), "--out", str(tmp_path / "r.json"), *small]) == 0
+    assert f"resuming the readings begun in {partial}: 4 read" in capsys.readouterr().err.replace("\n", "")
+    assert not partial.exists()
+    again = [json.loads(line) for line in resumed.read_text().splitlines()[1:]]
+    assert [(it["kind"], it["id"]) for it in again] == [(it["kind"], it["id"]) for it in items]
+    partial.write_text(dump_items(items[:4], "embedded", FitConfig(step_tokens=48, stories=2)))
+    assert main(["fit-value", "--readings", str(resumed), "--out", str(tmp_path / "r2.json"), *small, "--quiet"]) == 0
+    assert partial.exists()  # complete readings are used as they are: a partial beside them is not read
+    resumed.unlink()
+    assert main(["fit-value", "--readings", str(resumed), "--out", str(tmp_path / "r3.json"), *small, "--quiet"]) == 2
+    assert "begun with other settings" in capsys.readouterr().err
     # the output is not overwritten without --force
     assert main(["fit-value", "--readings", str(readings), "--out", str(out), "--quiet"]) == 2
     assert "exists (use --force" in capsys.readouterr().err

@@ -460,7 +460,8 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     from storyspace.value.coherence import MiniLMEmbedder
     from storyspace.value.fit_data import (FeatureSettings, add_recalls, add_similarities, dump_items,
                                            hanna_cross_validated, hanna_markdown, human_quantiles, load_items,
-                                           make_pairs, read_items, read_passages, sibling_fit_pairs)
+                                           load_partial, make_pairs, partial_path, read_items, read_passages,
+                                           sibling_fit_pairs)
     from storyspace.value.learned import EMBEDDED_FEATURES, RECALL_FEATURES, SHIPPED_WEIGHTS, load_weights
     from storyspace.study.labels import sibling_labels
     from storyspace.value.config import ValueConfig
@@ -481,9 +482,23 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
     with Display(args.quiet) as display:
         if items is None:
             stories = human_stories()[: cfg.stories or None]
-            items = read_items(value_model(pool, models.reference, settings_.cfg, PromptConfig()), stories,
-                               cfg.step_tokens, cfg.contrast_words, cfg.seed,
-                               on_item=lambda i, n: display.update("reading", i, n))
+            done, keep = [], None
+            if args.readings is not None:  # readings kept as they are made: a killed fit resumes
+                partial = partial_path(args.readings)
+                if partial.is_file():
+                    done = load_partial(partial, reader, cfg)
+                    display.say(f"resuming the readings begun in {partial}: {len(done)} read")
+                atomic_write(partial, dump_items(done, reader, cfg))  # a line cut by the kill is gone
+                keep = partial.open("a", encoding="utf-8")
+            try:
+                items = read_items(value_model(pool, models.reference, settings_.cfg, PromptConfig()), stories,
+                                   cfg.step_tokens, cfg.contrast_words, cfg.seed,
+                                   on_item=lambda i, n: display.update("reading", i, n), done=done,
+                                   on_read=None if keep is None else lambda it: (keep.write(json.dumps(it) + "\n"),
+                                                                               keep.flush()))
+            finally:
+                if keep is not None:
+                    keep.close()
         filled = 0
         if labels:  # the labelled siblings' passages, each read once after its story so far
             new = read_passages(value_model(pool, models.reference, settings_.cfg, PromptConfig()), labels,
@@ -503,6 +518,7 @@ def cmd_fit_value(args: argparse.Namespace) -> int:
                                   on_item=lambda i, n: display.update("premise recall", i, n))
         if args.readings is not None and (filled or not saved):
             atomic_write(args.readings, dump_items(items, reader, cfg))
+            partial_path(args.readings).unlink(missing_ok=True)
         pairs = make_pairs(items, settings_, cfg)
         siblings, label_counts = sibling_fit_pairs(items, labels, settings_, cfg.study_weight)
         pairs += siblings

@@ -31,17 +31,25 @@ from storyspace.value.model import Calibration, ValueModel
 
 
 def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: int, contrast_words: int, seed: int,
-               on_item: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+               on_item: Callable[[int, int], None] | None = None, done: Sequence[dict[str, Any]] = (),
+               on_read: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """One item per text the fit uses: each whole human story (``hanna``, with its ratings),
     each story's opening and its corruptions (``story``), and each step case (``step``: the
-    true next step and its corruptions, read after the same story so far)."""
+    true next step and its corruptions, read after the same story so far).
+
+    ``done``: the first items of an interrupted reading of the same stories and settings (the
+    order of the texts is fixed), not read again; ``on_read`` gets each new item as it is read."""
     count = vm.reader.count_tokens
     short = contrast.shortened(stories, contrast_words)
     jobs: list[tuple[str, Any]] = [("hanna", s) for s in stories]
     jobs += [("story", r) for r in contrast.story_rows(short, seed)]
     jobs += [("step", c) for c in contrast.step_cases(short, step_tokens, count, seed)]
-    items = []
+    if len(done) > len(jobs) or any((it.get("kind"), it.get("id")) != (k, j["id"]) for it, (k, j) in zip(done, jobs)):
+        raise UserError("the readings begun earlier are not of these stories (start again without them)")
+    items = list(done)
     for i, (kind, job) in enumerate(jobs):
+        if i < len(done):
+            continue
         if on_item is not None:
             on_item(i, len(jobs))
         if kind == "step":
@@ -50,6 +58,8 @@ def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: i
             readings = vm.read(story, passages, [not ends_sentence(p) for p in passages])
             items.append({"kind": "step", "id": job["id"],
                           "versions": ["original", *contrast.CORRUPTIONS], "readings": [asdict(r) for r in readings]})
+            if on_read is not None:
+                on_read(items[-1])
             continue
         text = job["human_story"] if kind == "hanna" else job["story"]
         steps = split_steps(text, step_tokens, count)
@@ -59,6 +69,8 @@ def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: i
         if kind == "hanna":
             item["ratings"] = {k: v for k, v in job.items() if k.startswith("human_") and k != "human_story"}
         items.append(item)
+        if on_read is not None:
+            on_read(item)
     if on_item is not None:
         on_item(len(jobs), len(jobs))
     return items
@@ -297,6 +309,26 @@ def _header(reader: str, cfg: FitConfig) -> dict[str, Any]:
 def dump_items(items: Sequence[dict[str, Any]], reader: str, cfg: FitConfig) -> str:
     """JSON lines: a header (which reader read what), then one item per line."""
     return "".join(json.dumps(x) + "\n" for x in [_header(reader, cfg), *items])
+
+
+def partial_path(path: Path) -> Path:
+    """Where ``fit-value --readings PATH`` keeps the readings as they are made, until all are."""
+    return path.with_name(path.name + ".partial")
+
+
+def load_partial(path: Path, reader: str, cfg: FitConfig) -> list[dict[str, Any]]:
+    """The items of an interrupted reading (``partial_path``); a last line cut by the
+    interruption is dropped (it is read again)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines = lines[:-1]
+    try:
+        got = [json.loads(x) for x in lines if x.strip()]
+    except json.JSONDecodeError as exc:
+        raise UserError(f"cannot read the readings begun in {path}: {exc} (remove it to start again)") from exc
+    if not got or got[0] != _header(reader, cfg):
+        raise UserError(f"{path} holds readings begun with other settings or none (remove it to start again)")
+    return got[1:]
 
 
 def load_items(path: Path, reader: str, cfg: FitConfig) -> list[dict[str, Any]]:
