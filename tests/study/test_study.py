@@ -135,3 +135,33 @@ def test_study_cli_refuses_bad_input_in_one_line(tmp_path: Path, capsys) -> None
     (tmp_path / "bad" / "study.json").write_text('{"pairs": [{"id": "p1"}]}')
     assert main(["study", "report", str(tmp_path / "bad")]) == 2
     assert "damaged" in capsys.readouterr().err
+
+
+def test_choices_on_one_writer_s_siblings_are_written_as_pairs_for_another_policy(tmp_path: Path, embedded,  # noqa: ANN001
+                                                                                  capsys) -> None:  # noqa: ANN001
+    from storyspace.story import PromptConfig, Story, preference_prompt
+
+    dirs = []
+    for k, context in enumerate(([], ["The lamp went out.", "She climbed the stairs."])):
+        d = tmp_path / f"study{k}"
+        study = create_study([write_run(tmp_path / "runs" / f"r{k}")], d, StudyConfig(pairs=5, min_margin=0.05))
+        # as a study of another writer's trees: its prompt is that writer's, its story so far its own
+        study["pairs"][0].update(prompt="<another writer's template> Premise: ...", context=context)
+        (d / "study.json").write_text(json.dumps(study))
+        append_rating(study, d, "reader-1", "p001", "b", "a")
+        append_rating(study, d, "reader-2", "p001", "b", "b")
+        dirs.append(d)
+    kept = study_preferences(dirs[1])
+    assert kept[0]["prompt"] == "<another writer's template> Premise: ..."  # as the study holds it
+    out = tmp_path / "pairs.jsonl"
+    assert main(["pairs", "--from-study", *map(str, dirs), "--prompt-for", "embedded", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and [r["study"] for r in rows] == list(map(str, dirs))
+    for row, context in zip(rows, ([], ["The lamp went out.", "She climbed the stairs."])):
+        story = Story.from_steps(row["premise"], [{"passage": p} for p in context])
+        prompt, lead = preference_prompt(story, PromptConfig(), embedded.chat_prompt)
+        assert row["prompt"] == prompt and all(p in prompt for p in context)
+        assert (row["chosen"], row["rejected"]) == (lead + "The sea was grey.", lead + "She opened it.")  # b won 2-0
+        assert lead == (" " if context else "") and row["votes"] == "2-0"
+    assert main(["pairs", "--prompt-for", "embedded", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert "--prompt-for goes with --from-study" in capsys.readouterr().err

@@ -151,3 +151,25 @@ def test_train_from_must_be_known() -> None:
 
     with pytest.raises(UserError, match="--train-from must be one of base, previous"):
         validate_loop(LoopConfig(train_from="policy 0", reader=""))
+
+
+def test_a_pairs_file_replaces_the_first_iteration_s_search(tmp_path) -> None:  # noqa: ANN001
+    from storyspace.train.loop import validate_loop
+    from storyspace.train.pairs import read_pairs, write_pairs
+
+    pairs = tmp_path / "reader.jsonl"
+    rows = [{"prompt": f"p{j}", "chosen": f"c{j}", "rejected": f"r{j}", "votes": "2-0"} for j in range(3)]
+    write_pairs(rows, pairs)
+    cfg = LoopConfig(iterations=1, train_premises=1, heldout_premises=1, reader="", pairs_from=str(pairs))
+    validate_loop(cfg)
+    loop = Loop(tmp_path / "loop", [f"premise {i}" for i in range(3)], cfg, pool=None)  # no model: nothing searched
+    path = loop.search_and_pairs(0)
+    assert read_pairs(path) == rows and not (tmp_path / "loop" / "iter0" / "search").exists()
+    assert loop.training_pairs(0) == rows  # no margin recorded: every choice is kept
+    from storyspace.train.loop import iterations_markdown
+
+    assert f"pairs: from {pairs} (no search)" in iterations_markdown([], cfg)
+    with pytest.raises(UserError, match="run --iterations 1, not 2"):
+        validate_loop(replace(cfg, iterations=2))
+    with pytest.raises(UserError, match="not found|no pairs|cannot"):
+        validate_loop(replace(cfg, pairs_from=str(tmp_path / "none.jsonl")))

@@ -164,15 +164,22 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     from storyspace.files import check_output_file
     from storyspace.train.pairs import PairConfig, select_pairs, validate_pairs, write_pairs
 
+    if args.prompt_for and not args.from_study:
+        raise UserError("--prompt-for goes with --from-study (a run's pairs are written for the run's own policy)")
     if bool(args.runs) == bool(args.from_study):
         raise UserError("give explore run directories or --from-study STUDY_DIR (one of them)")
     check_output_file(args.out, force=args.force)
     if args.from_study:
         from storyspace.study.preferences import study_preferences
 
-        rows = study_preferences(args.from_study)
+        render = _prompt_for(args.prompt_for) if args.prompt_for else None
+        rows = []
+        for study in args.from_study:
+            got = study_preferences(study, render)
+            print(printable(f"{study}: {len(got)} pairs"), file=sys.stderr)
+            rows += got
         if not rows:
-            raise UserError(f"no pair of {args.from_study} has a majority choice yet: nothing to write")
+            raise UserError(f"no pair of {', '.join(map(str, args.from_study))} has a majority choice yet: nothing to write")
     else:
         from storyspace.runs import load_run
         from storyspace.train.pairs import template_for, tree_pairs
@@ -191,6 +198,18 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     n = write_pairs(rows, args.out)
     _out(f"{n} pairs written to {args.out}")
     return 0
+
+
+def _prompt_for(spec: str) -> Any:
+    """(premise, passages so far) -> (prompt, lead) of a prefill-style pair for the policy ``spec``."""
+    from storyspace.models.registry import ModelPool, parse_spec
+    from storyspace.story import PromptConfig, Story, preference_prompt
+
+    parse_spec(spec)
+    template = ModelPool().get(spec).chat_prompt
+    prompts = PromptConfig()
+    return lambda premise, passages: preference_prompt(
+        Story.from_steps(premise, [{"passage": p} for p in passages]), prompts, template)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -117,7 +117,11 @@ def _extras(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--quiet", **quiet)
     elif command == "pairs":
         p.add_argument("runs", nargs="*", type=Path, metavar="RUN_DIR", help="explore run directories")
-        p.add_argument("--from-study", type=Path, metavar="STUDY_DIR", help="people's choices of a study instead")
+        p.add_argument("--from-study", type=Path, nargs="+", metavar="STUDY_DIR",
+                       help="the raters' majority choices of one or more studies instead")
+        p.add_argument("--prompt-for", metavar="SPEC",
+                       help="with --from-study: write each sibling pair's prompt for this policy (its chat template, "
+                            "the default prompts), e.g. embedded to train SmolLM2 on another writer's choices")
         p.add_argument("--out", type=Path, required=True, metavar="FILE", help="pairs JSONL to write")
         p.add_argument("--force", action="store_true", help="replace --out if it exists")
     elif command == "train":

@@ -86,6 +86,12 @@ class LoopConfig:
     DPO's reference the base; ``previous`` trains it from policy i on iteration i's pairs, DPO's
     reference then being policy i. With ``previous`` the drift from the base added up: the default
     loop's policy 2 read human stories 14 % worse than policy 0 (policy 1: +2.9 %).
+
+    ``pairs_from`` (issue #45): a pairs file (``storyspace pairs --from-study STUDY... --prompt-for
+    POLICY``: a blind reader's choices between sibling passages) that replaces the first
+    iteration's search and value-ranked pairs; the file is copied to ``iter0/pairs.jsonl``. It holds
+    the choices on one writer's passages, so such a loop has one iteration (a second would need the
+    reader's choices on policy 1's own trees: a new study, then a new loop).
     """
 
     iterations: int = field(default=2, metadata=flag("--iterations", "search -> pairs -> training iterations"))
@@ -108,6 +114,9 @@ class LoopConfig:
     train_from: str = field(default="base", metadata=flag(
         "--train-from", "policy i+1 is trained from the base on every iteration's pairs, or from policy i on its own",
         choices=TRAIN_FROM))
+    pairs_from: str = field(default="", metadata=flag(
+        "--pairs-from", "a pairs file (storyspace pairs --from-study) instead of the first iteration's search "
+        "and value-ranked pairs (one iteration)"))
 
 
 def loop_config(data: Any, where: str = "loop.json config") -> LoopConfig:
@@ -141,6 +150,11 @@ def validate_loop(cfg: LoopConfig) -> None:
         load_calibration(cfg.reader_calibration, str(parse_spec(cfg.reader)))
     validate_train(cfg.train)
     validate_pairs(cfg.pairs)
+    if cfg.pairs_from:
+        if cfg.iterations != 1:
+            raise UserError("--pairs-from gives the pairs of one iteration (a reader's choices on one writer's "
+                            f"passages): run --iterations 1, not {cfg.iterations}")
+        read_pairs(Path(cfg.pairs_from))  # fail now on a missing or damaged file
 
 
 def split_premises(premises: list[str], n_train: int, n_heldout: int) -> tuple[list[str], list[str]]:
@@ -292,6 +306,13 @@ class Loop:
     def search_and_pairs(self, i: int) -> Path:
         pairs_path = self.out / f"iter{i}" / "pairs.jsonl"
         if pairs_path.exists():
+            return pairs_path
+        if self.cfg.pairs_from:
+            if i != 0:
+                raise UserError(f"--pairs-from gives the pairs of one iteration, not of iteration {i}")
+            rows = read_pairs(Path(self.cfg.pairs_from))
+            self.say(f"iteration 0: {len(rows)} pairs from {self.cfg.pairs_from} (no search)")
+            write_pairs(rows, pairs_path)
             return pairs_path
         jobs = [(premise, self.policy_spec(i), self.out / f"iter{i}" / "search" / f"p{j:02d}",
                  derive_seed(self.cfg.explore.seed, "train", i, j)) for j, premise in enumerate(self.train_set)]
@@ -537,7 +558,8 @@ def iterations_markdown(rows: list[dict[str, Any]], cfg: LoopConfig) -> str:
         f"{e.policy.step_tokens} tokens/step; {cfg.train.loss.upper()}: lr {cfg.train.learning_rate}, "
         f"beta {cfg.train.beta}, "
         f"epochs {cfg.train.epochs}, max_steps {cfg.train.max_steps}, LoRA r {cfg.train.lora_r}; "
-        f"pairs: min margin {cfg.pairs.min_margin}; policy i+1 trained "
+        f"pairs: {'from ' + cfg.pairs_from + ' (no search)' if cfg.pairs_from else f'min margin {cfg.pairs.min_margin}'}"
+        f"; policy i+1 trained "
         f"{'from policy 0 on the pairs of iterations 0..i' if cfg.train_from == 'base' else 'from policy i on its pairs'}"
         f". Judge (a): the value model (reference reader = frozen base), "
         f"story value = mean step value; judge (b): {cfg.reader or 'off'}, the same field of its reading.",
