@@ -56,18 +56,16 @@ def read_items(vm: ValueModel, stories: Sequence[dict[str, Any]], step_tokens: i
             story = Story(job["prompt"], tuple(Step(p) for p in job["so_far"]))
             passages = [job["true"], *(job["corrupted"][k] for k in contrast.CORRUPTIONS)]
             readings = vm.read(story, passages, [not ends_sentence(p) for p in passages])
-            items.append({"kind": "step", "id": job["id"],
-                          "versions": ["original", *contrast.CORRUPTIONS], "readings": [asdict(r) for r in readings]})
-            if on_read is not None:
-                on_read(items[-1])
-            continue
-        text = job["human_story"] if kind == "hanna" else job["story"]
-        steps = split_steps(text, step_tokens, count)
-        readings = vm.read_story(job["prompt"].strip(), steps, [not ends_sentence(p) for p in steps])
-        item = {"kind": kind, "id": job["id"], "version": job.get("version", "original"),
-                "readings": [asdict(r) for r in readings]}
-        if kind == "hanna":
-            item["ratings"] = {k: v for k, v in job.items() if k.startswith("human_") and k != "human_story"}
+            item = {"kind": "step", "id": job["id"],
+                    "versions": ["original", *contrast.CORRUPTIONS], "readings": [asdict(r) for r in readings]}
+        else:
+            text = job["human_story"] if kind == "hanna" else job["story"]
+            steps = split_steps(text, step_tokens, count)
+            readings = vm.read_story(job["prompt"].strip(), steps, [not ends_sentence(p) for p in steps])
+            item = {"kind": kind, "id": job["id"], "version": job.get("version", "original"),
+                    "readings": [asdict(r) for r in readings]}
+            if kind == "hanna":
+                item["ratings"] = {k: v for k, v in job.items() if k.startswith("human_") and k != "human_story"}
         items.append(item)
         if on_read is not None:
             on_read(item)
