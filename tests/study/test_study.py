@@ -61,6 +61,31 @@ def test_system_pairs_from_an_eval_carry_every_judge(tmp_path: Path) -> None:
         create_study([tmp_path], tmp_path / "s3", StudyConfig())
 
 
+
+def test_curve_points_are_stories_of_their_own_when_asked(tmp_path: Path) -> None:
+    ev = tmp_path / "eval"
+    ev.mkdir()
+    rows = []
+    for pi in range(2):
+        rows.append({"premise": f"Premise {pi}.", "system": "mcts", "story": f"Four {pi}.\n\nMore.",
+                     "curve": {"2": {"value_mean": 0.4, "passages": [f"Two {pi}.", "Less."]},
+                               "4": {"value_mean": 0.6, "passages": [f"Four {pi}.", "More."]}}})
+        rows.append({"premise": f"Premise {pi}.", "system": "single", "story": f"One {pi}.",
+                     "curve": {"1": {"value_mean": 0.1, "passages": [f"One {pi}."]}}})
+    rows.append({"premise": "Premise 9.", "system": "mcts", "story": "Old.", "curve": {"2": {"value_mean": 0.3}, "4": {}}})
+    (ev / "stories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    study = create_study([ev], tmp_path / "study", StudyConfig(pairs=0, curve_points=True,
+                                                                comparisons="mcts vs mcts/2u; mcts/2u vs single"))
+    got = sorted((p["comparison"], p["a"]["text"], p["b"]["text"], p["b"]["scores"].get("value")) for p in study["pairs"])
+    assert got == [("mcts vs mcts/2u", "Four 0.\n\nMore.", "Two 0.\n\nLess.", 0.4),
+                   ("mcts vs mcts/2u", "Four 1.\n\nMore.", "Two 1.\n\nLess.", 0.4),
+                   ("mcts/2u vs single", "Two 0.\n\nLess.", "One 0.", None),
+                   ("mcts/2u vs single", "Two 1.\n\nLess.", "One 1.", None)]  # the old record kept no passages
+    assert all(p["a"]["source"].endswith("curve 2u") for p in study["pairs"] if p["a"]["system"] == "mcts/2u")
+    # without the flag a curve point is no system (only the largest point is the story)
+    with pytest.raises(UserError, match="no stories of mcts/2u"):
+        create_study([ev], tmp_path / "study2", StudyConfig(pairs=0, comparisons="mcts vs mcts/2u"))
+
 def test_each_rater_has_a_fixed_order_and_continues_where_they_stopped(tmp_path: Path) -> None:
     study = create_study([write_eval(tmp_path / "eval")], tmp_path / "study", StudyConfig(pairs=6, seed=3))
     d = tmp_path / "study"

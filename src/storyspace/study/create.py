@@ -13,7 +13,10 @@ Two sources:
   are matched across the evals by premise text; ``DIR@TAG`` renames that eval's systems to
   ``system@TAG`` and ``DIR@TAG=SYS[,SYS]`` only those (an MCTS run with other settings beside
   another eval's baselines), as ``results/eval/paired.py`` does. A record's optional ``draw``
-  field (a seed) pairs stories of the same premise and draw only. ``systems`` picks which systems
+  field (a seed) pairs stories of the same premise and draw only. With ``curve_points`` each
+  story's curve points (the story the search had found at fewer units, ``eval --curve``) become
+  stories of their own, system ``SYSTEM/Nu`` (a budget's frontier point without another run).
+  ``systems`` picks which systems
   (every two of them, or ``focus`` against each); side ``a`` is the focus, else the system
   named first.
 
@@ -53,7 +56,9 @@ class StudyConfig:
       one named first), all when empty; ``focus``: only this one (side a) against each of them;
       ``comparisons``: exactly the comparisons listed (``X vs Y; Z vs Y``), instead of both.
     - ``both_orders``: each pair is shown to each rater twice, sides swapped (its position
-      consistency is reported)."""
+      consistency is reported).
+    - ``curve_points``: an eval story's curve points below its full budget are stories of system
+      ``SYSTEM/Nu`` (N units) too."""
 
     pairs: int = field(default=20, metadata=flag("--pairs", "pairs in the study (at most; 0: every pair found)"))
     min_margin: float = field(default=0.05, metadata=flag("--min-margin", "least value difference of two siblings"))
@@ -69,6 +74,8 @@ class StudyConfig:
         "--comparisons", "exactly these comparisons, side a first: 'X vs Y; Z vs Y' (instead of --systems/--focus)",
         metavar="'X vs Y; ...'"))
     both_orders: bool = field(default=False, metadata=flag("--both-orders", "show each pair twice to each rater, sides swapped"))
+    curve_points: bool = field(default=False, metadata=flag(
+        "--curve-points", "an eval story's curve points below its budget are stories too, system SYSTEM/Nu"))
 
 
 def sibling_pairs(saved: SavedRun, min_margin: float, chat_prompt: Any = None, pairing: str = "extremes",
@@ -132,8 +139,11 @@ def eval_source(spec: Path) -> tuple[Path, str, set[str]]:
     return Path(path), tag, {s.strip() for s in only.split(",") if s.strip()}
 
 
-def eval_records(eval_dir: Path, tag: str = "", only: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """An eval's story records, each system renamed ``system@tag`` (all, or those in ``only``)."""
+def eval_records(eval_dir: Path, tag: str = "", only: set[str] | frozenset[str] = frozenset(),
+                 curve_points: bool = False) -> list[dict[str, Any]]:
+    """An eval's story records, each system renamed ``system@tag`` (all, or those in ``only``);
+    with ``curve_points`` also one record per curve point below the story's largest, system
+    ``SYSTEM/Nu``, its story the point's passages."""
     path = eval_dir / "stories.jsonl"
     if not path.is_file():
         raise UserError(f"{eval_dir} holds no finished eval (stories.jsonl not found)")
@@ -145,6 +155,32 @@ def eval_records(eval_dir: Path, tag: str = "", only: set[str] | frozenset[str] 
         if tag and (not only or system in only):
             system = f"{system}@{tag}"
         out.append({**rec, "system": system, "_source": f"{eval_dir} {rec.get('system', '?')}"})
+        if curve_points:
+            out += _curve_records(path, n, out[-1])
+    return out
+
+
+def _curve_records(path: Path, line: int, rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stories of ``rec``'s curve points below its largest (``eval --curve``), as records of
+    system ``SYSTEM/Nu``; their judges' scores are the point's own (the value's reading)."""
+    curve = rec.get("curve")
+    if not isinstance(curve, dict) or not curve:
+        return []
+    try:
+        units = sorted((int(m), m) for m in curve)
+    except ValueError:
+        raise UserError(f"{path}:{line}: curve points are unit counts, got {sorted(curve)}") from None
+    out = []
+    for m, key in units[:-1]:
+        point = curve[key]
+        passages = point.get("passages") if isinstance(point, dict) else None
+        if not isinstance(passages, list) or not all(isinstance(p, str) for p in passages):
+            continue  # an eval from before curve points kept their passages: no story to show
+        story = Story.from_steps(rec["premise"], [{"passage": p} for p in passages]).text()
+        value = {"value_mean": point["value_mean"]} if isinstance(point.get("value_mean"), (int, float)) else None
+        out.append({"premise": rec["premise"], "story": story, "system": f"{rec['system']}/{m}u",
+                    **({"draw": rec["draw"]} if "draw" in rec else {}), **({"value": value} if value else {}),
+                    "_source": f"{rec['_source']} curve {m}u"})
     return out
 
 
@@ -181,7 +217,7 @@ def system_pairs(sources: list[Path], cfg: StudyConfig = StudyConfig()) -> list[
     names: list[str] = []
     for spec in sources:
         eval_dir, tag, only = eval_source(spec)
-        for rec in eval_records(eval_dir, tag, only):
+        for rec in eval_records(eval_dir, tag, only, cfg.curve_points):
             mine = by_premise.setdefault((rec["premise"].strip(), str(rec.get("draw", ""))), {})
             if rec["system"] in mine:
                 raise UserError(f"{eval_dir}: premise {rec['premise'][:40]!r}... has a {rec['system']} story in two"
