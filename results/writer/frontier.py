@@ -6,10 +6,10 @@ and system, from the blind reader's studies and the evals' per-story wall times.
 Quality: the share of pairs (both orders averaged) a row wins against the reference, SmolLM2-135M
 MCTS deep first at 8 units (`results/eval/confirm/p32-47` ... `p80-95`), with its 95 % bootstrap
 CI over pairs, and its mean 1-10 score as the reader gave it in those pairs; premises 32-95 of the
-shipped set where a row was read on them (`pairs`: how many; the 0.5B and Gemma rows 32-47 only,
-the 1.5B's MCTS at 2 units 32-63). Seconds per story: the mean `wall_s` of the eval's stories
+shipped set where a row was read on them (`pairs`: how many; the 0.5B and Gemma rows 32-63, the
+1.5B's best-of-n 64-79, SmolLM2's MCTS below 8 units 80-95). Seconds per story: the mean `wall_s` of the eval's stories
 (`stories/*.json`), each eval alone on one machine (an AMD EPYC, 2 cores, session 30): for the
-1.5B rows of `q15-p64/` (32 premises), for the others of `smol-timing2/` (4 premises, every system
+1.5B rows of `q15-p64/` (32 premises) and `q15-bon-p64/` (16), for the others of `smol-timing2/` (4 premises, every system
 on llama.cpp). The MCTS rows below the full budget are the search stopped early (`eval --curve`,
 read with `study create --curve-points`): SmolLM2's at 1, 2 and 4 units from `../eval/confirm/
 curve80-95` (premises 80-95; its 8-unit story, another run of the reference's settings, read against
@@ -47,12 +47,15 @@ ROWS = [
     ("SmolLM2-135M MCTS 4u", SMOL_CURVE, "mcts@c/4u vs mcts", "a", ("smol-timing2", "mcts", "4")),
     ("SmolLM2-135M MCTS 8u, the reference run again", SMOL_CURVE, "mcts@c vs mcts", "a", ("smol-timing2", "mcts")),
     ("SmolLM2-135M MCTS 8u (reference)", None, None, None, ("smol-timing2", "mcts")),
-    ("Gemma-3-270M single", HERE / "study-small", "single@llamacpp:gemma3-270m vs mcts", "a",
+    ("Gemma-3-270M single", (HERE / "study-small", HERE / "study-small-p48"), "single@llamacpp:gemma3-270m vs mcts", "a",
      ("smol-timing2", "single@llamacpp:gemma3-270m")),
-    ("Qwen2.5-Coder-0.5B single", HERE / "study-small", "single@llamacpp:qwen2.5-coder-0.5b vs mcts", "a",
+    ("Qwen2.5-Coder-0.5B single", (HERE / "study-small", HERE / "study-small-p48"),
+     "single@llamacpp:qwen2.5-coder-0.5b vs mcts", "a",
      ("smol-timing2", "single@llamacpp:qwen2.5-coder-0.5b")),
     ("Qwen2.5-Coder-1.5B single", (HERE / "study-q15", HERE / "study-q15e", HERE / "study-q15f"),
      "single@llamacpp:qwen2.5-coder-1.5b vs mcts", "a", ("q15-p64", "single@llamacpp:qwen2.5-coder-1.5b")),
+    ("Qwen2.5-Coder-1.5B best-of-n 4u", HERE / "study-q15g", "best-of-n@llamacpp:qwen2.5-coder-1.5b vs mcts", "a",
+     ("q15-bon-p64", "best-of-n@llamacpp:qwen2.5-coder-1.5b")),
     ("Qwen2.5-Coder-1.5B MCTS 2u", (HERE / "study-q15-2u", HERE / "study-q15f"), f"{Q15}/2u vs mcts", "a",
      ("q15-p64", Q15, "2")),
     ("Qwen2.5-Coder-1.5B MCTS 4u (the default)",
