@@ -6,14 +6,15 @@ and system, from the blind reader's studies and the evals' per-story wall times.
 Quality: the share of pairs (both orders averaged) a row wins against the reference, SmolLM2-135M
 MCTS deep first at 8 units (`results/eval/confirm/p32-47` ... `p80-95`), with its 95 % bootstrap
 CI over pairs, and its mean 1-10 score as the reader gave it in those pairs; premises 32-95 of the
-shipped set where a row was read on them (`pairs`: how many; the 0.5B and Gemma rows 32-63, the
-1.5B's best-of-n 64-79, SmolLM2's MCTS below 8 units 80-95). Seconds per story: the mean `wall_s` of the eval's stories
-(`stories/*.json`), each eval alone on one machine (an AMD EPYC, 2 cores, session 30): for the
-1.5B rows of `q15-p64/` (32 premises) and `q15-bon-p64/` (16), for the others of `smol-timing2/` (4 premises, every system
-on llama.cpp). The MCTS rows below the full budget are the search stopped early (`eval --curve`,
+shipped set where a row was read on them (`pairs`: how many; the 0.5B's and Gemma's single rows 32-63,
+the 1.5B's best-of-n and the 0.5B's search rows 64-79, SmolLM2's MCTS below 8 units 80-95). Seconds per story:
+the mean `wall_s` of the eval's stories (`stories/*.json`), each eval alone on one machine (an AMD EPYC, 2 cores,
+session 30; the 0.5B's search rows session 31 on the same kind of machine): for the 1.5B rows of `q15-p64/`
+(32 premises) and `q15-bon-p64/` (16), the 0.5B's search rows of `q05-mcts-p64/` and `q05-bon-p64/` (16), for the
+others of `smol-timing2/` (4 premises, every system on llama.cpp). The MCTS rows below the full budget are the search stopped early (`eval --curve`,
 read with `study create --curve-points`): SmolLM2's at 1, 2 and 4 units from `../eval/confirm/
 curve80-95` (premises 80-95; its 8-unit story, another run of the reference's settings, read against
-the reference as a check of the noise), the 1.5B's at 2 units from the default's own runs; their
+the reference as a check of the noise), the 1.5B's and the 0.5B's at 2 units from their own 4-unit runs; their
 seconds are estimated, the full story's seconds times the share of its policy tokens the point had
 spent (marked ~).
 """
@@ -37,6 +38,7 @@ REF = "SmolLM2 MCTS 8u"
 #: (label, study dir(s), comparison, side of the row, seconds-per-story source(s) (eval dir, system name));
 #: a row read in several studies (premises split across evals) pools their pairs
 Q15 = "mcts@llamacpp:qwen2.5-coder-1.5b"
+Q05 = "mcts@llamacpp:qwen2.5-coder-0.5b"
 SMOL_CURVE = HERE / "study-smol-curve"
 ROWS = [
     ("SmolLM2-135M single", CLAIMS, "mcts@c02s vs single", "b", ("smol-timing2", "single")),
@@ -52,6 +54,10 @@ ROWS = [
     ("Qwen2.5-Coder-0.5B single", (HERE / "study-small", HERE / "study-small-p48"),
      "single@llamacpp:qwen2.5-coder-0.5b vs mcts", "a",
      ("smol-timing2", "single@llamacpp:qwen2.5-coder-0.5b")),
+    ("Qwen2.5-Coder-0.5B best-of-n 4u", HERE / "study-q05b", "best-of-n@llamacpp:qwen2.5-coder-0.5b vs mcts", "a",
+     ("q05-bon-p64", "best-of-n@llamacpp:qwen2.5-coder-0.5b")),
+    ("Qwen2.5-Coder-0.5B MCTS 2u", HERE / "study-q05", f"{Q05}/2u vs mcts", "a", ("q05-mcts-p64", Q05, "2")),
+    ("Qwen2.5-Coder-0.5B MCTS 4u", HERE / "study-q05", f"{Q05} vs mcts", "a", ("q05-mcts-p64", Q05)),
     ("Qwen2.5-Coder-1.5B single", (HERE / "study-q15", HERE / "study-q15e", HERE / "study-q15f"),
      "single@llamacpp:qwen2.5-coder-1.5b vs mcts", "a", ("q15-p64", "single@llamacpp:qwen2.5-coder-1.5b")),
     ("Qwen2.5-Coder-1.5B best-of-n 4u", HERE / "study-q15g", "best-of-n@llamacpp:qwen2.5-coder-1.5b vs mcts", "a",
@@ -62,6 +68,8 @@ ROWS = [
      (HERE / "study-q15b", HERE / "study-q15c", HERE / "study-q15d", HERE / "study-q15f"), f"{Q15} vs mcts", "a",
      ("q15-p64", Q15)),
 ]
+#: labels drawn below their point (another row's label would cover them)
+LABEL_BELOW = {"Qwen2.5-Coder-0.5B MCTS 2u": (5, -26), "Qwen2.5-Coder-0.5B MCTS 4u": (-30, -13)}
 #: premises of the reference runs (the rows from the 96-premise study are cut to them)
 PREMISES = {json.loads(x)["premise"].strip() for part in ("p32-47", "p48-63", "p64-79", "p80-95")
             for x in (HERE.parent / "eval" / "confirm" / part / "stories.jsonl").read_text().splitlines()}
@@ -135,7 +143,8 @@ def main() -> None:
     for r in placed:
         err = [[r["wins"] - r["ci"][0]], [r["ci"][1] - r["wins"]]]
         ax.errorbar(r["seconds_per_story"], r["wins"], yerr=err, fmt="o", capsize=3)
-        ax.annotate(r["row"], (r["seconds_per_story"], r["wins"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        ax.annotate(r["row"], (r["seconds_per_story"], r["wins"]), textcoords="offset points",
+                    xytext=LABEL_BELOW.get(r["row"], (5, 4)), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlim(5, 200)
     ax.set_xticks([5, 10, 20, 50, 100, 200], ["5", "10", "20", "50", "100", "200"])
