@@ -21,8 +21,10 @@ CONFIG ?= writer
 # Two jobs at once: on a fresh machine the llama.cpp build (CPU) runs beside the downloads of the
 # venv's wheels and the 1.1 GB writer (network). Every install into the venv takes one lock
 # (`flock`), so two pips never write it together; the build itself writes only its own folder.
-MAKEFLAGS += --jobs=2
-PIP := $(if $(shell command -v flock),flock $(VENV)/.pip.lock )$(BIN)/pip
+# Without flock (not Linux) everything runs one job at a time.
+FLOCK := $(shell command -v flock)
+MAKEFLAGS += $(if $(FLOCK),--jobs=2)
+PIP := $(if $(FLOCK),flock $(VENV)/.pip.lock )$(BIN)/pip
 
 # The venv and its pip, first of all (the llama.cpp build needs only this)
 $(BIN)/python:
